@@ -1,0 +1,43 @@
+//! Immutable fields, checked in Rust as the API server's transition rules check them.
+
+use aksnet_crds::{AksNetworkSpec, validate::validate_update};
+
+fn sample() -> AksNetworkSpec {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/samples/aksnet_v1alpha1_aksnetwork_overlay.yaml"
+    );
+    let text = std::fs::read_to_string(path).expect("read sample");
+    let obj: serde_json::Value = serde_yaml::from_str(&text).expect("parse sample");
+    serde_json::from_value(obj["spec"].clone()).expect("sample spec")
+}
+
+#[test]
+fn an_unchanged_or_mutable_update_passes() {
+    let old = sample();
+    let mut new = old.clone();
+    assert_eq!(validate_update(&old, &new), vec![]);
+    new.ip_plan.max_nodes = Some(100);
+    assert_eq!(validate_update(&old, &new), vec![]);
+}
+
+#[test]
+fn immutable_fields_are_refused_by_name() {
+    let old = sample();
+    let mut new = old.clone();
+    new.cluster_name = "other".into();
+    new.azure.subscription_id = "00000000-0000-0000-0000-0000000000ff".into();
+    new.azure.resource_group = "other-rg".into();
+    let fields: Vec<String> = validate_update(&old, &new)
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.clusterName",
+            "spec.azure.subscriptionId",
+            "spec.azure.resourceGroup"
+        ]
+    );
+}

@@ -1,0 +1,24 @@
+//! aksnet's end-to-end test support: a real Kubernetes API server for tests ([`TestCluster`]),
+//! manifest application, and helpers shared by the end-to-end tests.
+
+pub mod cluster;
+pub mod manifests;
+pub mod namespace;
+
+use std::path::{Path, PathBuf};
+
+pub use cluster::{ClusterError, TestCluster};
+
+/// The repository root (where `config/` and `crds/` live).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A `kubectl` command for the given kubeconfig. `$KUBECTL` picks the binary (the Makefile sets
+/// it to the newest kubectl on the machine); plain `kubectl` otherwise.
+pub fn kubectl(kubeconfig: &Path) -> std::process::Command {
+    let bin = std::env::var_os("KUBECTL").unwrap_or_else(|| "kubectl".into());
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg("--kubeconfig").arg(kubeconfig);
+    cmd
+}
