@@ -1,0 +1,70 @@
+//! How the mock behaves: limits, throttling budget, long-running operation timing, paging.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Azure's documented networking limits (configurable, so tests can hit them cheaply).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Routes per route table (Azure: 400).
+    pub routes_per_table: usize,
+    /// Security rules per NSG (Azure: 1,000).
+    pub rules_per_nsg: usize,
+    /// Load-balancing plus inbound NAT rules per load balancer (Azure: 1,500).
+    pub rules_per_load_balancer: usize,
+    /// Frontend IP configurations per load balancer (Azure: 600).
+    pub frontends_per_load_balancer: usize,
+    /// Health probes per load balancer (Azure: 1,000).
+    pub probes_per_load_balancer: usize,
+    /// Public IP addresses per subscription (Azure default quota: 1,000).
+    pub public_ips_per_subscription: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            routes_per_table: 400,
+            rules_per_nsg: 1000,
+            rules_per_load_balancer: 1500,
+            frontends_per_load_balancer: 600,
+            probes_per_load_balancer: 1000,
+            public_ips_per_subscription: 1000,
+        }
+    }
+}
+
+/// The mock's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long a long-running operation stays InProgress.
+    pub operation_duration: Duration,
+    /// Limits refused with ARM's errors.
+    pub limits: Limits,
+    /// Reads allowed per subscription per throttle window.
+    pub read_budget: u64,
+    /// Writes allowed per subscription per throttle window.
+    pub write_budget: u64,
+    /// The throttle window.
+    pub throttle_window: Duration,
+    /// Items per page of a list; more come through `nextLink`.
+    pub page_size: usize,
+    /// Where state is persisted; in memory only when `None`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            operation_duration: Duration::ZERO,
+            limits: Limits::default(),
+            read_budget: 12_000,
+            write_budget: 1_200,
+            throttle_window: Duration::from_secs(3600),
+            page_size: 100,
+            data_dir: None,
+        }
+    }
+}

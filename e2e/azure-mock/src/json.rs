@@ -1,0 +1,182 @@
+//! Small helpers for reading and shaping ARM JSON bodies, with errors that name the property.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ArmError, ArmResult};
+
+/// The object at `value`, or an error naming `path`.
+pub fn object<'a>(value: &'a Value, path: &str) -> ArmResult<&'a Map<String, Value>> {
+    value
+        .as_object()
+        .ok_or_else(|| ArmError::invalid_property(path, "must be an object"))
+}
+
+/// An optional string property.
+pub fn opt_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> ArmResult<Option<&'a str>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ArmError::invalid_property(
+            &format!("{path}.{key}"),
+            "must be a string",
+        )),
+    }
+}
+
+/// An optional integer property.
+pub fn opt_int(obj: &Map<String, Value>, key: &str, path: &str) -> ArmResult<Option<i64>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+            ArmError::invalid_property(&format!("{path}.{key}"), "must be an integer")
+        }),
+    }
+}
+
+/// An optional array property (absent or null is empty).
+pub fn opt_array<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> ArmResult<&'a [Value]> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(ArmError::invalid_property(
+            &format!("{path}.{key}"),
+            "must be an array",
+        )),
+    }
+}
+
+/// An optional array of strings.
+pub fn opt_strings(obj: &Map<String, Value>, key: &str, path: &str) -> ArmResult<Vec<String>> {
+    opt_array(obj, key, path)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_str().map(str::to_string).ok_or_else(|| {
+                ArmError::invalid_property(&format!("{path}.{key}[{i}]"), "must be a string")
+            })
+        })
+        .collect()
+}
+
+/// The `id` of a sub-resource reference such as `{"id": "/subscriptions/..."}`.
+pub fn reference(obj: &Map<String, Value>, key: &str, path: &str) -> ArmResult<Option<String>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(r)) => match r.get("id") {
+            Some(Value::String(id)) => Ok(Some(id.clone())),
+            _ => Err(ArmError::invalid_property(
+                &format!("{path}.{key}.id"),
+                "must be a string",
+            )),
+        },
+        Some(_) => Err(ArmError::invalid_property(
+            &format!("{path}.{key}"),
+            "must be an object with an id",
+        )),
+    }
+}
+
+/// The `properties` object of a resource (absent is empty).
+pub fn properties(body: &Value, path: &str) -> ArmResult<Map<String, Value>> {
+    match body.get("properties") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(p)) => Ok(p.clone()),
+        Some(_) => Err(ArmError::invalid_property(
+            &format!("{path}.properties"),
+            "must be an object",
+        )),
+    }
+}
+
+/// Checks that `tags` is a map of strings and returns it.
+pub fn tags(body: &Value) -> ArmResult<Option<Value>> {
+    match body.get("tags") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(t)) => {
+            for (k, v) in t {
+                if !v.is_string() {
+                    return Err(ArmError::invalid_property(
+                        &format!("tags.{k}"),
+                        "must be a string",
+                    ));
+                }
+            }
+            Ok(Some(Value::Object(t.clone())))
+        }
+        Some(_) => Err(ArmError::invalid_property("tags", "must be an object")),
+    }
+}
+
+/// `{"id": id}`.
+pub fn id_ref(id: &str) -> Value {
+    serde_json::json!({ "id": id })
+}
+
+/// Whether two ids name the same resource (ARM ids are case-insensitive).
+pub fn same_id(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// A fresh ETag in ARM's weak form.
+pub fn new_etag() -> String {
+    format!("W/\"{}\"", uuid::Uuid::new_v4())
+}
+
+/// `Cannot parse the request. Property '<path>.<key>' is required.`
+pub fn required(path: &str, key: &str) -> ArmError {
+    ArmError::bad_request(
+        "InvalidRequestFormat",
+        format!("Cannot parse the request. Property '{path}.{key}' is required."),
+    )
+}
+
+/// A string property that must be one of `allowed` (case-insensitive), returned in its
+/// canonical casing; `default` applies when it is absent, otherwise it is required.
+pub fn enum_value(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    allowed: &[&str],
+    default: Option<&str>,
+) -> ArmResult<String> {
+    let v = opt_str(obj, key, path)?
+        .or(default)
+        .ok_or_else(|| required(path, key))?;
+    allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(v))
+        .map(|a| a.to_string())
+        .ok_or_else(|| {
+            ArmError::invalid_property(
+                &format!("{path}.{key}"),
+                format!(
+                    "has an invalid value '{v}'; allowed: {}",
+                    allowed.join(", ")
+                ),
+            )
+        })
+}
+
+/// The `sku` of a resource: a name from `names` (default `default`) and a tier (default
+/// Regional).
+pub fn sku(body: &Value, names: &[&str], default: &str) -> ArmResult<Value> {
+    let empty = Map::new();
+    let sku = match body.get("sku") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(s)) => s,
+        Some(_) => return Err(ArmError::invalid_property("sku", "must be an object")),
+    };
+    let name = enum_value(sku, "name", "sku", names, Some(default))?;
+    let tier = enum_value(
+        sku,
+        "tier",
+        "sku",
+        &["Regional", "Global"],
+        Some("Regional"),
+    )?;
+    Ok(serde_json::json!({"name": name, "tier": tier}))
+}

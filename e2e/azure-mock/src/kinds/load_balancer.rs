@@ -1,0 +1,652 @@
+//! Load balancers: frontends (public IP or subnet), IP-based backend pools, probes, rules,
+//! outbound and inbound NAT rules; references inside the LB and out of it; limits; SKU match;
+//! the back-references ARM computes between children.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::Ipv4Net;
+use serde_json::{Map, Value, json};
+
+use crate::error::{ArmError, ArmResult};
+use crate::json::{self, id_ref, same_id};
+use crate::normalize::{Put, check_limit};
+use crate::store::{Data, referrers};
+
+const BACK_REFERENCES: [&str; 5] = [
+    "loadBalancingRules",
+    "outboundRules",
+    "inboundNatRules",
+    "inboundNatPools",
+    "backendIPConfigurations",
+];
+
+/// Normalizes a load balancer.
+pub fn normalize(
+    put: &Put,
+    body: &Value,
+    props: &mut Map<String, Value>,
+    out: &mut Map<String, Value>,
+) -> ArmResult<()> {
+    let sku = json::sku(body, &["Basic", "Standard", "Gateway"], "Basic")?;
+    let sku_name = sku["name"].as_str().unwrap_or("Basic").to_string();
+    // Back-references are the server's to compute; what the client sent is dropped.
+    for collection in ["frontendIPConfigurations", "backendAddressPools", "probes"] {
+        for child in children_mut(props, collection) {
+            let p = child_props(child);
+            for key in BACK_REFERENCES {
+                p.remove(key);
+            }
+        }
+    }
+    let limits = put.limits;
+    let count = |c: &str| props.get(c).and_then(Value::as_array).map_or(0, Vec::len);
+    check_limit(
+        count("frontendIPConfigurations"),
+        limits.frontends_per_load_balancer,
+        "LoadBalancerFrontendIPConfigurationsLimitReached",
+        "frontend IP configurations",
+        &put.id,
+    )?;
+    check_limit(
+        count("probes"),
+        limits.probes_per_load_balancer,
+        "LoadBalancerProbesLimitReached",
+        "probes",
+        &put.id,
+    )?;
+    check_limit(
+        count("loadBalancingRules") + count("inboundNatRules"),
+        limits.rules_per_load_balancer,
+        "LoadBalancerRulesLimitReached",
+        "rules",
+        &put.id,
+    )?;
+
+    let mut taken_private: Vec<IpAddr> = Vec::new();
+    for (i, fe) in children_mut(props, "frontendIPConfigurations").enumerate() {
+        frontend(put, &sku_name, i, fe, &mut taken_private)?;
+    }
+    for (i, pool) in children_mut(props, "backendAddressPools").enumerate() {
+        backend_pool(put, i, pool)?;
+    }
+    for (i, probe) in children_mut(props, "probes").enumerate() {
+        self::probe(i, probe)?;
+    }
+    let snapshot = Value::Object(props.clone());
+    for (i, rule) in children_mut(props, "loadBalancingRules").enumerate() {
+        lb_rule(put, &snapshot, i, rule)?;
+    }
+    rule_conflicts(props)?;
+    for (i, rule) in children_mut(props, "outboundRules").enumerate() {
+        outbound_rule(put, &snapshot, i, rule)?;
+    }
+    for (i, rule) in children_mut(props, "inboundNatRules").enumerate() {
+        nat_rule(put, &snapshot, i, rule)?;
+    }
+    link_children(props);
+    out.insert("sku".into(), sku);
+    Ok(())
+}
+
+fn children_mut<'a>(
+    props: &'a mut Map<String, Value>,
+    collection: &str,
+) -> impl Iterator<Item = &'a mut Value> {
+    props
+        .get_mut(collection)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+}
+
+fn child_props(child: &mut Value) -> &mut Map<String, Value> {
+    if !child["properties"].is_object() {
+        child["properties"] = json!({});
+    }
+    child["properties"]
+        .as_object_mut()
+        .expect("just made an object")
+}
+
+/// Checks a reference to a child of this load balancer (`<lb id>/<collection>/<name>`).
+fn own_child(
+    put: &Put,
+    snapshot: &Value,
+    target: &str,
+    collection: &str,
+    from: &str,
+) -> ArmResult<()> {
+    let exists = json::opt_array(
+        snapshot.as_object().expect("props object"),
+        collection,
+        "properties",
+    )?
+    .iter()
+    .any(|c| c["id"].as_str().is_some_and(|id| same_id(id, target)));
+    let prefix = format!("{}/{collection}/", put.id);
+    if exists
+        && target
+            .to_ascii_lowercase()
+            .starts_with(&prefix.to_ascii_lowercase())
+    {
+        Ok(())
+    } else {
+        Err(ArmError::missing_reference(target, from))
+    }
+}
+
+fn frontend(
+    put: &Put,
+    sku: &str,
+    i: usize,
+    fe: &mut Value,
+    taken: &mut Vec<IpAddr>,
+) -> ArmResult<()> {
+    let id = fe["id"].as_str().unwrap_or_default().to_string();
+    let path = format!("properties.frontendIPConfigurations[{i}].properties");
+    let p = child_props(fe);
+    let pip = json::reference(p, "publicIPAddress", &path)?;
+    let prefix = json::reference(p, "publicIPPrefix", &path)?;
+    let subnet = json::reference(p, "subnet", &path)?;
+    match (&pip, &prefix, &subnet) {
+        (Some(_), None, None) | (None, Some(_), None) | (None, None, Some(_)) => {}
+        _ => {
+            return Err(ArmError::bad_request(
+                "InvalidFrontendIPConfiguration",
+                format!(
+                    "Frontend IP configuration {id} must reference exactly one of a public IP address, a public IP prefix or a subnet."
+                ),
+            ));
+        }
+    }
+    if let Some(pip_id) = &pip {
+        let ip = put
+            .data
+            .get(pip_id)
+            .ok_or_else(|| ArmError::missing_reference(pip_id, &id))?;
+        let pip_sku = ip["sku"]["name"].as_str().unwrap_or("Basic");
+        if !pip_sku.eq_ignore_ascii_case(sku) {
+            return Err(ArmError::bad_request(
+                "PublicIPAndLBSkuDoNotMatch",
+                format!(
+                    "{sku} sku load balancer {} cannot reference {pip_sku} sku publicIP {pip_id}.",
+                    put.id
+                ),
+            ));
+        }
+        let others: Vec<String> = referrers(
+            put.data,
+            "loadBalancers",
+            &["frontendIPConfigurations"],
+            "publicIPAddress",
+            pip_id,
+        )
+        .into_iter()
+        .filter(|user| {
+            !user
+                .to_ascii_lowercase()
+                .starts_with(&format!("{}/", put.id.to_ascii_lowercase()))
+        })
+        .collect();
+        if let Some(user) = others.first() {
+            return Err(ArmError::bad_request(
+                "PublicIPAddressInUse",
+                format!("Resource {pip_id} is referenced by {user} and cannot be used by {id}."),
+            ));
+        }
+    }
+    if let Some(prefix_id) = &prefix {
+        put.data
+            .get(prefix_id)
+            .ok_or_else(|| ArmError::missing_reference(prefix_id, &id))?;
+    }
+    if let Some(subnet_id) = &subnet {
+        let sn = put
+            .data
+            .child(subnet_id)
+            .ok_or_else(|| ArmError::missing_reference(subnet_id, &id))?;
+        let range: Option<Ipv4Net> = sn["properties"]["addressPrefix"]
+            .as_str()
+            .and_then(|s| s.parse().ok());
+        let method = json::opt_str(p, "privateIPAllocationMethod", &path)?
+            .unwrap_or("Dynamic")
+            .to_string();
+        let requested = json::opt_str(p, "privateIPAddress", &path)?.map(str::to_string);
+        let kept = put.existing.and_then(|e| {
+            crate::store::find_child(e, "frontendIPConfigurations", fe_name(&id)).and_then(|f| {
+                f["properties"]["privateIPAddress"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+        });
+        let others = used_private(put, subnet_id);
+        let address = if method.eq_ignore_ascii_case("Static") {
+            let ip: Ipv4Addr = requested
+                .as_deref()
+                .and_then(|r| r.parse().ok())
+                .ok_or_else(|| {
+                    ArmError::bad_request(
+                        "PrivateIPAddressInvalid",
+                        format!(
+                            "Frontend {id} has Static allocation and no valid privateIPAddress."
+                        ),
+                    )
+                })?;
+            if !range.is_some_and(|r| r.contains(&ip)) {
+                return Err(ArmError::bad_request(
+                    "PrivateIPAddressNotInSubnet",
+                    format!(
+                        "Private static IP address {ip} does not belong to the range of subnet {subnet_id}."
+                    ),
+                ));
+            }
+            if others.contains(&IpAddr::V4(ip)) || taken.contains(&IpAddr::V4(ip)) {
+                return Err(ArmError::bad_request(
+                    "PrivateIPAddressInUse",
+                    format!(
+                        "IP configuration {id} is using the private IP address {ip} which is already allocated to another resource."
+                    ),
+                ));
+            }
+            ip
+        } else {
+            let keep = kept
+                .and_then(|k| k.parse::<Ipv4Addr>().ok())
+                .filter(|k| range.is_some_and(|r| r.contains(k)));
+            match keep {
+                Some(k) => k,
+                None => {
+                    let r = range.ok_or_else(|| ArmError::missing_reference(subnet_id, &id))?;
+                    free_private(r, &others, taken).ok_or_else(|| {
+                        ArmError::bad_request(
+                            "SubnetIsFull",
+                            format!("Subnet {subnet_id} has no free address for {id}."),
+                        )
+                    })?
+                }
+            }
+        };
+        taken.push(IpAddr::V4(address));
+        p.insert("privateIPAddress".into(), json!(address.to_string()));
+        p.insert(
+            "privateIPAllocationMethod".into(),
+            json!(if method.eq_ignore_ascii_case("Static") {
+                "Static"
+            } else {
+                "Dynamic"
+            }),
+        );
+        p.entry("privateIPAddressVersion").or_insert(json!("IPv4"));
+    }
+    Ok(())
+}
+
+fn fe_name(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or_default()
+}
+
+/// Private addresses other load balancers' frontends hold in a subnet.
+fn used_private(put: &Put, subnet_id: &str) -> Vec<IpAddr> {
+    put.data
+        .of_type("loadBalancers")
+        .filter(|lb| !same_id(lb["id"].as_str().unwrap_or_default(), &put.id))
+        .flat_map(|lb| crate::store::children(lb, "frontendIPConfigurations").iter())
+        .filter(|f| {
+            f["properties"]["subnet"]["id"]
+                .as_str()
+                .is_some_and(|s| same_id(s, subnet_id))
+        })
+        .filter_map(|f| f["properties"]["privateIPAddress"].as_str()?.parse().ok())
+        .collect()
+}
+
+/// The lowest address of the subnet that Azure does not reserve and nobody holds.
+fn free_private(range: Ipv4Net, others: &[IpAddr], taken: &[IpAddr]) -> Option<Ipv4Addr> {
+    let first = u32::from(range.network()) + 4;
+    let last = u32::from(range.broadcast()).checked_sub(1)?;
+    (first..=last)
+        .map(Ipv4Addr::from)
+        .find(|ip| !others.contains(&IpAddr::V4(*ip)) && !taken.contains(&IpAddr::V4(*ip)))
+}
+
+fn backend_pool(put: &Put, i: usize, pool: &mut Value) -> ArmResult<()> {
+    let path = format!("properties.backendAddressPools[{i}].properties");
+    let p = child_props(pool);
+    let Some(Value::Array(addresses)) = p.get_mut("loadBalancerBackendAddresses") else {
+        return Ok(());
+    };
+    for (j, a) in addresses.iter_mut().enumerate() {
+        let apath = format!("{path}.loadBalancerBackendAddresses[{j}]");
+        let Value::Object(addr) = a else {
+            return Err(ArmError::invalid_property(&apath, "must be an object"));
+        };
+        if json::opt_str(addr, "name", &apath)?.is_none() {
+            return Err(ArmError::bad_request(
+                "InvalidRequestFormat",
+                format!("Cannot parse the request. Property '{apath}.name' is required."),
+            ));
+        }
+        let props = json::object(
+            addr.get("properties").unwrap_or(&Value::Null),
+            &format!("{apath}.properties"),
+        )?;
+        if let Some(ip) = json::opt_str(props, "ipAddress", &format!("{apath}.properties"))?
+            && ip.parse::<IpAddr>().is_err()
+        {
+            return Err(ArmError::bad_request(
+                "InvalidIPAddress",
+                format!("Backend address {ip} in {apath} is not a valid IP address."),
+            ));
+        }
+        if let Some(vnet) =
+            json::reference(props, "virtualNetwork", &format!("{apath}.properties"))?
+            && put.data.get(&vnet).is_none()
+        {
+            return Err(ArmError::missing_reference(&vnet, &put.id));
+        }
+    }
+    Ok(())
+}
+
+fn probe(i: usize, probe: &mut Value) -> ArmResult<()> {
+    let path = format!("properties.probes[{i}].properties");
+    let id = probe["id"].as_str().unwrap_or_default().to_string();
+    let p = child_props(probe);
+    let protocol = json::enum_value(p, "protocol", &path, &["Tcp", "Http", "Https"], None)?;
+    let port = json::opt_int(p, "port", &path)?.ok_or_else(|| json::required(&path, "port"))?;
+    if !(1..=65535).contains(&port) {
+        return Err(ArmError::bad_request(
+            "InvalidProbePort",
+            format!("Probe {id} has port {port}, outside 1..65535."),
+        ));
+    }
+    let request_path = json::opt_str(p, "requestPath", &path)?;
+    match (protocol.as_str(), request_path) {
+        ("Http" | "Https", None) => {
+            return Err(ArmError::bad_request(
+                "ProbeRequestPathRequired",
+                format!("Probe {id} with protocol {protocol} must specify requestPath."),
+            ));
+        }
+        ("Tcp", Some(_)) => {
+            return Err(ArmError::bad_request(
+                "ProbeRequestPathNotAllowed",
+                format!("Probe {id} with protocol Tcp must not specify requestPath."),
+            ));
+        }
+        _ => {}
+    }
+    let interval = json::opt_int(p, "intervalInSeconds", &path)?.unwrap_or(15);
+    if interval < 5 {
+        return Err(ArmError::bad_request(
+            "InvalidProbeInterval",
+            format!("Probe {id} interval {interval}s is below the minimum of 5s."),
+        ));
+    }
+    let count = json::opt_int(p, "numberOfProbes", &path)?.unwrap_or(2);
+    if count < 1 {
+        return Err(ArmError::bad_request(
+            "InvalidProbeCount",
+            format!("Probe {id} numberOfProbes must be at least 1."),
+        ));
+    }
+    p.insert("protocol".into(), json!(protocol));
+    p.insert("intervalInSeconds".into(), json!(interval));
+    p.insert("numberOfProbes".into(), json!(count));
+    p.entry("probeThreshold").or_insert(json!(1));
+    Ok(())
+}
+
+fn port(
+    p: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    max: i64,
+    id: &str,
+) -> ArmResult<Option<i64>> {
+    let v = json::opt_int(p, key, path)?;
+    if let Some(n) = v
+        && !(0..=max).contains(&n)
+    {
+        return Err(ArmError::bad_request(
+            "InvalidPort",
+            format!("{key} {n} of {id} is outside 0..{max}."),
+        ));
+    }
+    Ok(v)
+}
+
+fn lb_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> ArmResult<()> {
+    let path = format!("properties.loadBalancingRules[{i}].properties");
+    let id = rule["id"].as_str().unwrap_or_default().to_string();
+    let p = child_props(rule);
+    let protocol = json::enum_value(p, "protocol", &path, &["Tcp", "Udp", "All"], None)?;
+    let frontend_port = port(p, "frontendPort", &path, 65534, &id)?
+        .ok_or_else(|| json::required(&path, "frontendPort"))?;
+    let backend_port = port(p, "backendPort", &path, 65535, &id)?.unwrap_or(frontend_port);
+    let fe = json::reference(p, "frontendIPConfiguration", &path)?
+        .ok_or_else(|| json::required(&path, "frontendIPConfiguration"))?;
+    own_child(put, snapshot, &fe, "frontendIPConfigurations", &id)?;
+    let mut pools: Vec<String> = json::reference(p, "backendAddressPool", &path)?
+        .into_iter()
+        .collect();
+    for (j, r) in json::opt_array(p, "backendAddressPools", &path)?
+        .iter()
+        .enumerate()
+    {
+        let obj = json::object(r, &format!("{path}.backendAddressPools[{j}]"))?;
+        pools.extend(
+            json::opt_str(obj, "id", &format!("{path}.backendAddressPools[{j}]"))?
+                .map(str::to_string),
+        );
+    }
+    for pool in &pools {
+        own_child(put, snapshot, pool, "backendAddressPools", &id)?;
+    }
+    if let Some(probe) = json::reference(p, "probe", &path)? {
+        own_child(put, snapshot, &probe, "probes", &id)?;
+    }
+    let idle = json::opt_int(p, "idleTimeoutInMinutes", &path)?.unwrap_or(4);
+    if !(4..=100).contains(&idle) {
+        return Err(ArmError::bad_request(
+            "LoadBalancingRuleIdleTimeoutOutOfRange",
+            format!("Idle timeout {idle} of {id} is outside 4..100 minutes."),
+        ));
+    }
+    let distribution = json::enum_value(
+        p,
+        "loadDistribution",
+        &path,
+        &["Default", "SourceIP", "SourceIPProtocol"],
+        Some("Default"),
+    )?;
+    p.insert("protocol".into(), json!(protocol));
+    p.insert("backendPort".into(), json!(backend_port));
+    p.insert("idleTimeoutInMinutes".into(), json!(idle));
+    p.insert("loadDistribution".into(), json!(distribution));
+    for flag in ["enableFloatingIP", "enableTcpReset", "disableOutboundSnat"] {
+        let v = p.get(flag).and_then(Value::as_bool).unwrap_or(false);
+        p.insert(flag.into(), json!(v));
+    }
+    Ok(())
+}
+
+/// Two rules may not share (frontend, protocol, frontend port), and rules without floating IP
+/// may not share (protocol, backend port, pool).
+fn rule_conflicts(props: &Map<String, Value>) -> ArmResult<()> {
+    let rules = json::opt_array(props, "loadBalancingRules", "properties")?;
+    let overlap = |a: &str, b: &str| a == b || a == "All" || b == "All";
+    for (i, a) in rules.iter().enumerate() {
+        for b in &rules[i + 1..] {
+            let (pa, pb) = (&a["properties"], &b["properties"]);
+            let (prot_a, prot_b) = (
+                pa["protocol"].as_str().unwrap_or_default(),
+                pb["protocol"].as_str().unwrap_or_default(),
+            );
+            let same_fe = pa["frontendIPConfiguration"]["id"]
+                .as_str()
+                .map(str::to_ascii_lowercase)
+                == pb["frontendIPConfiguration"]["id"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase);
+            if same_fe && overlap(prot_a, prot_b) && pa["frontendPort"] == pb["frontendPort"] {
+                return Err(ArmError::bad_request(
+                    "RulesUseSameFrontendIPConfigurationProtocolAndPort",
+                    format!(
+                        "Load balancing rules {} and {} use the same frontend IP configuration, protocol and frontend port {}.",
+                        a["id"].as_str().unwrap_or_default(),
+                        b["id"].as_str().unwrap_or_default(),
+                        pa["frontendPort"]
+                    ),
+                ));
+            }
+            let floating = pa["enableFloatingIP"] == true || pb["enableFloatingIP"] == true;
+            let same_pool = pa["backendAddressPool"]["id"].as_str().is_some_and(|x| {
+                pb["backendAddressPool"]["id"]
+                    .as_str()
+                    .is_some_and(|y| same_id(x, y))
+            });
+            if !floating
+                && same_pool
+                && overlap(prot_a, prot_b)
+                && pa["backendPort"] == pb["backendPort"]
+            {
+                return Err(ArmError::bad_request(
+                    "RulesUseSameBackendPortProtocolAndPool",
+                    format!(
+                        "Load balancing rules {} and {} with floating IP disabled use the same protocol {prot_a} and backend port {}, and must not be used with the same backend address pool {}.",
+                        a["id"].as_str().unwrap_or_default(),
+                        b["id"].as_str().unwrap_or_default(),
+                        pa["backendPort"],
+                        pa["backendAddressPool"]["id"].as_str().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn outbound_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> ArmResult<()> {
+    let path = format!("properties.outboundRules[{i}].properties");
+    let id = rule["id"].as_str().unwrap_or_default().to_string();
+    let p = child_props(rule);
+    let protocol = json::enum_value(p, "protocol", &path, &["Tcp", "Udp", "All"], None)?;
+    let frontends = json::opt_array(p, "frontendIPConfigurations", &path)?;
+    if frontends.is_empty() {
+        return Err(json::required(&path, "frontendIPConfigurations"));
+    }
+    for (j, r) in frontends.iter().enumerate() {
+        let target = json::opt_str(
+            json::object(r, &format!("{path}.frontendIPConfigurations[{j}]"))?,
+            "id",
+            &path,
+        )?
+        .unwrap_or_default();
+        own_child(put, snapshot, target, "frontendIPConfigurations", &id)?;
+    }
+    let pool = json::reference(p, "backendAddressPool", &path)?
+        .ok_or_else(|| json::required(&path, "backendAddressPool"))?;
+    own_child(put, snapshot, &pool, "backendAddressPools", &id)?;
+    let ports = json::opt_int(p, "allocatedOutboundPorts", &path)?.unwrap_or(0);
+    if !(0..=64000).contains(&ports) || ports % 8 != 0 {
+        return Err(ArmError::bad_request(
+            "InvalidAllocatedOutboundPorts",
+            format!(
+                "allocatedOutboundPorts {ports} of {id} must be a multiple of 8 within 0..64000."
+            ),
+        ));
+    }
+    let idle = json::opt_int(p, "idleTimeoutInMinutes", &path)?.unwrap_or(4);
+    if !(4..=120).contains(&idle) {
+        return Err(ArmError::bad_request(
+            "OutboundRuleIdleTimeoutOutOfRange",
+            format!("Idle timeout {idle} of {id} is outside 4..120 minutes."),
+        ));
+    }
+    p.insert("protocol".into(), json!(protocol));
+    p.insert("allocatedOutboundPorts".into(), json!(ports));
+    p.insert("idleTimeoutInMinutes".into(), json!(idle));
+    Ok(())
+}
+
+fn nat_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> ArmResult<()> {
+    let path = format!("properties.inboundNatRules[{i}].properties");
+    let id = rule["id"].as_str().unwrap_or_default().to_string();
+    let p = child_props(rule);
+    let protocol = json::enum_value(p, "protocol", &path, &["Tcp", "Udp", "All"], None)?;
+    let fe = json::reference(p, "frontendIPConfiguration", &path)?
+        .ok_or_else(|| json::required(&path, "frontendIPConfiguration"))?;
+    own_child(put, snapshot, &fe, "frontendIPConfigurations", &id)?;
+    port(p, "frontendPort", &path, 65534, &id)?;
+    port(p, "backendPort", &path, 65535, &id)?;
+    p.insert("protocol".into(), json!(protocol));
+    Ok(())
+}
+
+/// The references ARM adds between children: frontends, pools and probes list the rules that
+/// use them.
+fn link_children(props: &mut Map<String, Value>) {
+    let mut links: Vec<(String, &'static str, String)> = Vec::new();
+    for (collection, fields) in [
+        (
+            "loadBalancingRules",
+            &["frontendIPConfiguration", "backendAddressPool", "probe"][..],
+        ),
+        ("outboundRules", &["backendAddressPool"][..]),
+        ("inboundNatRules", &["frontendIPConfiguration"][..]),
+    ] {
+        let key: &'static str = collection;
+        for rule in props
+            .get(collection)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let rule_id = rule["id"].as_str().unwrap_or_default().to_string();
+            for field in fields {
+                if let Some(target) = rule["properties"][field]["id"].as_str() {
+                    links.push((target.to_ascii_lowercase(), key, rule_id.clone()));
+                }
+            }
+            if collection == "outboundRules" {
+                for fe in rule["properties"]["frontendIPConfigurations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(target) = fe["id"].as_str() {
+                        links.push((target.to_ascii_lowercase(), key, rule_id.clone()));
+                    }
+                }
+            }
+        }
+    }
+    for collection in ["frontendIPConfigurations", "backendAddressPools", "probes"] {
+        for child in children_mut(props, collection) {
+            let id = child["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            for (target, key, rule_id) in &links {
+                if *target == id {
+                    let list = child_props(child).entry(*key).or_insert(json!([]));
+                    if let Value::Array(items) = list {
+                        items.push(id_ref(rule_id));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Frontends (ids) that reference a subnet.
+pub fn frontend_users(data: &Data, subnet_id: &str) -> Vec<String> {
+    referrers(
+        data,
+        "loadBalancers",
+        &["frontendIPConfigurations"],
+        "subnet",
+        subnet_id,
+    )
+}

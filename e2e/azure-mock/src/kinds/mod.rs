@@ -1,0 +1,93 @@
+//! Type-specific rules of each resource kind, applied after the generic normalization.
+
+mod load_balancer;
+mod public_ip;
+mod route_table;
+mod security_group;
+mod virtual_network;
+
+pub use load_balancer::frontend_users;
+pub use security_group::default_security_rules;
+
+use serde_json::{Map, Value};
+
+use crate::error::ArmResult;
+use crate::normalize::Put;
+
+/// Applies the kind's rules: validates `props` and fills in what the server computes; may add
+/// top-level fields (`sku`, `zones`) to `out`.
+pub fn normalize(
+    put: &Put,
+    body: &Value,
+    props: &mut Map<String, Value>,
+    out: &mut Map<String, Value>,
+) -> ArmResult<()> {
+    match put.kind.segment {
+        "publicIPAddresses" => public_ip::normalize(put, body, props, out),
+        "publicIPPrefixes" => public_ip::normalize_prefix(put, body, props, out),
+        "loadBalancers" => load_balancer::normalize(put, body, props, out),
+        "networkSecurityGroups" => security_group::normalize(put, props),
+        "routeTables" => route_table::normalize(put, props),
+        "virtualNetworks" => virtual_network::normalize(put, props),
+        _ => Ok(()),
+    }
+}
+
+/// Why a resource may not be deleted now (it is in use), if so.
+pub fn delete_blocker(
+    data: &crate::store::Data,
+    resource: &Value,
+) -> Option<crate::error::ArmError> {
+    let id = resource["id"].as_str().unwrap_or_default();
+    let arm_type = resource["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match arm_type.rsplit('/').next().unwrap_or_default() {
+        "publicipaddresses" => public_ip::in_use(data, id),
+        "publicipprefixes" => public_ip::prefix_in_use(data, id),
+        "networksecuritygroups" => virtual_network::subnet_user(
+            data,
+            id,
+            "networkSecurityGroup",
+            "InUseNetworkSecurityGroupCannotBeDeleted",
+            "Network security group",
+        ),
+        "routetables" => virtual_network::subnet_user(
+            data,
+            id,
+            "routeTable",
+            "InUseRouteTableCannotBeDeleted",
+            "Route table",
+        ),
+        "virtualnetworks" => virtual_network::vnet_in_use(data, resource),
+        _ => None,
+    }
+}
+
+/// Why a child may not be deleted now, if so.
+pub fn child_delete_blocker(
+    data: &crate::store::Data,
+    child_id: &str,
+) -> Option<crate::error::ArmError> {
+    virtual_network::subnet_in_use(data, child_id)
+}
+
+/// Adds the references other resources hold to this one (ARM computes them on read).
+pub fn add_back_references(data: &crate::store::Data, resource: &mut Value) {
+    let id = resource["id"].as_str().unwrap_or_default().to_string();
+    let arm_type = resource["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let props = &mut resource["properties"];
+    match arm_type.rsplit('/').next().unwrap_or_default() {
+        "publicipaddresses" => public_ip::add_back_references(data, &id, props),
+        "publicipprefixes" => public_ip::add_prefix_back_references(data, &id, props),
+        "networksecuritygroups" => {
+            virtual_network::add_subnet_references(data, &id, "networkSecurityGroup", props)
+        }
+        "routetables" => virtual_network::add_subnet_references(data, &id, "routeTable", props),
+        _ => {}
+    }
+}

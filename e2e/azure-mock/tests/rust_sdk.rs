@@ -1,0 +1,802 @@
+//! Conformance with a client we did not write: azure_mgmt_network 0.21 and an azure_identity
+//! client-secret credential drive every resource type against the mock over HTTP.
+
+mod support;
+
+use std::time::Duration;
+
+use azure_mgmt_network::package_2024_03::models;
+use azure_mock::{Config, Limits};
+use futures::StreamExt;
+use serde_json::json;
+use support::{Env, RG, SUB, error_code, model};
+
+async fn route_table(env: &Env, name: impl Into<String>) {
+    env.net
+        .route_tables_client()
+        .create_or_update(
+            RG,
+            name,
+            model::<models::RouteTable>(json!({"location": "westeurope"})),
+            SUB,
+        )
+        .await
+        .expect("route table");
+}
+
+fn pip_body(sku: &str) -> models::PublicIpAddress {
+    model(
+        json!({"location": "westeurope", "sku": {"name": sku}, "properties": {"publicIPAllocationMethod": "Static"}, "tags": {"owner": "test"}}),
+    )
+}
+
+#[tokio::test]
+async fn public_ip_create_get_list_update_delete() {
+    let env = Env::start(Config::default()).await;
+    let pips = env.net.public_ip_addresses_client();
+    let created = pips
+        .create_or_update(RG, "pip-1", pip_body("Standard"), SUB)
+        .await
+        .expect("create");
+    let props = created.properties.expect("properties");
+    let ip: std::net::Ipv4Addr = props.ip_address.expect("address").parse().expect("ipv4");
+    assert_eq!(
+        &ip.octets()[..3],
+        &[203, 0, 113],
+        "addresses come from TEST-NET-3"
+    );
+    assert_eq!(
+        created.resource.id.as_deref(),
+        Some(env.id("publicIPAddresses", "pip-1").as_str())
+    );
+    let etag = created.etag.expect("etag");
+
+    let got = pips.get(RG, "pip-1", SUB).await.expect("get");
+    assert_eq!(got.etag.as_deref(), Some(etag.as_str()));
+
+    let in_rg: Vec<_> = pips.list(RG, SUB).into_stream().collect().await;
+    let all: Vec<_> = pips.list_all(SUB).into_stream().collect().await;
+    assert_eq!(
+        in_rg
+            .into_iter()
+            .map(|p| p.expect("page").value.len())
+            .sum::<usize>(),
+        1
+    );
+    assert_eq!(
+        all.into_iter()
+            .map(|p| p.expect("page").value.len())
+            .sum::<usize>(),
+        1
+    );
+
+    let tagged = pips
+        .update_tags(
+            RG,
+            "pip-1",
+            model::<models::TagsObject>(json!({"tags": {"team": "net"}})),
+            SUB,
+        )
+        .await
+        .expect("patch tags");
+    assert_eq!(tagged.resource.tags, Some(json!({"team": "net"})));
+    assert_ne!(
+        tagged.etag.as_deref(),
+        Some(etag.as_str()),
+        "a change makes a new etag"
+    );
+
+    // A second PUT updates (200) and keeps the address.
+    let again = pips
+        .create_or_update(RG, "pip-1", pip_body("Standard"), SUB)
+        .send()
+        .await
+        .expect("update");
+    assert_eq!(u16::from(again.as_raw_response().status()), 200);
+    let kept = pips.get(RG, "pip-1", SUB).await.expect("get");
+    assert_eq!(
+        kept.properties.and_then(|p| p.ip_address),
+        Some(ip.to_string())
+    );
+
+    pips.delete(RG, "pip-1", SUB).send().await.expect("delete");
+    let err = pips.get(RG, "pip-1", SUB).await.expect_err("deleted");
+    assert_eq!(error_code(&err), (404, "ResourceNotFound".into()));
+    // Deleting what is gone is 204.
+    let (status, _) = env
+        .arm(
+            "DELETE",
+            &format!(
+                "{}?api-version=2024-03-01",
+                env.id("publicIPAddresses", "pip-1")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+}
+
+async fn vnet(env: &Env) {
+    env.net
+        .virtual_networks_client()
+        .create_or_update(
+            RG,
+            "vnet",
+            model::<models::VirtualNetwork>(json!({"location": "westeurope", "properties": {
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "nodes", "properties": {"addressPrefix": "10.0.0.0/24"}}]
+            }})),
+            SUB,
+        )
+        .await
+        .expect("vnet");
+}
+
+fn lb_body(env: &Env, with_rule: bool) -> models::LoadBalancer {
+    let lb = env.id("loadBalancers", "kubernetes");
+    let mut rules = vec![];
+    if with_rule {
+        rules.push(json!({"name": "web-80", "properties": {
+            "protocol": "Tcp", "frontendPort": 80, "backendPort": 80, "enableFloatingIP": true,
+            "frontendIPConfiguration": {"id": format!("{lb}/frontendIPConfigurations/web")},
+            "backendAddressPool": {"id": format!("{lb}/backendAddressPools/kubernetes")},
+            "probe": {"id": format!("{lb}/probes/web-80")}
+        }}));
+    }
+    model(
+        json!({"location": "westeurope", "sku": {"name": "Standard"}, "properties": {
+            "frontendIPConfigurations": [{"name": "web", "properties": {"publicIPAddress": {"id": env.id("publicIPAddresses", "web")}}}],
+            "backendAddressPools": [{"name": "kubernetes", "properties": {"loadBalancerBackendAddresses": [
+                {"name": "node-1", "properties": {"ipAddress": "10.0.0.4", "virtualNetwork": {"id": env.id("virtualNetworks", "vnet")}}}
+            ]}}],
+            "probes": [{"name": "web-80", "properties": {"protocol": "Tcp", "port": 30080, "intervalInSeconds": 5, "numberOfProbes": 2}}],
+            "loadBalancingRules": rules,
+        }}),
+    )
+}
+
+#[tokio::test]
+async fn load_balancer_children_back_references_and_in_use_delete() {
+    let env = Env::start(Config::default()).await;
+    vnet(&env).await;
+    env.net
+        .public_ip_addresses_client()
+        .create_or_update(RG, "web", pip_body("Standard"), SUB)
+        .await
+        .expect("pip");
+    let lbs = env.net.load_balancers_client();
+    let lb = lbs
+        .create_or_update(RG, "kubernetes", lb_body(&env, true), SUB)
+        .await
+        .expect("lb");
+    let props = lb.properties.expect("props");
+    let fe = &props.frontend_ip_configurations[0];
+    let fe_id = fe.sub_resource.id.clone().expect("frontend id");
+    assert_eq!(
+        fe_id,
+        format!(
+            "{}/frontendIPConfigurations/web",
+            env.id("loadBalancers", "kubernetes")
+        )
+    );
+    let rule_ids: Vec<_> = fe
+        .properties
+        .as_ref()
+        .expect("fe props")
+        .load_balancing_rules
+        .iter()
+        .filter_map(|r| r.id.clone())
+        .collect();
+    assert_eq!(
+        rule_ids.len(),
+        1,
+        "the frontend lists the rule that uses it"
+    );
+
+    // The public IP points back at the frontend.
+    let pip = env
+        .net
+        .public_ip_addresses_client()
+        .get(RG, "web", SUB)
+        .await
+        .expect("pip");
+    let ip_config = pip
+        .properties
+        .and_then(|p| p.ip_configuration)
+        .and_then(|c| c.sub_resource.id);
+    assert_eq!(ip_config, Some(fe_id.clone()));
+
+    // Child endpoints.
+    let probes: Vec<_> = env
+        .net
+        .load_balancer_probes_client()
+        .list(RG, "kubernetes", SUB)
+        .into_stream()
+        .collect()
+        .await;
+    assert_eq!(
+        probes
+            .into_iter()
+            .map(|p| p.expect("page").value.len())
+            .sum::<usize>(),
+        1
+    );
+    let fe_get = env
+        .net
+        .load_balancer_frontend_ip_configurations_client()
+        .get(RG, "kubernetes", "web", SUB)
+        .await
+        .expect("frontend");
+    assert_eq!(fe_get.sub_resource.id, Some(fe_id));
+
+    // In use: the IP cannot go.
+    let err = env
+        .net
+        .public_ip_addresses_client()
+        .delete(RG, "web", SUB)
+        .send()
+        .await
+        .expect_err("in use");
+    assert_eq!(
+        error_code(&err),
+        (400, "PublicIPAddressCannotBeDeleted".into())
+    );
+
+    // PUT replaces children: the rule is gone when the body leaves it out.
+    let lb = lbs
+        .create_or_update(RG, "kubernetes", lb_body(&env, false), SUB)
+        .await
+        .expect("lb without rule");
+    assert!(
+        lb.properties
+            .expect("props")
+            .load_balancing_rules
+            .is_empty()
+    );
+
+    // A Basic public IP cannot serve a Standard load balancer.
+    env.net
+        .public_ip_addresses_client()
+        .create_or_update(
+            RG,
+            "basic",
+            model::<models::PublicIpAddress>(json!({"location": "westeurope"})),
+            SUB,
+        )
+        .await
+        .expect("basic pip");
+    let mut body = serde_json::to_value(lb_body(&env, false)).expect("json");
+    body["properties"]["frontendIPConfigurations"][0]["properties"]["publicIPAddress"]["id"] =
+        json!(env.id("publicIPAddresses", "basic"));
+    let err = lbs
+        .create_or_update(RG, "kubernetes", model::<models::LoadBalancer>(body), SUB)
+        .await
+        .expect_err("sku mismatch");
+    assert_eq!(error_code(&err), (400, "PublicIPAndLBSkuDoNotMatch".into()));
+
+    // A reference to a resource that does not exist.
+    let mut body = serde_json::to_value(lb_body(&env, false)).expect("json");
+    body["properties"]["frontendIPConfigurations"][0]["properties"]["publicIPAddress"]["id"] =
+        json!(env.id("publicIPAddresses", "nope"));
+    let err = lbs
+        .create_or_update(RG, "kubernetes", model::<models::LoadBalancer>(body), SUB)
+        .await
+        .expect_err("missing reference");
+    assert_eq!(error_code(&err), (400, "InvalidResourceReference".into()));
+}
+
+fn rule(priority: i64, port: &str) -> models::SecurityRule {
+    model(
+        json!({"properties": {"priority": priority, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+        "sourceAddressPrefix": "Internet", "sourcePortRange": "*", "destinationAddressPrefix": "203.0.113.10", "destinationPortRange": port}}),
+    )
+}
+
+#[tokio::test]
+async fn security_rules_conflict_replace_and_in_use_nsg() {
+    let env = Env::start(Config::default()).await;
+    let nsgs = env.net.network_security_groups_client();
+    let nsg = nsgs
+        .create_or_update(RG, "nsg", model::<models::NetworkSecurityGroup>(json!({"location": "westeurope", "properties": {"securityRules": [
+            {"name": "theirs", "properties": {"priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "*",
+              "sourceAddressPrefix": "10.1.0.0/24", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "22"}}
+        ]}})), SUB)
+        .await
+        .expect("nsg");
+    let props = nsg.properties.expect("props");
+    assert_eq!(
+        props.default_security_rules.len(),
+        6,
+        "Azure's default rules"
+    );
+
+    let rules = env.net.security_rules_client();
+    rules
+        .create_or_update(RG, "nsg", "ours-80", rule(500, "80"), SUB)
+        .await
+        .expect("child PUT");
+    let err = rules
+        .create_or_update(RG, "nsg", "clash", rule(500, "443"), SUB)
+        .await
+        .expect_err("same priority");
+    assert_eq!(error_code(&err), (400, "SecurityRuleConflict".into()));
+    let err = rules
+        .create_or_update(RG, "nsg", "bad-port", rule(501, "70000"), SUB)
+        .await
+        .expect_err("bad port");
+    assert_eq!(
+        error_code(&err),
+        (400, "SecurityRuleInvalidPortRange".into())
+    );
+    let listed: Vec<_> = rules.list(RG, "nsg", SUB).into_stream().collect().await;
+    let names: Vec<String> = listed
+        .into_iter()
+        .flat_map(|p| p.expect("page").value)
+        .filter_map(|r| r.sub_resource.id)
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "the other writer's rule and ours: {names:?}"
+    );
+
+    rules
+        .delete(RG, "nsg", "ours-80", SUB)
+        .send()
+        .await
+        .expect("delete rule");
+    let err = rules
+        .get(RG, "nsg", "ours-80", SUB)
+        .await
+        .expect_err("gone");
+    assert_eq!(error_code(&err).0, 404);
+
+    // A parent PUT without the rule list drops every rule, as ARM does.
+    let nsg = nsgs
+        .create_or_update(
+            RG,
+            "nsg",
+            model::<models::NetworkSecurityGroup>(json!({"location": "westeurope"})),
+            SUB,
+        )
+        .await
+        .expect("bare PUT");
+    assert!(nsg.properties.expect("props").security_rules.is_empty());
+
+    // In use by a subnet: cannot be deleted.
+    env.net.virtual_networks_client().create_or_update(RG, "vnet", model::<models::VirtualNetwork>(json!({"location": "westeurope", "properties": {
+        "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+        "subnets": [{"name": "nodes", "properties": {"addressPrefix": "10.0.0.0/24", "networkSecurityGroup": {"id": env.id("networkSecurityGroups", "nsg")}}}]
+    }})), SUB).await.expect("vnet");
+    let got = nsgs.get(RG, "nsg", SUB).await.expect("nsg");
+    assert_eq!(
+        got.properties.expect("props").subnets.len(),
+        1,
+        "the NSG lists the subnet using it"
+    );
+    let err = nsgs
+        .delete(RG, "nsg", SUB)
+        .send()
+        .await
+        .expect_err("in use");
+    assert_eq!(
+        error_code(&err),
+        (400, "InUseNetworkSecurityGroupCannotBeDeleted".into())
+    );
+}
+
+#[tokio::test]
+async fn routes_and_the_route_limit() {
+    let limits = Limits {
+        routes_per_table: 3,
+        ..Limits::default()
+    };
+    let env = Env::start(Config {
+        limits,
+        ..Config::default()
+    })
+    .await;
+    route_table(&env, "rt").await;
+    let routes = env.net.routes_client();
+    for i in 0..3 {
+        routes
+            .create_or_update(RG, "rt", format!("node-{i}"), model::<models::Route>(json!({"properties": {
+                "addressPrefix": format!("10.244.{i}.0/24"), "nextHopType": "VirtualAppliance", "nextHopIpAddress": format!("10.0.0.{}", i + 4)}})), SUB)
+            .await
+            .expect("route");
+    }
+    let err = routes
+        .create_or_update(RG, "rt", "node-3", model::<models::Route>(json!({"properties": {"addressPrefix": "10.244.3.0/24", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.0.7"}})), SUB)
+        .await
+        .expect_err("over the limit");
+    assert_eq!(
+        error_code(&err),
+        (400, "RouteTableRouteLimitReached".into())
+    );
+    let err = routes
+        .create_or_update(RG, "rt", "node-0", model::<models::Route>(json!({"properties": {"addressPrefix": "10.244.0.0/24", "nextHopType": "VirtualAppliance"}})), SUB)
+        .await
+        .expect_err("appliance without IP");
+    assert_eq!(
+        error_code(&err),
+        (400, "RouteNextHopIpAddressRequired".into())
+    );
+    let rt = env
+        .net
+        .route_tables_client()
+        .get(RG, "rt", SUB)
+        .await
+        .expect("rt");
+    assert_eq!(rt.properties.expect("props").routes.len(), 3);
+}
+
+#[tokio::test]
+async fn etags_guard_updates_and_exactly_one_concurrent_writer_wins() {
+    let env = Env::start(Config::default()).await;
+    let path = format!("{}?api-version=2024-03-01", env.id("routeTables", "rt"));
+    let (status, body) = env
+        .arm("PUT", &path, Some(json!({"location": "westeurope"})))
+        .await;
+    assert_eq!(status, 201);
+    let etag = body["etag"].as_str().expect("etag").to_string();
+
+    let (status, _, body) = env
+        .arm_full(
+            "PUT",
+            &path,
+            Some(json!({"location": "westeurope"})),
+            &[("If-Match", "W/\"stale\"")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (412, Some("PreconditionFailed"))
+    );
+    let (status, _, _) = env
+        .arm_full(
+            "PUT",
+            &path,
+            Some(json!({"location": "westeurope"})),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(status, 412, "If-None-Match * refuses an existing resource");
+
+    let writers = (0..8).map(|i| {
+        let body = json!({"location": "westeurope", "tags": {"writer": i.to_string()}});
+        let etag = etag.clone();
+        let path = path.clone();
+        let env = &env;
+        async move {
+            env.arm_full("PUT", &path, Some(body), &[("If-Match", etag.as_str())])
+                .await
+                .0
+        }
+    });
+    let statuses = futures::future::join_all(writers).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        7,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn long_running_operations_are_polled_to_completion() {
+    let env = Env::start(Config {
+        operation_duration: Duration::from_millis(1200),
+        ..Config::default()
+    })
+    .await;
+    let pips = env.net.public_ip_addresses_client();
+    // send() submits without polling: 201, Updating, and an Azure-AsyncOperation to poll.
+    let sent = pips
+        .create_or_update(RG, "slow", pip_body("Standard"), SUB)
+        .send()
+        .await
+        .expect("send");
+    let raw = sent.as_raw_response();
+    assert_eq!(u16::from(raw.status()), 201);
+    let op_url = raw
+        .headers()
+        .get_optional_string(&azure_core::headers::AZURE_ASYNCOPERATION)
+        .expect("Azure-AsyncOperation");
+    assert!(
+        op_url.contains("/providers/Microsoft.Network/locations/westeurope/operations/"),
+        "{op_url}"
+    );
+    let got = pips.get(RG, "slow", SUB).await.expect("get");
+    assert_eq!(
+        got.properties
+            .and_then(|p| p.provisioning_state)
+            .map(|s| format!("{s:?}")),
+        Some("Updating".into())
+    );
+
+    // The future polls the operation until it succeeds, then returns the resource.
+    let done = pips
+        .create_or_update(RG, "slow", pip_body("Standard"), SUB)
+        .await
+        .expect("polled");
+    assert_eq!(
+        done.properties
+            .and_then(|p| p.provisioning_state)
+            .map(|s| format!("{s:?}")),
+        Some("Succeeded".into())
+    );
+    let journal = env.admin("GET", "/journal", None).await;
+    let polls = journal["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| {
+            e["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("/operations/"))
+        })
+        .count();
+    assert!(
+        polls >= 2,
+        "the SDK polled the operation until it ended ({polls} polls)"
+    );
+
+    // An operation that ends Failed is reported as failed by the SDK.
+    env.admin("PUT", "/faults", Some(json!({"failNextOperations": 1})))
+        .await;
+    let err = pips
+        .create_or_update(RG, "doomed", pip_body("Standard"), SUB)
+        .await
+        .expect_err("failed LRO");
+    assert!(
+        err.to_string().contains("Long running operation failed"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_reported_and_retry_after_honoured() {
+    let env = Env::start(Config {
+        write_budget: 3,
+        ..Config::default()
+    })
+    .await;
+    let path = |n: &str| format!("{}?api-version=2024-03-01", env.id("routeTables", n));
+    // The resource group PUT was write 1.
+    let (status, headers, _) = env
+        .arm_full(
+            "PUT",
+            &path("a"),
+            Some(json!({"location": "westeurope"})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(headers["x-ms-ratelimit-remaining-subscription-writes"], "1");
+    let (_, headers, _) = env.arm_full("GET", &path("a"), None, &[]).await;
+    assert!(headers.contains_key("x-ms-ratelimit-remaining-subscription-reads"));
+    env.arm("PUT", &path("b"), Some(json!({"location": "westeurope"})))
+        .await;
+    let (status, headers, body) = env
+        .arm_full(
+            "PUT",
+            &path("c"),
+            Some(json!({"location": "westeurope"})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("SubscriptionRequestsThrottled"))
+    );
+    assert!(headers.contains_key("retry-after"));
+
+    // Injected 429s: the SDK's retry policy waits Retry-After and succeeds.
+    let env = Env::start(Config::default()).await;
+    env.admin(
+        "PUT",
+        "/faults",
+        Some(json!({"throttleNext": 2, "retryAfterSeconds": 1})),
+    )
+    .await;
+    route_table(&env, "rt").await;
+    let journal = env.admin("GET", "/journal", None).await;
+    let throttled = journal["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["status"] == 429)
+        .count();
+    assert_eq!(throttled, 2);
+}
+
+#[tokio::test]
+async fn auth_api_version_and_malformed_bodies_get_arm_errors() {
+    let env = Env::start(Config::default()).await;
+    let url = format!(
+        "{}{}?api-version=2024-03-01",
+        env.server.url(),
+        env.id("routeTables", "rt")
+    );
+    let resp = env.http.get(&url).send().await.expect("request");
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.expect("json")["error"]["code"],
+        "AuthenticationFailed"
+    );
+    let resp = env
+        .http
+        .get(&url)
+        .bearer_auth("forged")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.expect("json")["error"]["code"],
+        "InvalidAuthenticationToken"
+    );
+
+    let base = env.id("routeTables", "rt");
+    let (status, body) = env.arm("GET", &base, None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("MissingApiVersionParameter"))
+    );
+    let (status, body) = env
+        .arm("GET", &format!("{base}?api-version=2099-01-01"), None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("NoRegisteredProviderFound"))
+    );
+    let (status, _) = env
+        .arm(
+            "PUT",
+            &format!("{base}?api-version=2026-03-01"),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert_eq!(status, 201, "the current Python SDK's version works");
+
+    let (status, body) = env
+        .arm(
+            "PUT",
+            &format!("{base}?api-version=2024-03-01"),
+            Some(json!({"location": "westeurope", "properties": []})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("properties")),
+        "{body}"
+    );
+    let (status, body) = env
+        .arm(
+            "PUT",
+            &format!("{base}?api-version=2024-03-01"),
+            Some(json!({"properties": {}})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("LocationRequired"))
+    );
+    let other_rg = format!(
+        "/subscriptions/{SUB}/resourceGroups/nope/providers/Microsoft.Network/routeTables/rt?api-version=2024-03-01"
+    );
+    let (status, body) = env
+        .arm("PUT", &other_rg, Some(json!({"location": "westeurope"})))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("ResourceGroupNotFound"))
+    );
+}
+
+#[tokio::test]
+async fn lists_page_through_next_link() {
+    let env = Env::start(Config {
+        page_size: 2,
+        ..Config::default()
+    })
+    .await;
+    for i in 0..5 {
+        route_table(&env, format!("rt-{i}")).await;
+    }
+    let pages: Vec<_> = env
+        .net
+        .route_tables_client()
+        .list(RG, SUB)
+        .into_stream()
+        .collect()
+        .await;
+    assert_eq!(pages.len(), 3, "2 + 2 + 1");
+    let names: Vec<String> = pages
+        .into_iter()
+        .flat_map(|p| p.expect("page").value)
+        .filter_map(|r| r.resource.name)
+        .collect();
+    assert_eq!(names, ["rt-0", "rt-1", "rt-2", "rt-3", "rt-4"]);
+}
+
+#[tokio::test]
+async fn out_of_band_edits_are_seen_by_clients() {
+    let env = Env::start(Config::default()).await;
+    let rules = env.net.security_rules_client();
+    env.net
+        .network_security_groups_client()
+        .create_or_update(
+            RG,
+            "nsg",
+            model::<models::NetworkSecurityGroup>(json!({"location": "westeurope"})),
+            SUB,
+        )
+        .await
+        .expect("nsg");
+    rules
+        .create_or_update(RG, "nsg", "r1", rule(600, "80"), SUB)
+        .await
+        .expect("rule");
+    let before = env.admin("GET", "/journal", None).await["writes"]
+        .as_u64()
+        .expect("writes");
+    let rule_id = format!(
+        "{}/securityRules/r1",
+        env.id("networkSecurityGroups", "nsg")
+    );
+    let status = env
+        .http
+        .delete(format!("{}/_mock/resources{rule_id}", env.server.url()))
+        .send()
+        .await
+        .expect("admin delete")
+        .status();
+    assert_eq!(status, 204);
+    let err = rules
+        .get(RG, "nsg", "r1", SUB)
+        .await
+        .expect_err("deleted behind the client's back");
+    assert_eq!(error_code(&err).0, 404);
+    let after = env.admin("GET", "/journal", None).await["writes"]
+        .as_u64()
+        .expect("writes");
+    assert_eq!(before, after, "admin edits are not ARM writes");
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_with_a_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Config::default()
+    };
+    let env = Env::start(config.clone()).await;
+    let created = env
+        .net
+        .public_ip_addresses_client()
+        .create_or_update(RG, "keep", pip_body("Standard"), SUB)
+        .await
+        .expect("pip");
+    env.server.shutdown().await;
+
+    let server = azure_mock::MockServer::start("127.0.0.1:0".parse().expect("addr"), config, None)
+        .await
+        .expect("restart");
+    let state: serde_json::Value = reqwest::get(format!("{}/_mock/state", server.url()))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    let key = created.resource.id.expect("id").to_ascii_lowercase();
+    assert_eq!(
+        state["resources"][&key]["properties"]["ipAddress"],
+        json!(created.properties.and_then(|p| p.ip_address))
+    );
+}
