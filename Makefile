@@ -22,7 +22,9 @@ export KUBECTL
 export AKSNET_TESTENV_BIN := $(TESTENV)
 CARGO ?= cargo
 
-.PHONY: build test unit e2e run testenv fmt lint crds crds-check clean
+.PHONY: build test test-python unit run testenv fmt lint crds crds-check clean
+VENV := $(CURDIR)/.venv
+PY_REQUIREMENTS := e2e/azure-mock/tests/python/requirements.txt
 
 build: testenv ## Build the workspace and the test API server
 	$(CARGO) build --workspace --all-targets
@@ -35,8 +37,19 @@ $(TESTENV): $(TESTENV_SRC)
 		go build -trimpath -ldflags "$(GO_LDFLAGS)" -o $(TESTENV) .
 	@touch $(TESTENV)
 
-test: testenv ## Unit, property and end-to-end tests
+test: testenv $(VENV)/.installed ## Unit, property and end-to-end tests (Rust and the Python SDK suite)
 	$(CARGO) test --workspace --all-targets
+	$(MAKE) test-python
+
+test-python: $(VENV)/.installed ## azure-mock conformance with the official Python Azure SDKs
+	$(CARGO) build -q -p azure-mock
+	cd e2e/azure-mock/tests/python && AZURE_MOCK_BIN=$(CURDIR)/target/debug/azure-mock \
+		$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+$(VENV)/.installed: $(PY_REQUIREMENTS)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r $(PY_REQUIREMENTS)
+	@touch $@
 
 unit: ## Unit and property tests only (no API server)
 	$(CARGO) test --workspace --lib --bins

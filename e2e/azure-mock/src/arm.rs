@@ -319,12 +319,21 @@ fn require_rg(s: &MockState, sub: &str, rg: &str) -> ArmResult<()> {
     }
 }
 
-fn stored(s: &MockState, sub: &str, rg: &str, kind: &Kind, name: &str) -> ArmResult<Value> {
+fn stored_ref<'a>(
+    s: &'a MockState,
+    sub: &str,
+    rg: &str,
+    kind: &Kind,
+    name: &str,
+) -> ArmResult<&'a Value> {
     require_rg(s, sub, rg)?;
     s.data
         .get(&ids::resource_id(sub, rg, kind, name))
-        .cloned()
         .ok_or_else(|| ArmError::not_found(&kind.arm_type(), name, rg))
+}
+
+fn stored(s: &MockState, sub: &str, rg: &str, kind: &Kind, name: &str) -> ArmResult<Value> {
+    stored_ref(s, sub, rg, kind, name).cloned()
 }
 
 /// A stored resource as GET shows it: back-references added, provisioning state of the moment.
@@ -572,8 +581,8 @@ fn resource(
 ) -> ArmResult<Response> {
     match *req.method {
         Method::GET => {
-            let r = stored(s, sub, rg, kind, name)?;
-            Ok(axum::Json(view(s, &r)).into_response())
+            let r = stored_ref(s, sub, rg, kind, name)?;
+            Ok(axum::Json(view(s, r)).into_response())
         }
         Method::PUT => {
             require_rg(s, sub, rg)?;

@@ -2,6 +2,7 @@
 //! outbound and inbound NAT rules; references inside the LB and out of it; limits; SKU match;
 //! the back-references ARM computes between children.
 
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
@@ -72,16 +73,26 @@ pub fn normalize(
     for (i, probe) in children_mut(props, "probes").enumerate() {
         self::probe(i, probe)?;
     }
-    let snapshot = Value::Object(props.clone());
+    let own: HashSet<String> = ["frontendIPConfigurations", "backendAddressPools", "probes"]
+        .iter()
+        .flat_map(|c| {
+            props
+                .get(*c)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|c| c["id"].as_str().map(str::to_ascii_lowercase))
+        .collect();
     for (i, rule) in children_mut(props, "loadBalancingRules").enumerate() {
-        lb_rule(put, &snapshot, i, rule)?;
+        lb_rule(put, &own, i, rule)?;
     }
     rule_conflicts(props)?;
     for (i, rule) in children_mut(props, "outboundRules").enumerate() {
-        outbound_rule(put, &snapshot, i, rule)?;
+        outbound_rule(put, &own, i, rule)?;
     }
     for (i, rule) in children_mut(props, "inboundNatRules").enumerate() {
-        nat_rule(put, &snapshot, i, rule)?;
+        nat_rule(put, &own, i, rule)?;
     }
     link_children(props);
     out.insert("sku".into(), sku);
@@ -108,27 +119,18 @@ fn child_props(child: &mut Value) -> &mut Map<String, Value> {
         .expect("just made an object")
 }
 
-/// Checks a reference to a child of this load balancer (`<lb id>/<collection>/<name>`).
+/// Checks a reference to a child of this load balancer (`<lb id>/<collection>/<name>`);
+/// `own` holds the lowercase ids of its frontends, pools and probes.
 fn own_child(
     put: &Put,
-    snapshot: &Value,
+    own: &HashSet<String>,
     target: &str,
     collection: &str,
     from: &str,
 ) -> ArmResult<()> {
-    let exists = json::opt_array(
-        snapshot.as_object().expect("props object"),
-        collection,
-        "properties",
-    )?
-    .iter()
-    .any(|c| c["id"].as_str().is_some_and(|id| same_id(id, target)));
-    let prefix = format!("{}/{collection}/", put.id);
-    if exists
-        && target
-            .to_ascii_lowercase()
-            .starts_with(&prefix.to_ascii_lowercase())
-    {
+    let t = target.to_ascii_lowercase();
+    let prefix = format!("{}/{collection}/", put.id).to_ascii_lowercase();
+    if t.starts_with(&prefix) && own.contains(&t) {
         Ok(())
     } else {
         Err(ArmError::missing_reference(target, from))
@@ -416,7 +418,7 @@ fn port(
     Ok(v)
 }
 
-fn lb_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> ArmResult<()> {
+fn lb_rule(put: &Put, own: &HashSet<String>, i: usize, rule: &mut Value) -> ArmResult<()> {
     let path = format!("properties.loadBalancingRules[{i}].properties");
     let id = rule["id"].as_str().unwrap_or_default().to_string();
     let p = child_props(rule);
@@ -426,7 +428,7 @@ fn lb_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> ArmResult
     let backend_port = port(p, "backendPort", &path, 65535, &id)?.unwrap_or(frontend_port);
     let fe = json::reference(p, "frontendIPConfiguration", &path)?
         .ok_or_else(|| json::required(&path, "frontendIPConfiguration"))?;
-    own_child(put, snapshot, &fe, "frontendIPConfigurations", &id)?;
+    own_child(put, own, &fe, "frontendIPConfigurations", &id)?;
     let mut pools: Vec<String> = json::reference(p, "backendAddressPool", &path)?
         .into_iter()
         .collect();
@@ -441,10 +443,10 @@ fn lb_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> ArmResult
         );
     }
     for pool in &pools {
-        own_child(put, snapshot, pool, "backendAddressPools", &id)?;
+        own_child(put, own, pool, "backendAddressPools", &id)?;
     }
     if let Some(probe) = json::reference(p, "probe", &path)? {
-        own_child(put, snapshot, &probe, "probes", &id)?;
+        own_child(put, own, &probe, "probes", &id)?;
     }
     let idle = json::opt_int(p, "idleTimeoutInMinutes", &path)?.unwrap_or(4);
     if !(4..=100).contains(&idle) {
@@ -472,62 +474,58 @@ fn lb_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> ArmResult
 }
 
 /// Two rules may not share (frontend, protocol, frontend port), and rules without floating IP
-/// may not share (protocol, backend port, pool).
+/// may not share (protocol, backend port, pool). Protocol `All` overlaps Tcp and Udp.
 fn rule_conflicts(props: &Map<String, Value>) -> ArmResult<()> {
     let rules = json::opt_array(props, "loadBalancingRules", "properties")?;
-    let overlap = |a: &str, b: &str| a == b || a == "All" || b == "All";
-    for (i, a) in rules.iter().enumerate() {
-        for b in &rules[i + 1..] {
-            let (pa, pb) = (&a["properties"], &b["properties"]);
-            let (prot_a, prot_b) = (
-                pa["protocol"].as_str().unwrap_or_default(),
-                pb["protocol"].as_str().unwrap_or_default(),
-            );
-            let same_fe = pa["frontendIPConfiguration"]["id"]
-                .as_str()
-                .map(str::to_ascii_lowercase)
-                == pb["frontendIPConfiguration"]["id"]
-                    .as_str()
-                    .map(str::to_ascii_lowercase);
-            if same_fe && overlap(prot_a, prot_b) && pa["frontendPort"] == pb["frontendPort"] {
+    let overlapping = |p: &str| -> Vec<String> {
+        if p == "All" {
+            vec!["Tcp".into(), "Udp".into(), "All".into()]
+        } else {
+            vec![p.to_string(), "All".into()]
+        }
+    };
+    let lower = |v: &Value| v.as_str().unwrap_or_default().to_ascii_lowercase();
+    let mut frontends: HashMap<(String, String, String), &str> = HashMap::new();
+    let mut backends: HashMap<(String, String, String), &str> = HashMap::new();
+    for rule in rules {
+        let p = &rule["properties"];
+        let id = rule["id"].as_str().unwrap_or_default();
+        let protocol = p["protocol"].as_str().unwrap_or_default();
+        let fe = lower(&p["frontendIPConfiguration"]["id"]);
+        let port = p["frontendPort"].to_string();
+        for proto in overlapping(protocol) {
+            if let Some(other) = frontends.get(&(fe.clone(), proto, port.clone())) {
                 return Err(ArmError::bad_request(
                     "RulesUseSameFrontendIPConfigurationProtocolAndPort",
                     format!(
-                        "Load balancing rules {} and {} use the same frontend IP configuration, protocol and frontend port {}.",
-                        a["id"].as_str().unwrap_or_default(),
-                        b["id"].as_str().unwrap_or_default(),
-                        pa["frontendPort"]
-                    ),
-                ));
-            }
-            let floating = pa["enableFloatingIP"] == true || pb["enableFloatingIP"] == true;
-            let same_pool = pa["backendAddressPool"]["id"].as_str().is_some_and(|x| {
-                pb["backendAddressPool"]["id"]
-                    .as_str()
-                    .is_some_and(|y| same_id(x, y))
-            });
-            if !floating
-                && same_pool
-                && overlap(prot_a, prot_b)
-                && pa["backendPort"] == pb["backendPort"]
-            {
-                return Err(ArmError::bad_request(
-                    "RulesUseSameBackendPortProtocolAndPool",
-                    format!(
-                        "Load balancing rules {} and {} with floating IP disabled use the same protocol {prot_a} and backend port {}, and must not be used with the same backend address pool {}.",
-                        a["id"].as_str().unwrap_or_default(),
-                        b["id"].as_str().unwrap_or_default(),
-                        pa["backendPort"],
-                        pa["backendAddressPool"]["id"].as_str().unwrap_or_default()
+                        "Load balancing rules {other} and {id} use the same frontend IP configuration, protocol and frontend port {port}."
                     ),
                 ));
             }
         }
+        frontends.insert((fe, protocol.to_string(), port), id);
+        let pool = lower(&p["backendAddressPool"]["id"]);
+        if p["enableFloatingIP"] == true || pool.is_empty() {
+            continue;
+        }
+        let backend_port = p["backendPort"].to_string();
+        for proto in overlapping(protocol) {
+            if let Some(other) = backends.get(&(pool.clone(), proto, backend_port.clone())) {
+                return Err(ArmError::bad_request(
+                    "RulesUseSameBackendPortProtocolAndPool",
+                    format!(
+                        "Load balancing rules {other} and {id} with floating IP disabled use the same protocol {protocol} and backend port {backend_port}, and must not be used with the same backend address pool {}.",
+                        p["backendAddressPool"]["id"].as_str().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        backends.insert((pool, protocol.to_string(), backend_port), id);
     }
     Ok(())
 }
 
-fn outbound_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> ArmResult<()> {
+fn outbound_rule(put: &Put, own: &HashSet<String>, i: usize, rule: &mut Value) -> ArmResult<()> {
     let path = format!("properties.outboundRules[{i}].properties");
     let id = rule["id"].as_str().unwrap_or_default().to_string();
     let p = child_props(rule);
@@ -543,11 +541,11 @@ fn outbound_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> Arm
             &path,
         )?
         .unwrap_or_default();
-        own_child(put, snapshot, target, "frontendIPConfigurations", &id)?;
+        own_child(put, own, target, "frontendIPConfigurations", &id)?;
     }
     let pool = json::reference(p, "backendAddressPool", &path)?
         .ok_or_else(|| json::required(&path, "backendAddressPool"))?;
-    own_child(put, snapshot, &pool, "backendAddressPools", &id)?;
+    own_child(put, own, &pool, "backendAddressPools", &id)?;
     let ports = json::opt_int(p, "allocatedOutboundPorts", &path)?.unwrap_or(0);
     if !(0..=64000).contains(&ports) || ports % 8 != 0 {
         return Err(ArmError::bad_request(
@@ -570,14 +568,14 @@ fn outbound_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> Arm
     Ok(())
 }
 
-fn nat_rule(put: &Put, snapshot: &Value, i: usize, rule: &mut Value) -> ArmResult<()> {
+fn nat_rule(put: &Put, own: &HashSet<String>, i: usize, rule: &mut Value) -> ArmResult<()> {
     let path = format!("properties.inboundNatRules[{i}].properties");
     let id = rule["id"].as_str().unwrap_or_default().to_string();
     let p = child_props(rule);
     let protocol = json::enum_value(p, "protocol", &path, &["Tcp", "Udp", "All"], None)?;
     let fe = json::reference(p, "frontendIPConfiguration", &path)?
         .ok_or_else(|| json::required(&path, "frontendIPConfiguration"))?;
-    own_child(put, snapshot, &fe, "frontendIPConfigurations", &id)?;
+    own_child(put, own, &fe, "frontendIPConfigurations", &id)?;
     port(p, "frontendPort", &path, 65534, &id)?;
     port(p, "backendPort", &path, 65535, &id)?;
     p.insert("protocol".into(), json!(protocol));
@@ -622,18 +620,20 @@ fn link_children(props: &mut Map<String, Value>) {
             }
         }
     }
+    let mut by_target: HashMap<String, Vec<(&'static str, String)>> = HashMap::new();
+    for (target, key, rule_id) in links {
+        by_target.entry(target).or_default().push((key, rule_id));
+    }
     for collection in ["frontendIPConfigurations", "backendAddressPools", "probes"] {
         for child in children_mut(props, collection) {
             let id = child["id"]
                 .as_str()
                 .unwrap_or_default()
                 .to_ascii_lowercase();
-            for (target, key, rule_id) in &links {
-                if *target == id {
-                    let list = child_props(child).entry(*key).or_insert(json!([]));
-                    if let Value::Array(items) = list {
-                        items.push(id_ref(rule_id));
-                    }
+            for (key, rule_id) in by_target.get(&id).into_iter().flatten() {
+                let list = child_props(child).entry(*key).or_insert(json!([]));
+                if let Value::Array(items) = list {
+                    items.push(id_ref(rule_id));
                 }
             }
         }

@@ -1,0 +1,121 @@
+"""Conformance with the official Python SDKs (azure-mgmt-network, azure-mgmt-resource,
+azure-identity) over TLS: pollers complete and errors carry ARM's codes.
+
+azure-mgmt-network 33 models are REST-shaped (a nested `properties` object with ARM's names),
+so request bodies here are written as ARM JSON."""
+
+import ipaddress
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+from conftest import RG, start
+
+
+def pip(sku="Standard"):
+    return {"location": "westeurope", "sku": {"name": sku}, "properties": {"publicIPAllocationMethod": "Static"}}
+
+
+def test_resource_group_and_public_ip_lifecycle(mock):
+    rg = mock.resources.resource_groups.get(RG)
+    assert rg.location == "westeurope"
+    created = mock.network.public_ip_addresses.begin_create_or_update(RG, "pip-1", pip()).result()
+    assert ipaddress.ip_address(created.properties.ip_address) in ipaddress.ip_network("203.0.113.0/24")
+    assert created.properties.provisioning_state == "Succeeded"
+    assert [p.name for p in mock.network.public_ip_addresses.list(RG)] == ["pip-1"]
+    assert [p.name for p in mock.network.public_ip_addresses.list_all()] == ["pip-1"]
+    tagged = mock.network.public_ip_addresses.update_tags(RG, "pip-1", {"tags": {"team": "net"}})
+    assert tagged.tags == {"team": "net"}
+    mock.network.public_ip_addresses.begin_delete(RG, "pip-1").result()
+    with pytest.raises(ResourceNotFoundError) as err:
+        mock.network.public_ip_addresses.get(RG, "pip-1")
+    assert err.value.error.code == "ResourceNotFound"
+
+
+def test_load_balancer_in_use_public_ip_and_sku_mismatch(mock):
+    net = mock.network
+    net.public_ip_addresses.begin_create_or_update(RG, "web", pip()).result()
+    lb_id = mock.id("loadBalancers", "kubernetes")
+    lb = net.load_balancers.begin_create_or_update(RG, "kubernetes", {
+        "location": "westeurope",
+        "sku": {"name": "Standard"},
+        "properties": {
+            "frontendIPConfigurations": [{"name": "web", "properties": {"publicIPAddress": {"id": mock.id("publicIPAddresses", "web")}}}],
+            "backendAddressPools": [{"name": "pool"}],
+            "probes": [{"name": "p80", "properties": {"protocol": "Tcp", "port": 30080}}],
+            "loadBalancingRules": [{"name": "r80", "properties": {
+                "protocol": "Tcp", "frontendPort": 80, "backendPort": 80,
+                "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/web"},
+                "backendAddressPool": {"id": f"{lb_id}/backendAddressPools/pool"},
+                "probe": {"id": f"{lb_id}/probes/p80"},
+            }}],
+        },
+    }).result()
+    fe = lb.properties.frontend_ip_configurations[0]
+    assert [r.id for r in fe.properties.load_balancing_rules] == [f"{lb_id}/loadBalancingRules/r80"]
+    assert net.public_ip_addresses.get(RG, "web").properties.ip_configuration.id == fe.id
+    with pytest.raises(HttpResponseError) as err:
+        net.public_ip_addresses.begin_delete(RG, "web").result()
+    assert err.value.error.code == "PublicIPAddressCannotBeDeleted"
+
+    net.public_ip_addresses.begin_create_or_update(RG, "basic", {"location": "westeurope"}).result()
+    with pytest.raises(HttpResponseError) as err:
+        net.load_balancers.begin_create_or_update(RG, "other", {
+            "location": "westeurope", "sku": {"name": "Standard"},
+            "properties": {"frontendIPConfigurations": [
+                {"name": "fe", "properties": {"publicIPAddress": {"id": mock.id("publicIPAddresses", "basic")}}}]},
+        }).result()
+    assert err.value.error.code == "PublicIPAndLBSkuDoNotMatch"
+
+
+def test_security_rule_conflict_and_replace(mock):
+    net = mock.network
+    net.network_security_groups.begin_create_or_update(RG, "nsg", {"location": "westeurope"}).result()
+    rule = {"priority": 500, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+            "sourceAddressPrefix": "Internet", "sourcePortRange": "*",
+            "destinationAddressPrefix": "*", "destinationPortRange": "80"}
+    net.security_rules.begin_create_or_update(RG, "nsg", "a", {"properties": rule}).result()
+    with pytest.raises(HttpResponseError) as err:
+        net.security_rules.begin_create_or_update(
+            RG, "nsg", "b", {"properties": {**rule, "destinationPortRange": "443"}}).result()
+    assert err.value.error.code == "SecurityRuleConflict"
+    assert [r.name for r in net.security_rules.list(RG, "nsg")] == ["a"]
+    assert len(net.network_security_groups.get(RG, "nsg").properties.default_security_rules) == 6
+    net.network_security_groups.begin_create_or_update(RG, "nsg", {"location": "westeurope"}).result()
+    assert list(net.security_rules.list(RG, "nsg")) == []
+
+
+def test_pollers_wait_for_long_running_operations():
+    mock = start("--operation-ms", "1500")
+    try:
+        poller = mock.network.route_tables.begin_create_or_update(RG, "rt", {"location": "westeurope"})
+        assert mock.network.route_tables.get(RG, "rt").properties.provisioning_state == "Updating"
+        assert poller.result().properties.provisioning_state == "Succeeded"
+        mock.network.route_tables.begin_delete(RG, "rt").result()
+        with pytest.raises(ResourceNotFoundError):
+            mock.network.route_tables.get(RG, "rt")
+        mock.admin("PUT", "/faults", {"failNextOperations": 1})
+        with pytest.raises(HttpResponseError):
+            mock.network.route_tables.begin_create_or_update(RG, "doomed", {"location": "westeurope"}).result()
+    finally:
+        mock.stop()
+
+
+def test_route_limit_and_throttling_then_success():
+    mock = start("--routes-per-table", "2")
+    try:
+        net = mock.network
+        net.route_tables.begin_create_or_update(RG, "rt", {"location": "westeurope"}).result()
+        route = lambda i: {"properties": {"addressPrefix": f"10.244.{i}.0/24", "nextHopType": "VnetLocal"}}
+        for i in range(2):
+            net.routes.begin_create_or_update(RG, "rt", f"r{i}", route(i)).result()
+        with pytest.raises(HttpResponseError) as err:
+            net.routes.begin_create_or_update(RG, "rt", "r2", route(2)).result()
+        assert err.value.error.code == "RouteTableRouteLimitReached"
+
+        mock.admin("PUT", "/faults", {"throttleNext": 2, "retryAfterSeconds": 1})
+        assert net.route_tables.get(RG, "rt").name == "rt"
+        journal = mock.admin("GET", "/journal")
+        assert sum(1 for e in journal["entries"] if e["status"] == 429) == 2
+    finally:
+        mock.stop()
