@@ -42,7 +42,7 @@ test: testenv $(VENV)/.installed ## Unit, property and end-to-end tests (Rust an
 	$(MAKE) test-python
 
 test-python: $(VENV)/.installed ## azure-mock conformance with the official Python Azure SDKs
-	$(CARGO) build -q -p azure-mock
+	$(CARGO) build -q --workspace --all-targets
 	cd e2e/azure-mock/tests/python && AZURE_MOCK_BIN=$(CURDIR)/target/debug/azure-mock \
 		$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
