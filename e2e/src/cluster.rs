@@ -194,12 +194,7 @@ impl Drop for TestCluster {
 fn testenv_binary() -> PathBuf {
     std::env::var_os(TESTENV_BIN_ENV)
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(".bin")
-                .join("testenv")
-        })
+        .unwrap_or_else(|| crate::repo_root().join(".bin").join("testenv"))
 }
 
 /// Reads `key=value` out of the ready line's space-separated fields.

@@ -11,7 +11,8 @@ pub use cluster::{ClusterError, TestCluster};
 
 /// The repository root (where `config/` and `crds/` live).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR"));
+    e2e.parent().unwrap_or(e2e).to_path_buf()
 }
 
 /// A `kubectl` command for the given kubeconfig. `$KUBECTL` picks the binary (the Makefile sets
