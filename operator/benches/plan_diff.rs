@@ -1,0 +1,80 @@
+//! Benchmark of plan + diff for 100, 1,000 and 5,000 LoadBalancer Services on 1,000 nodes:
+//! the first reconcile (nothing in Azure yet) and the steady state (Azure already converged,
+//! zero operations expected). Prints allocations per run next to criterion's timings.
+//!
+//! Run with `cargo bench -p aksnet-operator --bench plan_diff`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::alloc::System;
+use std::hint::black_box;
+
+use aksnet_operator::diff::diff;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use serde_json::json;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use support::*;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const NODES: usize = 1000;
+
+fn bench(c: &mut Criterion) {
+    // Azure CNI: 1,000 nodes would not fit kubenet's route table.
+    let net = network_with(
+        json!({"networkModel": "azureCni", "ipPlan": {"podCidr": null}, "routeTable": null}),
+    );
+    let nodes = nodes(NODES);
+    let mut group = c.benchmark_group("plan+diff");
+    group.sample_size(10);
+    for n in [100usize, 1000, 5000] {
+        let services: Vec<_> = (0..n)
+            .map(|i| {
+                service(
+                    &format!("svc-{i:05}"),
+                    i as i64,
+                    &[
+                        (80, 30000 + (i % 2000) as u16),
+                        (443, 32000 + (i % 700) as u16),
+                    ],
+                )
+            })
+            .collect();
+        let first = observed_base();
+        let (steady, _, _) = converge(&net, &services, &nodes, first.clone(), 4);
+        for (label, observed) in [("first", &first), ("steady", &steady)] {
+            let region = Region::new(GLOBAL);
+            let desired = plan_with(&net, &services, &nodes, observed);
+            let ops = diff(&desired, observed);
+            let stats = region.change();
+            let rejected = desired
+                .services
+                .values()
+                .filter(|o| matches!(o, aksnet_operator::plan::ServiceOutcome::Rejected { .. }))
+                .count();
+            println!(
+                "{label:>6} {n:>5} services x {NODES} nodes: {} ops, {rejected} rejected (Azure limits), {} allocations, {:.1} MiB allocated",
+                ops.len(),
+                stats.allocations,
+                stats.bytes_allocated as f64 / (1024.0 * 1024.0)
+            );
+            group.bench_with_input(BenchmarkId::new(label, n), observed, |b, observed| {
+                b.iter(|| {
+                    let desired = plan_with(&net, black_box(&services), &nodes, observed);
+                    black_box(diff(&desired, observed))
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group! {
+    #![allow(missing_docs)]
+    name = benches;
+    config = Criterion::default();
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,0 +1,419 @@
+//! The diff: (desired, observed) → the ordered Azure operations that make Azure follow the plan.
+//!
+//! Semantic: server-computed fields, list order and name casing are ignored, so an unchanged
+//! resource gives no operation (zero writes at steady state). Shared parents are written as the
+//! observed object with only aksnet's children replaced, because an ARM PUT replaces child lists:
+//! children without aksnet's prefix, children of rejected (frozen) Services, and children that a
+//! kept rule refers to all stay as observed. Order: public IPs are written before the load
+//! balancers that use them; load balancers drop references before public IPs are deleted; only
+//! resources carrying aksnet's ownership tag are ever deleted, and never a static IP with a
+//! `Retain` policy.
+
+use std::collections::BTreeSet;
+
+use crate::model::{
+    Frontend, FrontendTarget, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup,
+    name_key, public_ip_id_matches,
+};
+use crate::naming::{Ownership, TAG_DELETION_POLICY};
+use crate::plan::Desired;
+
+/// One Azure write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Create or update a public IP (`etag` set: update with If-Match).
+    PutPublicIp(PublicIp),
+    /// Create or update a load balancer with its full child lists.
+    PutLoadBalancer(LoadBalancer),
+    /// Create or update the NSG with its full rule list.
+    PutSecurityGroup(SecurityGroup),
+    /// Create or update the route table with its full route list.
+    PutRouteTable(RouteTable),
+    /// Delete a load balancer aksnet created.
+    DeleteLoadBalancer {
+        /// Resource group.
+        resource_group: String,
+        /// Name.
+        name: String,
+        /// Observed entity tag (If-Match).
+        etag: Option<String>,
+    },
+    /// Delete a public IP aksnet created.
+    DeletePublicIp {
+        /// Resource group.
+        resource_group: String,
+        /// Name.
+        name: String,
+        /// Observed entity tag (If-Match).
+        etag: Option<String>,
+    },
+}
+
+impl Op {
+    /// `verb kind name`, for logs and Events.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::PutPublicIp(p) => format!("put publicIPAddress {}", p.name),
+            Op::PutLoadBalancer(l) => format!("put loadBalancer {}", l.name),
+            Op::PutSecurityGroup(n) => format!("put networkSecurityGroup {}", n.name),
+            Op::PutRouteTable(r) => format!("put routeTable {}", r.name),
+            Op::DeleteLoadBalancer { name, .. } => format!("delete loadBalancer {name}"),
+            Op::DeletePublicIp { name, .. } => format!("delete publicIPAddress {name}"),
+        }
+    }
+}
+
+/// Which observed children stay as they are.
+struct Keep<'a> {
+    ownership: &'a Ownership,
+    frozen: &'a BTreeSet<String>,
+}
+
+impl Keep<'_> {
+    /// Not ours, or a rejected Service's: left as observed.
+    fn keeps(&self, name: &str) -> bool {
+        !self.ownership.owns_child(name) || self.frozen(name)
+    }
+
+    /// Named after a rejected Service.
+    fn frozen(&self, name: &str) -> bool {
+        let key = name_key(name);
+        self.frozen.iter().any(|p| key.starts_with(p.as_str()))
+    }
+
+    /// Observed children we keep, then the desired ones (which win on a name).
+    fn merge<T: Clone>(&self, observed: &[T], desired: &[T], name: impl Fn(&T) -> &str) -> Vec<T> {
+        let wanted: BTreeSet<String> = desired.iter().map(|c| name_key(name(c))).collect();
+        let mut out: Vec<T> = observed
+            .iter()
+            .filter(|c| self.keeps(name(c)) && !wanted.contains(&name_key(name(c))))
+            .cloned()
+            .collect();
+        out.extend(desired.iter().cloned());
+        out
+    }
+}
+
+/// Operations that make `observed` follow `desired`, in a safe order.
+pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
+    let keep = Keep {
+        ownership: &desired.ownership,
+        frozen: &desired.frozen,
+    };
+    let mut puts_ip = Vec::new();
+    let mut puts = Vec::new();
+    let mut deletes = Vec::new();
+    let mut final_lbs: Vec<LoadBalancer> = Vec::new();
+
+    for (name, want) in &desired.load_balancers {
+        let seen = observed.load_balancer(name);
+        match (seen, want) {
+            (None, Some(lb)) => {
+                puts.push(Op::PutLoadBalancer(lb.clone()));
+                final_lbs.push(lb.clone());
+            }
+            (None, None) => {}
+            (Some(seen), want) => {
+                let merged = merge_lb(&keep, seen, want.as_ref());
+                let ours = desired.ownership.owns_resource(&seen.tags);
+                let nothing_left = merged.frontends.is_empty()
+                    && merged.rules.is_empty()
+                    && merged.outbound_rules.is_empty()
+                    && merged.backend_pools.iter().all(|p| !keep.keeps(&p.name))
+                    && merged.probes.iter().all(|p| !keep.keeps(&p.name));
+                if ours && nothing_left {
+                    deletes.push(Op::DeleteLoadBalancer {
+                        resource_group: seen.resource_group.clone(),
+                        name: seen.name.clone(),
+                        etag: seen.etag.clone(),
+                    });
+                    continue;
+                }
+                if canonical_lb(&merged) != canonical_lb(seen) {
+                    puts.push(Op::PutLoadBalancer(merged.clone()));
+                }
+                final_lbs.push(merged);
+            }
+        }
+    }
+
+    if let Some(want) = &desired.security_group {
+        match &observed.security_group {
+            None => puts.push(Op::PutSecurityGroup(want.clone())),
+            Some(seen) => {
+                let mut merged = seen.clone();
+                merged.rules = keep.merge(&seen.rules, &want.rules, |r| &r.name);
+                if canonical_nsg(&merged) != canonical_nsg(seen) {
+                    puts.push(Op::PutSecurityGroup(merged));
+                }
+            }
+        }
+    }
+    if let Some(want) = &desired.route_table {
+        match &observed.route_table {
+            None => puts.push(Op::PutRouteTable(want.clone())),
+            Some(seen) => {
+                let mut merged = seen.clone();
+                merged.routes = keep.merge(&seen.routes, &want.routes, |r| &r.name);
+                if canonical_routes(&merged) != canonical_routes(seen) {
+                    puts.push(Op::PutRouteTable(merged));
+                }
+            }
+        }
+    }
+
+    let wanted_ips: BTreeSet<(String, String)> = desired
+        .public_ips
+        .iter()
+        .map(|p| (name_key(&p.resource_group), name_key(&p.name)))
+        .collect();
+    for want in &desired.public_ips {
+        match observed.public_ip(&want.resource_group, &want.name) {
+            None => puts_ip.push(Op::PutPublicIp(want.clone())),
+            Some(seen) if desired.ownership.owns_resource(&seen.tags) => {
+                if let Some(update) = public_ip_update(seen, want) {
+                    puts_ip.push(Op::PutPublicIp(update));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    let referenced: BTreeSet<String> = final_lbs
+        .iter()
+        .flat_map(|lb| lb.frontends.iter())
+        .filter_map(|f| match &f.target {
+            FrontendTarget::Public { public_ip_id } => Some(name_key(public_ip_id)),
+            FrontendTarget::Private { .. } => None,
+        })
+        .collect();
+    for seen in &observed.public_ips {
+        let key = (name_key(&seen.resource_group), name_key(&seen.name));
+        let retained = seen
+            .tags
+            .get(TAG_DELETION_POLICY)
+            .is_some_and(|v| v == "Retain");
+        let in_use = referenced
+            .iter()
+            .any(|id| public_ip_id_matches(id, &seen.resource_group, &seen.name))
+            || seen
+                .used_by
+                .as_deref()
+                .is_some_and(|u| !freed_by(u, desired, &final_lbs));
+        if desired.ownership.owns_resource(&seen.tags)
+            && !wanted_ips.contains(&key)
+            && !retained
+            && !keep.frozen(&seen.name)
+            && !in_use
+        {
+            deletes.push(Op::DeletePublicIp {
+                resource_group: seen.resource_group.clone(),
+                name: seen.name.clone(),
+                etag: seen.etag.clone(),
+            });
+        }
+    }
+
+    puts_ip.extend(puts);
+    puts_ip.extend(deletes);
+    puts_ip
+}
+
+/// Whether the IP configuration `used_by` (an ARM id) is a frontend of one of our load
+/// balancers that the diff removes (so the public IP is free once the diff is applied).
+fn freed_by(used_by: &str, desired: &Desired, final_lbs: &[LoadBalancer]) -> bool {
+    let id = name_key(used_by);
+    let Some((_, rest)) = id.split_once("/providers/microsoft.network/loadbalancers/") else {
+        return false;
+    };
+    let Some((lb, frontend)) = rest.split_once("/frontendipconfigurations/") else {
+        return false;
+    };
+    if !desired.load_balancers.keys().any(|n| name_key(n) == lb) {
+        return false;
+    }
+    !final_lbs
+        .iter()
+        .filter(|l| name_key(&l.name) == lb)
+        .flat_map(|l| l.frontends.iter())
+        .any(|f| name_key(&f.name) == frontend)
+}
+
+/// The observed load balancer with only our children replaced by the desired ones (or removed),
+/// keeping every child that a kept rule refers to.
+fn merge_lb(keep: &Keep<'_>, seen: &LoadBalancer, want: Option<&LoadBalancer>) -> LoadBalancer {
+    let empty = LoadBalancer::default();
+    let want = want.unwrap_or(&empty);
+    let mut lb = seen.clone();
+    lb.rules = keep.merge(&seen.rules, &want.rules, |c| &c.name);
+    lb.outbound_rules = keep.merge(&seen.outbound_rules, &want.outbound_rules, |c| &c.name);
+    lb.frontends = keep.merge(&seen.frontends, &want.frontends, |c| &c.name);
+    lb.backend_pools = keep.merge(&seen.backend_pools, &want.backend_pools, |c| &c.name);
+    lb.probes = keep.merge(&seen.probes, &want.probes, |c| &c.name);
+
+    // Children that kept rules (or NAT rules) still refer to stay.
+    let mut frontends: BTreeSet<String> = seen.nat_frontends.iter().map(|n| name_key(n)).collect();
+    let mut pools = BTreeSet::new();
+    let mut probes = BTreeSet::new();
+    for r in &lb.rules {
+        frontends.insert(name_key(&r.frontend));
+        pools.insert(name_key(&r.backend_pool));
+        probes.extend(r.probe.as_deref().map(name_key));
+    }
+    for o in &lb.outbound_rules {
+        frontends.extend(o.frontends.iter().map(|f| name_key(f)));
+        pools.insert(name_key(&o.backend_pool));
+    }
+    restore(
+        &mut lb.frontends,
+        &seen.frontends,
+        &frontends,
+        |c: &Frontend| &c.name,
+    );
+    restore(&mut lb.backend_pools, &seen.backend_pools, &pools, |c| {
+        &c.name
+    });
+    restore(&mut lb.probes, &seen.probes, &probes, |c| &c.name);
+
+    if keep.ownership.owns_resource(&seen.tags) {
+        lb.tags.extend(want.tags.clone());
+    }
+    lb
+}
+
+/// Put back observed children that are referenced but were dropped.
+fn restore<T: Clone>(
+    list: &mut Vec<T>,
+    seen: &[T],
+    referenced: &BTreeSet<String>,
+    name: impl Fn(&T) -> &str,
+) {
+    let present: BTreeSet<String> = list.iter().map(|c| name_key(name(c))).collect();
+    for c in seen {
+        let key = name_key(name(c));
+        if referenced.contains(&key) && !present.contains(&key) {
+            list.push(c.clone());
+        }
+    }
+}
+
+/// The update a public IP needs (DNS label, tags we set), if any.
+fn public_ip_update(seen: &PublicIp, want: &PublicIp) -> Option<PublicIp> {
+    let tags_ok = want.tags.iter().all(|(k, v)| seen.tags.get(k) == Some(v));
+    if tags_ok && seen.dns_label == want.dns_label {
+        return None;
+    }
+    let mut update = seen.clone();
+    update.tags.extend(want.tags.clone());
+    update.dns_label = want.dns_label.clone();
+    Some(update)
+}
+
+/// Sort by lower-cased name; normalise what Azure treats as equal.
+fn sorted<T: Clone>(list: &[T], name: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut out = list.to_vec();
+    out.sort_by_key(|c| name_key(name(c)));
+    out
+}
+
+fn canonical_lb(lb: &LoadBalancer) -> LoadBalancer {
+    let mut c = lb.clone();
+    c.etag = None;
+    c.nat_frontends.clear();
+    c.name = name_key(&c.name);
+    c.frontends = sorted(&lb.frontends, |f| &f.name);
+    for f in &mut c.frontends {
+        f.name = name_key(&f.name);
+        f.private_ip = None;
+        match &mut f.target {
+            FrontendTarget::Public { public_ip_id } => *public_ip_id = name_key(public_ip_id),
+            FrontendTarget::Private {
+                subnet_id,
+                static_ip,
+                ..
+            } => {
+                *subnet_id = name_key(subnet_id);
+                *static_ip = static_ip.as_deref().map(normal_ip);
+            }
+        }
+    }
+    c.backend_pools = sorted(&lb.backend_pools, |p| &p.name);
+    for p in &mut c.backend_pools {
+        p.name = name_key(&p.name);
+        for a in &mut p.addresses {
+            a.name = name_key(&a.name);
+            a.ip = normal_ip(&a.ip);
+            a.vnet_id = name_key(&a.vnet_id);
+        }
+        p.addresses.sort();
+    }
+    c.probes = sorted(&lb.probes, |p| &p.name);
+    for p in &mut c.probes {
+        p.name = name_key(&p.name);
+    }
+    c.rules = sorted(&lb.rules, |r| &r.name);
+    for r in &mut c.rules {
+        r.name = name_key(&r.name);
+        r.frontend = name_key(&r.frontend);
+        r.backend_pool = name_key(&r.backend_pool);
+        r.probe = r.probe.as_deref().map(name_key);
+    }
+    c.outbound_rules = sorted(&lb.outbound_rules, |r| &r.name);
+    for o in &mut c.outbound_rules {
+        o.name = name_key(&o.name);
+        o.backend_pool = name_key(&o.backend_pool);
+        o.frontends = o.frontends.iter().map(|f| name_key(f)).collect();
+        o.frontends.sort();
+    }
+    c
+}
+
+fn canonical_nsg(nsg: &SecurityGroup) -> SecurityGroup {
+    let mut c = nsg.clone();
+    c.etag = None;
+    c.rules = sorted(&nsg.rules, |r| &r.name);
+    for r in &mut c.rules {
+        r.name = name_key(&r.name);
+        r.protocol = name_key(&r.protocol);
+        for list in [
+            &mut r.sources,
+            &mut r.destinations,
+            &mut r.source_ports,
+            &mut r.destination_ports,
+        ] {
+            *list = list.iter().map(|s| normal_prefix(s)).collect();
+            list.sort();
+            list.dedup();
+        }
+    }
+    c
+}
+
+fn canonical_routes(table: &RouteTable) -> RouteTable {
+    let mut c = table.clone();
+    c.etag = None;
+    c.routes = sorted(&table.routes, |r| &r.name);
+    for r in &mut c.routes {
+        r.name = name_key(&r.name);
+        r.next_hop_type = name_key(&r.next_hop_type);
+        r.address_prefix = normal_prefix(&r.address_prefix);
+        r.next_hop_ip = r.next_hop_ip.as_deref().map(normal_ip);
+    }
+    c
+}
+
+/// An IP address in canonical text (IPv6 compressed, lower case); other text unchanged.
+fn normal_ip(s: &str) -> String {
+    s.parse::<std::net::IpAddr>()
+        .map_or_else(|_| s.to_string(), |ip| ip.to_string())
+}
+
+/// A prefix, address or service tag in canonical text; service tags compare case-insensitively.
+fn normal_prefix(s: &str) -> String {
+    if let Ok(net) = s.parse::<ipnet::IpNet>() {
+        return net.to_string();
+    }
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return normal_ip(s);
+    }
+    name_key(s)
+}

@@ -1,0 +1,378 @@
+//! The Azure objects the planning core reasons about, reduced to the fields aksnet manages.
+//!
+//! The same types describe the desired state (from [`crate::plan`]) and the observed state (read
+//! from Azure by the adapter). Server-computed fields (`etag`, a public IP's `address`, an
+//! internal frontend's allocated private IP) are `Option`s that the plan leaves empty and the
+//! diff ignores. Children refer to siblings by name; the adapter turns names into ARM ids.
+//! Names are compared case-insensitively, as Azure does, through [`name_key`].
+
+use std::collections::BTreeMap;
+
+/// Lower-cased name: the key Azure itself uses to tell resources and children apart.
+pub fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// Whether an ARM id names the public IP `rg/name`.
+pub fn public_ip_id_matches(id: &str, resource_group: &str, name: &str) -> bool {
+    name_key(id).ends_with(&format!(
+        "/resourcegroups/{}/providers/microsoft.network/publicipaddresses/{}",
+        name_key(resource_group),
+        name_key(name)
+    ))
+}
+
+/// Azure tags on a top-level resource.
+pub type Tags = BTreeMap<String, String>;
+
+/// IP family of an address, frontend or public IP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+impl Family {
+    /// The family of an IP address.
+    pub fn of(ip: &std::net::IpAddr) -> Self {
+        if ip.is_ipv4() { Family::V4 } else { Family::V6 }
+    }
+
+    /// Azure's spelling: `IPv4` or `IPv6`.
+    pub fn azure_name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+/// Transport protocol of a load-balancing rule or probe target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// Every protocol (SCTP services, HA ports and outbound rules).
+    All,
+}
+
+impl Protocol {
+    /// Upper-case form used in child names (`TCP`, `UDP`, `ALL`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::All => "ALL",
+        }
+    }
+}
+
+/// A public IP address resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicIp {
+    /// Resource name.
+    pub name: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Azure region.
+    pub location: String,
+    /// IP family.
+    pub family: Family,
+    /// Availability zones (`"1"`, `"2"`, `"3"`), sorted.
+    pub zones: Vec<String>,
+    /// DNS label (`<label>.<location>.cloudapp.azure.com`).
+    pub dns_label: Option<String>,
+    /// ARM id of the public IP prefix it is allocated from.
+    pub prefix_id: Option<String>,
+    /// Tags, ownership tags included.
+    pub tags: Tags,
+    /// Server: the allocated address.
+    pub address: Option<String>,
+    /// Server: the ARM id of the IP configuration using it (e.g. an LB frontend), if any.
+    pub used_by: Option<String>,
+    /// Server: the entity tag of the observed resource.
+    pub etag: Option<String>,
+}
+
+/// A Standard load balancer with its children.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LoadBalancer {
+    /// Resource name.
+    pub name: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Azure region.
+    pub location: String,
+    /// Tags.
+    pub tags: Tags,
+    /// Frontend IP configurations.
+    pub frontends: Vec<Frontend>,
+    /// Backend address pools.
+    pub backend_pools: Vec<BackendPool>,
+    /// Health probes.
+    pub probes: Vec<Probe>,
+    /// Load-balancing rules.
+    pub rules: Vec<LbRule>,
+    /// Outbound rules.
+    pub outbound_rules: Vec<OutboundRule>,
+    /// Names of frontends that inbound NAT rules or pools use (read-only for us).
+    pub nat_frontends: Vec<String>,
+    /// Server: the entity tag of the observed resource.
+    pub etag: Option<String>,
+}
+
+/// Where a frontend's address comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrontendTarget {
+    /// A public IP, by ARM id.
+    Public {
+        /// ARM id of the public IP.
+        public_ip_id: String,
+    },
+    /// A private address in a subnet (internal load balancer).
+    Private {
+        /// ARM id of the subnet.
+        subnet_id: String,
+        /// Requested static address; `None` lets Azure allocate one.
+        static_ip: Option<String>,
+        /// IP family.
+        family: Family,
+    },
+}
+
+/// A frontend IP configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frontend {
+    /// Child name.
+    pub name: String,
+    /// Public IP or private subnet address.
+    pub target: FrontendTarget,
+    /// Server: the private address Azure allocated (internal frontends).
+    pub private_ip: Option<String>,
+}
+
+/// An IP-based backend address pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendPool {
+    /// Child name.
+    pub name: String,
+    /// Node addresses, sorted by name.
+    pub addresses: Vec<BackendAddress>,
+}
+
+/// One address in an IP-based backend pool.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BackendAddress {
+    /// Address name (the node name, or a hash of it when too long).
+    pub name: String,
+    /// The node's IP address.
+    pub ip: String,
+    /// ARM id of the virtual network holding the address.
+    pub vnet_id: String,
+}
+
+/// Health probe protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProbeProtocol {
+    /// TCP connect.
+    Tcp,
+    /// HTTP GET, 200 means healthy.
+    Http,
+    /// HTTPS GET, 200 means healthy.
+    Https,
+}
+
+/// A health probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// Child name.
+    pub name: String,
+    /// Protocol.
+    pub protocol: ProbeProtocol,
+    /// Port probed on each node.
+    pub port: u16,
+    /// Request path for HTTP(S).
+    pub path: Option<String>,
+    /// Seconds between probes.
+    pub interval_seconds: u32,
+    /// Consecutive failures before a node is taken out.
+    pub threshold: u32,
+}
+
+/// Load distribution of a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Distribution {
+    /// 5-tuple hash.
+    Default,
+    /// Client IP affinity (2-tuple).
+    SourceIp,
+}
+
+/// A load-balancing rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LbRule {
+    /// Child name.
+    pub name: String,
+    /// Frontend (child name).
+    pub frontend: String,
+    /// Backend pool (child name).
+    pub backend_pool: String,
+    /// Probe (child name), if any.
+    pub probe: Option<String>,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Frontend port (0 with HA ports).
+    pub frontend_port: u16,
+    /// Backend port.
+    pub backend_port: u16,
+    /// TCP idle timeout in minutes.
+    pub idle_timeout_minutes: u32,
+    /// Floating IP (direct server return).
+    pub floating_ip: bool,
+    /// Send TCP reset on idle timeout.
+    pub tcp_reset: bool,
+    /// Load distribution.
+    pub distribution: Distribution,
+    /// Leave outbound SNAT to the outbound rule.
+    pub disable_outbound_snat: bool,
+}
+
+/// An outbound rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboundRule {
+    /// Child name.
+    pub name: String,
+    /// Frontends (child names), sorted.
+    pub frontends: Vec<String>,
+    /// Backend pool (child name).
+    pub backend_pool: String,
+    /// SNAT ports per backend instance; `None` lets Azure choose.
+    pub allocated_ports: Option<u32>,
+    /// Idle timeout in minutes.
+    pub idle_timeout_minutes: u32,
+}
+
+/// A network security group with its rules.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SecurityGroup {
+    /// Resource name.
+    pub name: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Azure region.
+    pub location: String,
+    /// Tags.
+    pub tags: Tags,
+    /// Security rules.
+    pub rules: Vec<SecurityRule>,
+    /// Server: the entity tag of the observed resource.
+    pub etag: Option<String>,
+}
+
+/// Direction of a security rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    /// Into the subnet.
+    Inbound,
+    /// Out of the subnet.
+    Outbound,
+}
+
+/// Allow or deny.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Admit.
+    Allow,
+    /// Drop.
+    Deny,
+}
+
+/// A security rule. Lists hold no duplicates; their order does not matter (the diff sorts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityRule {
+    /// Rule name.
+    pub name: String,
+    /// Priority (100-4096), unique per direction.
+    pub priority: u32,
+    /// Direction.
+    pub direction: Direction,
+    /// Access.
+    pub access: Access,
+    /// Protocol as Azure spells it (`Tcp`, `Udp`, `Icmp`, `Esp`, `Ah`, `*`).
+    pub protocol: String,
+    /// Source prefixes, IPs or service tags.
+    pub sources: Vec<String>,
+    /// Source ports.
+    pub source_ports: Vec<String>,
+    /// Destination prefixes or IPs.
+    pub destinations: Vec<String>,
+    /// Destination ports.
+    pub destination_ports: Vec<String>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// A route table with its routes.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RouteTable {
+    /// Resource name.
+    pub name: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Azure region.
+    pub location: String,
+    /// Tags.
+    pub tags: Tags,
+    /// Routes.
+    pub routes: Vec<Route>,
+    /// Server: the entity tag of the observed resource.
+    pub etag: Option<String>,
+}
+
+/// A route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Route name.
+    pub name: String,
+    /// Destination CIDR.
+    pub address_prefix: String,
+    /// Next hop type as Azure spells it (`VirtualAppliance`, `Internet`, ...).
+    pub next_hop_type: String,
+    /// Next hop address for `VirtualAppliance`.
+    pub next_hop_ip: Option<String>,
+}
+
+/// What aksnet read from Azure: everything the plan and diff need to see.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Public IPs in the cluster resource group and in resource groups Services name.
+    pub public_ips: Vec<PublicIp>,
+    /// The public and internal load balancers, when they exist.
+    pub load_balancers: Vec<LoadBalancer>,
+    /// The cluster NSG, when it exists.
+    pub security_group: Option<SecurityGroup>,
+    /// The cluster route table, when it exists.
+    pub route_table: Option<RouteTable>,
+}
+
+impl Observed {
+    /// The observed load balancer with this name.
+    pub fn load_balancer(&self, name: &str) -> Option<&LoadBalancer> {
+        let key = name_key(name);
+        self.load_balancers
+            .iter()
+            .find(|lb| name_key(&lb.name) == key)
+    }
+
+    /// The observed public IP with this resource group and name.
+    pub fn public_ip(&self, resource_group: &str, name: &str) -> Option<&PublicIp> {
+        let (rg, key) = (name_key(resource_group), name_key(name));
+        self.public_ips
+            .iter()
+            .find(|p| name_key(&p.resource_group) == rg && name_key(&p.name) == key)
+    }
+}

@@ -1,0 +1,279 @@
+//! Deterministic Azure names and the ownership proof they carry.
+//!
+//! Every child aksnet creates (frontend, rule, probe, pool, NSG rule, route) is named
+//! `aksnet-<cluster hash>-...`, and per-service children `aksnet-<cluster hash>-<service uid>-...`
+//! (the Azure cloud provider's service-UID scheme, scoped to the cluster). Top-level resources
+//! (load balancers and public IPs aksnet creates) carry [`TAG_OWNER`] with the same prefix.
+//! Nothing without this proof is ever changed or deleted. Names keep to Azure's rules: at most 80
+//! characters of `[A-Za-z0-9._-]`, starting with a letter or digit, ending with a letter, digit
+//! or `_`.
+
+use sha2::{Digest, Sha256};
+
+use crate::model::{Family, Protocol, Tags, name_key};
+
+/// Tag naming the cluster (informational).
+pub const TAG_CLUSTER: &str = "aksnet.io-cluster";
+/// Tag proving that aksnet created a resource for this cluster (value: the cluster prefix).
+pub const TAG_OWNER: &str = "aksnet.io-owner";
+/// Tag naming the Service (`namespace/name`) a public IP was created for.
+pub const TAG_SERVICE: &str = "aksnet.io-service";
+/// Tag recording an AksNetwork static IP's deletion policy (`Retain` or `Delete`).
+pub const TAG_DELETION_POLICY: &str = "aksnet.io-deletion-policy";
+/// Tag keys start with this; users may not set them.
+pub const RESERVED_TAG_PREFIX: &str = "aksnet.io";
+
+/// Azure's maximum length of a resource or child name.
+pub const MAX_NAME: usize = 80;
+
+/// First `n` hex digits of the SHA-256 of `input`.
+pub fn short_hash(input: &str, n: usize) -> String {
+    let digest = Sha256::digest(input.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex[..n.min(hex.len())].to_string()
+}
+
+/// Replace characters Azure refuses, and fit the name into [`MAX_NAME`] characters.
+///
+/// A name that is too long keeps its start (the ownership prefix) and ends with a hash of the
+/// whole name, so distinct long names stay distinct.
+pub fn fit(name: &str) -> String {
+    let mut clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if clean.len() > MAX_NAME {
+        let hash = short_hash(name, 8);
+        clean.truncate(MAX_NAME - hash.len() - 1);
+        clean.push('-');
+        clean.push_str(&hash);
+    }
+    if clean.ends_with(['.', '-']) {
+        clean.pop();
+        clean.push('_');
+    }
+    clean
+}
+
+/// The naming scheme and ownership proof of one cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ownership {
+    prefix: String,
+    prefix_key: String,
+    cluster_name: String,
+}
+
+impl Ownership {
+    /// The scheme for a cluster, identified by subscription, node resource group and name.
+    pub fn new(subscription: &str, resource_group: &str, cluster_name: &str) -> Self {
+        let identity = format!(
+            "{}/{}/{}",
+            name_key(subscription),
+            name_key(resource_group),
+            name_key(cluster_name)
+        );
+        let prefix = format!("aksnet-{}", short_hash(&identity, 8));
+        Self {
+            prefix_key: name_key(&prefix),
+            prefix,
+            cluster_name: cluster_name.to_string(),
+        }
+    }
+
+    /// `aksnet-<hash>`: the start of every name aksnet gives a child.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Whether a child name carries this cluster's prefix.
+    pub fn owns_child(&self, name: &str) -> bool {
+        let key = name_key(name);
+        key.len() > self.prefix_key.len()
+            && key.starts_with(&self.prefix_key)
+            && key.as_bytes()[self.prefix_key.len()] == b'-'
+    }
+
+    /// Whether a top-level resource's tags prove this cluster created it.
+    pub fn owns_resource(&self, tags: &Tags) -> bool {
+        tags.get(TAG_OWNER)
+            .is_some_and(|v| name_key(v) == self.prefix_key)
+    }
+
+    /// Ownership tags for a resource aksnet creates.
+    pub fn tags(&self) -> Tags {
+        Tags::from([
+            (TAG_CLUSTER.to_string(), self.cluster_name.clone()),
+            (TAG_OWNER.to_string(), self.prefix.clone()),
+        ])
+    }
+
+    /// A cluster-level child name: `<prefix>-<suffix>`.
+    pub fn child(&self, suffix: &str) -> String {
+        fit(&format!("{}-{suffix}", self.prefix))
+    }
+
+    /// The prefix of a Service's children: `<prefix>-<uid without dashes>`.
+    pub fn service_prefix(&self, uid: &str) -> String {
+        let compact: String = uid
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(32)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        format!("{}-{compact}", self.prefix)
+    }
+
+    /// Name of a load-balancing rule (and its probe): `<service prefix>-<PROTO>-<port>[-IPv6]`.
+    pub fn rule(
+        &self,
+        service_prefix: &str,
+        protocol: Protocol,
+        port: u16,
+        family: Family,
+    ) -> String {
+        fit(&format!(
+            "{service_prefix}-{}-{port}{}",
+            protocol.tag(),
+            family_suffix(family)
+        ))
+    }
+
+    /// Name of a service's own frontend (and managed public IP): `<service prefix>[-IPv6]`.
+    pub fn service_frontend(&self, service_prefix: &str, family: Family) -> String {
+        fit(&format!("{service_prefix}{}", family_suffix(family)))
+    }
+
+    /// Name of the frontend shared by every Service that uses one named public IP.
+    pub fn public_ip_frontend(&self, public_ip_name: &str) -> String {
+        self.child(&format!("pip-{public_ip_name}"))
+    }
+
+    /// Name of the internal frontend shared by every Service that asks for one private address.
+    pub fn private_ip_frontend(&self, ip: &std::net::IpAddr) -> String {
+        self.child(&format!("ip-{}", address_token(&ip.to_string())))
+    }
+
+    /// Name of the backend pool of one family.
+    pub fn backend_pool(&self, family: Family) -> String {
+        self.child(&format!("nodes{}", family_suffix(family)))
+    }
+
+    /// Name of the kubenet route for a pod CIDR.
+    pub fn pod_route(&self, cidr: &str) -> String {
+        self.child(&format!("pod-{}", address_token(cidr)))
+    }
+
+    /// Azure name of a route or rule declared in the AksNetwork spec.
+    pub fn spec_child(&self, name: &str) -> String {
+        self.child(name)
+    }
+
+    /// Name of a service NSG rule: `<service prefix>-<PROTO>-<IPv4|IPv6>`.
+    pub fn service_security_rule(
+        &self,
+        service_prefix: &str,
+        protocol: &str,
+        family: Family,
+    ) -> String {
+        fit(&format!(
+            "{service_prefix}-{}-{}",
+            protocol.to_ascii_uppercase().replace('*', "ALL"),
+            family.azure_name()
+        ))
+    }
+
+    /// Name of an NSG rule shared by Services with `azure-shared-securityrule`.
+    pub fn shared_security_rule(&self, key: &str) -> String {
+        self.child(&format!("shared-{}", short_hash(key, 16)))
+    }
+}
+
+/// `-IPv6` for IPv6 objects, nothing for IPv4.
+fn family_suffix(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "",
+        Family::V6 => "-IPv6",
+    }
+}
+
+/// An address or CIDR spelled with name-safe characters (`10.0.0.0/24` -> `10.0.0.0_24`).
+fn address_token(text: &str) -> String {
+    text.replace('/', "_").replace(':', "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid_azure_name(name: &str) -> bool {
+        aksnet_crds::validate::is_azure_name(name)
+    }
+
+    #[test]
+    fn prefix_depends_on_cluster_identity_only() {
+        let a = Ownership::new("SUB", "rg", "kubernetes");
+        let b = Ownership::new("sub", "RG", "kubernetes");
+        let c = Ownership::new("sub", "rg2", "kubernetes");
+        assert_eq!(a.prefix(), b.prefix());
+        assert_ne!(a.prefix(), c.prefix());
+        assert!(a.prefix().starts_with("aksnet-") && a.prefix().len() == 15);
+    }
+
+    #[test]
+    fn ownership_needs_the_prefix_and_a_dash() {
+        let o = Ownership::new("s", "rg", "c");
+        let p = o.prefix().to_string();
+        assert!(o.owns_child(&format!("{p}-x")));
+        assert!(o.owns_child(&format!("{}-x", p.to_uppercase())));
+        assert!(!o.owns_child(&p));
+        assert!(!o.owns_child(&format!("{p}x")));
+        assert!(!o.owns_child("k8s-azure-lb_allow_IPv4_1"));
+        let mut tags = o.tags();
+        assert!(o.owns_resource(&tags));
+        tags.insert(TAG_OWNER.into(), "aksnet-00000000".into());
+        assert!(!o.owns_resource(&tags));
+    }
+
+    #[test]
+    fn long_names_are_fitted_and_stay_distinct() {
+        let o = Ownership::new("s", "rg", "c");
+        let a = o.child(&"x".repeat(100));
+        let b = o.child(&format!("{}y", "x".repeat(99)));
+        assert_eq!(a.len(), MAX_NAME);
+        assert_ne!(a, b);
+        assert!(o.owns_child(&a));
+        assert!(valid_azure_name(&a));
+    }
+
+    #[test]
+    fn names_are_valid_azure_names() {
+        let o = Ownership::new("s", "rg", "c");
+        let sp = o.service_prefix("0d5c9a4e-8f7b-4e2a-9c1d-2b3a4c5d6e7f");
+        assert_eq!(sp.len(), 15 + 1 + 32);
+        for name in [
+            o.rule(&sp, Protocol::Tcp, 65535, Family::V6),
+            o.service_frontend(&sp, Family::V4),
+            o.public_ip_frontend("my.pip-"),
+            o.private_ip_frontend(&"fd00::1".parse().unwrap()),
+            o.backend_pool(Family::V6),
+            o.pod_route("fd00:10:244:1::/64"),
+            o.pod_route("10.244.1.0/24"),
+            o.spec_child("to firewall!"),
+            o.service_security_rule(&sp, "*", Family::V4),
+            o.shared_security_rule("Tcp|80|Internet"),
+        ] {
+            assert!(valid_azure_name(&name), "{name}");
+            assert!(o.owns_child(&name), "{name}");
+        }
+        assert_eq!(
+            o.pod_route("10.244.1.0/24"),
+            format!("{}-pod-10.244.1.0_24", o.prefix())
+        );
+    }
+}

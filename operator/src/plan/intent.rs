@@ -1,0 +1,425 @@
+//! What one Service asks for, read from its spec and annotations and checked on its own.
+//!
+//! Checks that need other objects (shared IPs, limits, Azure lookups) happen later in
+//! [`super::load_balancer`].
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+
+use crate::annotations::{self, Annotations, ProbePort};
+use crate::error::{Problem, ServiceError};
+use crate::model::{Family, Probe, ProbeProtocol, Protocol, Tags};
+
+/// Default probe interval (seconds), as the Azure cloud provider.
+pub const DEFAULT_PROBE_INTERVAL: u32 = 5;
+/// Default probe failure threshold, as the Azure cloud provider.
+pub const DEFAULT_PROBE_THRESHOLD: u32 = 2;
+/// Default TCP idle timeout (minutes).
+pub const DEFAULT_IDLE_TIMEOUT: u32 = 4;
+/// interval × threshold must stay below this (seconds), as the Azure cloud provider checks.
+const MAX_PROBE_WINDOW: u32 = 120;
+
+/// Where one family's frontend address comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddressSource {
+    /// A public IP aksnet creates for the Service.
+    Managed {
+        /// DNS label.
+        dns_label: Option<String>,
+        /// Public IP prefix id.
+        prefix_id: Option<String>,
+        /// Extra tags.
+        tags: Tags,
+    },
+    /// An existing public IP, by name (`azure-pip-name`), in `resource_group` if given.
+    NamedPublicIp {
+        /// Resource group from the annotation, else the cluster's.
+        resource_group: Option<String>,
+        /// Public IP name.
+        name: String,
+    },
+    /// An existing public IP, found by its address.
+    PublicAddress {
+        /// Resource group from the annotation (searched first), else the cluster's.
+        resource_group: Option<String>,
+        /// The address.
+        ip: IpAddr,
+    },
+    /// A private address on the internal load balancer.
+    Private {
+        /// Subnet name (annotation or the AksNetwork's node subnet).
+        subnet: Option<String>,
+        /// Static address, or `None` for a dynamic one.
+        ip: Option<IpAddr>,
+    },
+}
+
+/// One service port that gets a load-balancing rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortIntent {
+    /// Service port.
+    pub port: u16,
+    /// Azure protocol.
+    pub protocol: Protocol,
+    /// Backend port on the nodes (the port NSG rules admit too).
+    pub backend_port: u16,
+    /// Health probe, without its name.
+    pub probe: Option<Probe>,
+}
+
+/// Sources allowed by the Service's NSG rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// CIDRs from `loadBalancerSourceRanges` or the annotations.
+    pub ranges: Vec<IpNet>,
+    /// Azure service tags.
+    pub service_tags: Vec<String>,
+}
+
+/// A Service's request, validated on its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceIntent {
+    /// `namespace/name`.
+    pub key: String,
+    /// Internal load balancer.
+    pub internal: bool,
+    /// Frontend address source per family.
+    pub frontends: BTreeMap<Family, AddressSource>,
+    /// Ports with rules.
+    pub ports: Vec<PortIntent>,
+    /// Idle timeout.
+    pub idle_timeout: u32,
+    /// TCP reset on idle.
+    pub tcp_reset: bool,
+    /// Floating IP.
+    pub floating_ip: bool,
+    /// `sessionAffinity: ClientIP`.
+    pub client_ip_affinity: bool,
+    /// Allowed sources; `None` means the default (Internet or VirtualNetwork).
+    pub sources: Option<Sources>,
+    /// Merge NSG rules with other Services.
+    pub shared_security_rule: bool,
+}
+
+/// Read a Service's request. `key` is `namespace/name`.
+pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>> {
+    let empty = BTreeMap::new();
+    let ann = annotations::parse(key, svc.metadata.annotations.as_ref().unwrap_or(&empty))?;
+    let spec = svc.spec.clone().unwrap_or_default();
+    let mut errors = Vec::new();
+    let err = |field: &str, problem: Problem| ServiceError::new(key, field, problem);
+
+    let families = families(spec.ip_families.as_deref().unwrap_or_default());
+    let legacy_ip = match spec.load_balancer_ip.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(v) => match v.parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                let p = Problem::InvalidValue(format!("{v:?} is not an IP address"));
+                errors.push(err("spec.loadBalancerIP", p));
+                None
+            }
+        },
+    };
+    let frontends = families
+        .iter()
+        .map(|f| (*f, address_source(&ann, *f, legacy_ip)))
+        .collect();
+
+    let local = spec.external_traffic_policy.as_deref() == Some("Local");
+    let health_port = spec
+        .health_check_node_port
+        .and_then(|p| u16::try_from(p).ok());
+    if local && health_port.is_none() {
+        let p =
+            Problem::InvalidValue("externalTrafficPolicy Local needs a healthCheckNodePort".into());
+        errors.push(err("spec.healthCheckNodePort", p));
+    }
+    let all_ports = spec.ports.clone().unwrap_or_default();
+    if all_ports.is_empty() {
+        errors.push(err(
+            "spec.ports",
+            Problem::InvalidValue("a LoadBalancer Service needs ports".into()),
+        ));
+    }
+    let ctx = PortContext {
+        key,
+        ann: &ann,
+        all: &all_ports,
+        local_health_port: if local { health_port } else { None },
+        floating_ip: !ann.disable_floating_ip,
+        internal: ann.internal,
+    };
+    let mut ports = Vec::new();
+    for (i, p) in all_ports.iter().enumerate() {
+        match ctx.port(i, p) {
+            Ok(Some(intent)) => ports.push(intent),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+
+    let sources = match (&spec.load_balancer_source_ranges, &ann.allowed_ranges) {
+        (Some(r), Some((k, _))) if !r.is_empty() => {
+            let p = Problem::Conflict(format!(
+                "spec.loadBalancerSourceRanges and {k} are both set"
+            ));
+            errors.push(err(k, p));
+            None
+        }
+        (Some(r), _) if !r.is_empty() => match annotations::parse_cidrs(r.iter().map(|s| s.trim()))
+        {
+            Ok(ranges) => Some(ranges),
+            Err(bad) => {
+                let p = Problem::InvalidValue(format!("{bad:?} is not a CIDR"));
+                errors.push(err("spec.loadBalancerSourceRanges", p));
+                None
+            }
+        },
+        (_, Some((_, ranges))) => Some(ranges.clone()),
+        _ => None,
+    };
+    let sources = match (sources, ann.allowed_service_tags.is_empty()) {
+        (None, true) => None,
+        (ranges, _) => Some(Sources {
+            ranges: ranges.unwrap_or_default(),
+            service_tags: ann.allowed_service_tags.clone(),
+        }),
+    };
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ServiceIntent {
+        key: key.to_string(),
+        internal: ann.internal,
+        frontends,
+        ports,
+        idle_timeout: ann.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT),
+        tcp_reset: !ann.disable_tcp_reset,
+        floating_ip: !ann.disable_floating_ip,
+        client_ip_affinity: spec.session_affinity.as_deref() == Some("ClientIP"),
+        sources,
+        shared_security_rule: ann.shared_security_rule,
+    })
+}
+
+/// Families of `spec.ipFamilies`; none means IPv4.
+fn families(list: &[String]) -> Vec<Family> {
+    let mut out: Vec<Family> = list
+        .iter()
+        .filter_map(|f| match f.as_str() {
+            "IPv4" => Some(Family::V4),
+            "IPv6" => Some(Family::V6),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        out.push(Family::V4);
+    }
+    out
+}
+
+fn address_source(ann: &Annotations, family: Family, legacy_ip: Option<IpAddr>) -> AddressSource {
+    let ip = ann
+        .ip
+        .get(&family)
+        .copied()
+        .or(legacy_ip.filter(|ip| Family::of(ip) == family));
+    if ann.internal {
+        return AddressSource::Private {
+            subnet: ann.internal_subnet.clone(),
+            ip,
+        };
+    }
+    let resource_group = ann.resource_group.clone();
+    if let Some(name) = ann.pip_name.get(&family) {
+        return AddressSource::NamedPublicIp {
+            resource_group,
+            name: name.clone(),
+        };
+    }
+    if let Some(ip) = ip {
+        return AddressSource::PublicAddress { resource_group, ip };
+    }
+    AddressSource::Managed {
+        dns_label: if family == Family::V4 {
+            ann.dns_label.clone()
+        } else {
+            None
+        },
+        prefix_id: ann.pip_prefix.get(&family).cloned(),
+        tags: ann.pip_tags.clone(),
+    }
+}
+
+struct PortContext<'a> {
+    key: &'a str,
+    ann: &'a Annotations,
+    all: &'a [ServicePort],
+    local_health_port: Option<u16>,
+    floating_ip: bool,
+    internal: bool,
+}
+
+impl PortContext<'_> {
+    fn err(&self, field: String, problem: Problem) -> ServiceError {
+        ServiceError::new(self.key, &field, problem)
+    }
+
+    fn port(&self, i: usize, p: &ServicePort) -> Result<Option<PortIntent>, ServiceError> {
+        let field = format!("spec.ports[{i}]");
+        let port = u16::try_from(p.port)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| {
+                self.err(
+                    format!("{field}.port"),
+                    Problem::InvalidValue("not a port".into()),
+                )
+            })?;
+        let per_port = self.ann.ports.get(&port).cloned().unwrap_or_default();
+        if per_port.no_lb_rule {
+            return Ok(None);
+        }
+        let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
+            "TCP" => Protocol::Tcp,
+            "UDP" => Protocol::Udp,
+            "SCTP" if self.internal => Protocol::All,
+            "SCTP" => {
+                let p = Problem::Unsupported("SCTP needs an internal load balancer".into());
+                return Err(self.err(format!("{field}.protocol"), p));
+            }
+            other => {
+                let p = Problem::InvalidValue(format!("unknown protocol {other:?}"));
+                return Err(self.err(format!("{field}.protocol"), p));
+            }
+        };
+        let node_port = p
+            .node_port
+            .and_then(|n| u16::try_from(n).ok())
+            .filter(|n| *n > 0);
+        let backend_port = if self.floating_ip {
+            port
+        } else {
+            node_port.ok_or_else(|| {
+                let p = Problem::Unsupported(format!(
+                    "{} needs node ports (allocateLoadBalancerNodePorts is false)",
+                    annotations::DISABLE_FLOATING_IP
+                ));
+                self.err(format!("{field}.nodePort"), p)
+            })?
+        };
+        let probe = if per_port.no_probe_rule {
+            None
+        } else {
+            self.probe(&field, port, protocol, node_port, &per_port.probe)?
+        };
+        Ok(Some(PortIntent {
+            port,
+            protocol,
+            backend_port,
+            probe,
+        }))
+    }
+
+    /// The probe of one port: per-port annotations, then the Service-wide ones, then defaults
+    /// (HTTP `/healthz` on the health-check node port for `externalTrafficPolicy: Local`, TCP
+    /// on the node port otherwise, none for UDP and SCTP).
+    fn probe(
+        &self,
+        field: &str,
+        port: u16,
+        protocol: Protocol,
+        node_port: Option<u16>,
+        over: &annotations::ProbeSettings,
+    ) -> Result<Option<Probe>, ServiceError> {
+        let global = &self.ann.probe;
+        let port_key = |s: &str| format!("{}port_{port}_health-probe_{s}", annotations::PREFIX);
+        let explicit_port = match &over.port {
+            None => None,
+            Some(pp) => Some(self.resolve_probe_port(pp).ok_or_else(|| {
+                let p =
+                    Problem::InvalidValue(format!("{pp:?} names no service port with a node port"));
+                self.err(port_key("port"), p)
+            })?),
+        };
+        let (default_protocol, default_port, default_path) = match self.local_health_port {
+            Some(hp) => (ProbeProtocol::Http, Some(hp), Some("/healthz")),
+            None if protocol != Protocol::Tcp && over.protocol.is_none() => return Ok(None),
+            None => (ProbeProtocol::Tcp, node_port, None),
+        };
+        let probe_protocol = over
+            .protocol
+            .or(if self.local_health_port.is_some() {
+                None
+            } else {
+                global.protocol
+            })
+            .unwrap_or(default_protocol);
+        let Some(probe_port) = explicit_port.or(default_port) else {
+            let p = Problem::Unsupported(
+                "no node port to probe (allocateLoadBalancerNodePorts is false): use externalTrafficPolicy Local or a health-probe_port annotation".into(),
+            );
+            return Err(self.err(format!("{field}.nodePort"), p));
+        };
+        let path = match probe_protocol {
+            ProbeProtocol::Tcp => None,
+            _ => Some(
+                over.path
+                    .clone()
+                    .or_else(|| global.path.clone())
+                    .unwrap_or_else(|| default_path.unwrap_or("/").to_string()),
+            ),
+        };
+        let interval = over
+            .interval
+            .or(global.interval)
+            .unwrap_or(DEFAULT_PROBE_INTERVAL);
+        let threshold = over
+            .threshold
+            .or(global.threshold)
+            .unwrap_or(DEFAULT_PROBE_THRESHOLD);
+        if interval * threshold >= MAX_PROBE_WINDOW {
+            let key = if over.interval.is_some() || over.threshold.is_some() {
+                port_key("interval")
+            } else {
+                annotations::PROBE_INTERVAL.to_string()
+            };
+            let p = Problem::InvalidValue(format!(
+                "interval ({interval}s) times number of probes ({threshold}) must be below {MAX_PROBE_WINDOW}s"
+            ));
+            return Err(self.err(key, p));
+        }
+        Ok(Some(Probe {
+            name: String::new(),
+            protocol: probe_protocol,
+            port: probe_port,
+            path,
+            interval_seconds: interval,
+            threshold,
+        }))
+    }
+
+    /// A probe port annotation: a service port (number or name) means its node port; any other
+    /// number is used as is.
+    fn resolve_probe_port(&self, pp: &ProbePort) -> Option<u16> {
+        let node_port = |sp: &ServicePort| sp.node_port.and_then(|n| u16::try_from(n).ok());
+        match pp {
+            ProbePort::Number(n) => match self.all.iter().find(|sp| sp.port == i32::from(*n)) {
+                Some(sp) => node_port(sp),
+                None => Some(*n),
+            },
+            ProbePort::Named(name) => self
+                .all
+                .iter()
+                .find(|sp| sp.name.as_deref() == Some(name.as_str()))
+                .and_then(node_port),
+        }
+    }
+}

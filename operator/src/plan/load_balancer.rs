@@ -1,0 +1,654 @@
+//! Placing Services on the public and internal load balancers: frontends (shared by IP),
+//! public IPs, rules and probes, with port-clash and limit checks; plus outbound rules and
+//! backend pools.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use aksnet_crds::{IpVersion, OutboundType};
+use k8s_openapi::api::core::v1::Node;
+
+use super::intent::{AddressSource, ServiceIntent};
+use super::{Context, IngressSource, nodes};
+use crate::error::{ObjectError, Problem, ServiceError};
+use crate::model::{
+    BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
+    LoadBalancer, OutboundRule, Probe, Protocol, PublicIp, name_key,
+};
+use crate::naming::{TAG_DELETION_POLICY, TAG_SERVICE, fit, short_hash};
+
+/// How a Service was placed: where its addresses come from, for status and NSG rules.
+pub(crate) struct Placed {
+    /// One per family.
+    pub ingress: Vec<(Family, IngressSource)>,
+    /// `(family, protocol, backend port)` of each rule.
+    pub ports: Vec<(Family, Protocol, u16)>,
+}
+
+/// One load balancer being planned.
+struct LbState {
+    name: String,
+    frontends: BTreeMap<String, Frontend>,
+    rules: Vec<LbRule>,
+    probes: Vec<Probe>,
+    outbound: Option<OutboundRule>,
+    /// Children of others already on the observed LB: (frontends, rules, probes).
+    foreign: (usize, usize, usize),
+    /// (frontend key, protocol, port) → the Service holding it.
+    ports: HashMap<(String, Protocol, u16), String>,
+}
+
+impl LbState {
+    fn new(ctx: &Context<'_>, name: &str) -> Self {
+        let foreign = ctx
+            .input
+            .observed
+            .load_balancer(name)
+            .map_or((0, 0, 0), |lb| {
+                let o = &ctx.ownership;
+                (
+                    lb.frontends
+                        .iter()
+                        .filter(|c| !o.owns_child(&c.name))
+                        .count(),
+                    lb.rules.iter().filter(|c| !o.owns_child(&c.name)).count(),
+                    lb.probes.iter().filter(|c| !o.owns_child(&c.name)).count(),
+                )
+            });
+        Self {
+            name: name.to_string(),
+            frontends: BTreeMap::new(),
+            rules: Vec::new(),
+            probes: Vec::new(),
+            outbound: None,
+            foreign,
+            ports: HashMap::new(),
+        }
+    }
+}
+
+/// A frontend resolved for one family of a Service.
+struct Resolved {
+    frontend: Frontend,
+    public_ip: Option<PublicIp>,
+    ingress: IngressSource,
+    family: Family,
+}
+
+/// Places Services on the load balancers, one at a time.
+pub(crate) struct Planner<'c, 'a> {
+    ctx: &'c Context<'a>,
+    public: LbState,
+    internal: LbState,
+    public_ips: BTreeMap<(String, String), PublicIp>,
+    dns_labels: HashMap<String, String>,
+    pools: BTreeMap<Family, Vec<BackendAddress>>,
+    errors: Vec<ObjectError>,
+}
+
+impl<'c, 'a> Planner<'c, 'a> {
+    /// A planner with the AksNetwork's static IPs and outbound rule in place.
+    pub fn new(ctx: &'c Context<'a>, nodes: &[&Node]) -> Self {
+        let pools = [Family::V4, Family::V6]
+            .into_iter()
+            .map(|f| (f, nodes::pool_addresses(nodes, f, &ctx.vnet_id)))
+            .collect();
+        let mut planner = Self {
+            ctx,
+            public: LbState::new(ctx, &ctx.lb_spec.public_name),
+            internal: LbState::new(ctx, &ctx.lb_spec.internal_name),
+            public_ips: BTreeMap::new(),
+            dns_labels: HashMap::new(),
+            pools,
+            errors: Vec::new(),
+        };
+        planner.static_ips();
+        planner.outbound();
+        planner
+    }
+
+    /// Node addresses of the backend pools, per family.
+    pub fn node_ips(&self) -> BTreeMap<Family, Vec<String>> {
+        self.pools
+            .iter()
+            .map(|(f, a)| (*f, a.iter().map(|a| a.ip.clone()).collect()))
+            .collect()
+    }
+
+    /// The AksNetwork's static public IPs: created and kept up to date by aksnet, unless a
+    /// public IP of that name exists that aksnet did not create.
+    fn static_ips(&mut self) {
+        let ctx = self.ctx;
+        for ip in &ctx.input.network.public_ips {
+            let rg = ctx.resource_group().to_string();
+            if let Some(existing) = ctx.input.observed.public_ip(&rg, &ip.name)
+                && !ctx.ownership.owns_resource(&existing.tags)
+            {
+                self.errors.push(ObjectError {
+                    object: format!("spec.publicIps[{}]", ip.name),
+                    problem: Problem::Conflict(format!(
+                        "public IP {} exists in {rg} and was not created by aksnet; use it with the {} annotation instead",
+                        ip.name,
+                        crate::annotations::PIP_NAME
+                    )),
+                });
+                continue;
+            }
+            let mut tags = ctx.ownership.tags();
+            tags.extend(ip.tags.clone());
+            tags.insert(
+                TAG_DELETION_POLICY.into(),
+                format!("{:?}", ip.deletion_policy),
+            );
+            if let Some(label) = &ip.dns_label {
+                self.dns_labels
+                    .insert(label.clone(), format!("spec.publicIps[{}]", ip.name));
+            }
+            let mut zones: Vec<String> = ip
+                .zones
+                .iter()
+                .filter_map(|z| serde_json::to_value(z).ok())
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            zones.sort();
+            self.public_ips.insert(
+                (name_key(&rg), name_key(&ip.name)),
+                PublicIp {
+                    name: ip.name.clone(),
+                    resource_group: rg,
+                    location: ctx.location().to_string(),
+                    family: match ip.ip_version {
+                        IpVersion::IPv4 => Family::V4,
+                        IpVersion::IPv6 => Family::V6,
+                    },
+                    zones,
+                    dns_label: ip.dns_label.clone(),
+                    prefix_id: None,
+                    tags,
+                    address: None,
+                    used_by: None,
+                    etag: None,
+                },
+            );
+        }
+    }
+
+    /// Outbound rule with managed public IPs on the public LB (`outboundType: loadBalancer`).
+    fn outbound(&mut self) {
+        let ctx = self.ctx;
+        if ctx.lb_spec.outbound_type != OutboundType::LoadBalancer {
+            return;
+        }
+        let settings = ctx.lb_spec.outbound.clone();
+        let count = settings.as_ref().map_or(1, |o| o.managed_outbound_ip_count);
+        let mut frontends = Vec::new();
+        for i in 1..=count {
+            let name = ctx.ownership.child(&format!("outbound-{i}"));
+            let rg = ctx.resource_group().to_string();
+            let pip = self.managed_ip(&name, Family::V4, None, None, Default::default());
+            self.public.frontends.insert(
+                name_key(&name),
+                Frontend {
+                    name: name.clone(),
+                    target: FrontendTarget::Public {
+                        public_ip_id: ctx.public_ip_id(&rg, &name),
+                    },
+                    private_ip: None,
+                },
+            );
+            self.public_ips
+                .insert((name_key(&rg), name_key(&name)), pip);
+            frontends.push(name);
+        }
+        frontends.sort();
+        self.public.outbound = Some(OutboundRule {
+            name: ctx.ownership.child("outbound"),
+            frontends,
+            backend_pool: ctx.ownership.backend_pool(Family::V4),
+            allocated_ports: settings.as_ref().and_then(|o| o.allocated_outbound_ports),
+            idle_timeout_minutes: settings.as_ref().map_or(30, |o| o.idle_timeout_minutes),
+        });
+    }
+
+    /// A public IP aksnet creates.
+    fn managed_ip(
+        &self,
+        name: &str,
+        family: Family,
+        dns_label: Option<String>,
+        prefix_id: Option<String>,
+        extra: crate::model::Tags,
+    ) -> PublicIp {
+        let mut tags = extra;
+        tags.extend(self.ctx.ownership.tags());
+        PublicIp {
+            name: name.to_string(),
+            resource_group: self.ctx.resource_group().to_string(),
+            location: self.ctx.location().to_string(),
+            family,
+            zones: Vec::new(),
+            dns_label,
+            prefix_id,
+            tags,
+            address: None,
+            used_by: None,
+            etag: None,
+        }
+    }
+
+    /// Place one Service, or say why it cannot be placed (nothing is changed then).
+    pub fn place(
+        &mut self,
+        intent: &ServiceIntent,
+        prefix: &str,
+    ) -> Result<Placed, Vec<ServiceError>> {
+        let key = intent.key.as_str();
+        let mut errors = Vec::new();
+        let mut resolved = Vec::new();
+        for (family, source) in &intent.frontends {
+            match self.resolve(intent, prefix, *family, source) {
+                Ok(r) => resolved.push(r),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let lb = if intent.internal {
+            &self.internal
+        } else {
+            &self.public
+        };
+        let field = if intent.internal {
+            "internal frontend"
+        } else {
+            "public frontend"
+        };
+        for r in &resolved {
+            if let Some(existing) = lb.frontends.get(&name_key(&r.frontend.name))
+                && existing.target != r.frontend.target
+            {
+                let p = Problem::Conflict(format!(
+                    "frontend {} is shared with other Services but with different settings",
+                    r.frontend.name
+                ));
+                errors.push(ServiceError::new(key, field, p));
+            }
+        }
+
+        let ctx = self.ctx;
+        let outbound = !intent.internal && lb.outbound.is_some();
+        let mut rules = Vec::new();
+        let mut probes = Vec::new();
+        let mut claimed = Vec::new();
+        let mut ports = Vec::new();
+        for r in &resolved {
+            let fe_key = name_key(&r.frontend.name);
+            for p in &intent.ports {
+                let protocols: &[Protocol] = match p.protocol {
+                    Protocol::All => &[Protocol::Tcp, Protocol::Udp, Protocol::All],
+                    other => &[other, Protocol::All],
+                };
+                for proto in protocols {
+                    if let Some(owner) = lb.ports.get(&(fe_key.clone(), *proto, p.port))
+                        && owner != key
+                    {
+                        let problem = Problem::PortClash {
+                            port: p.port,
+                            protocol: p.protocol.tag(),
+                            frontend: frontend_label(&r.ingress),
+                            other: owner.clone(),
+                        };
+                        errors.push(ServiceError::new(key, "spec.ports", problem));
+                    }
+                }
+                claimed.push((fe_key.clone(), p.protocol, p.port));
+                let name = ctx.ownership.rule(prefix, p.protocol, p.port, r.family);
+                let probe = p.probe.clone().map(|mut probe| {
+                    probe.name = name.clone();
+                    probe
+                });
+                rules.push(LbRule {
+                    name: name.clone(),
+                    frontend: r.frontend.name.clone(),
+                    backend_pool: ctx.ownership.backend_pool(r.family),
+                    probe: probe.as_ref().map(|p| p.name.clone()),
+                    protocol: p.protocol,
+                    frontend_port: p.port,
+                    backend_port: p.backend_port,
+                    idle_timeout_minutes: intent.idle_timeout,
+                    floating_ip: intent.floating_ip,
+                    tcp_reset: intent.tcp_reset && p.protocol == Protocol::Tcp,
+                    distribution: if intent.client_ip_affinity {
+                        Distribution::SourceIp
+                    } else {
+                        Distribution::Default
+                    },
+                    disable_outbound_snat: outbound,
+                });
+                probes.extend(probe);
+                ports.push((r.family, p.protocol, p.backend_port));
+            }
+        }
+
+        let new_frontends = resolved
+            .iter()
+            .filter(|r| !lb.frontends.contains_key(&name_key(&r.frontend.name)))
+            .count();
+        let limits = ctx.input.limits;
+        let checks = [
+            (
+                "frontends",
+                lb.frontends.len() + lb.foreign.0 + new_frontends,
+                limits.frontends_per_load_balancer,
+            ),
+            (
+                "rules",
+                lb.rules.len() + lb.foreign.1 + rules.len(),
+                limits.rules_per_load_balancer,
+            ),
+            (
+                "probes",
+                lb.probes.len() + lb.foreign.2 + probes.len(),
+                limits.probes_per_load_balancer,
+            ),
+        ];
+        for (what, count, limit) in checks {
+            if count > limit {
+                let problem = Problem::Limit {
+                    what: format!("{what} on load balancer {}", lb.name),
+                    limit,
+                };
+                errors.push(ServiceError::new(key, "spec.ports", problem));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        let lb = if intent.internal {
+            &mut self.internal
+        } else {
+            &mut self.public
+        };
+        for claim in claimed {
+            lb.ports.insert(claim, key.to_string());
+        }
+        lb.rules.extend(rules);
+        lb.probes.extend(probes);
+        let mut ingress = Vec::new();
+        for r in resolved {
+            lb.frontends
+                .entry(name_key(&r.frontend.name))
+                .or_insert(r.frontend);
+            if let Some(pip) = r.public_ip {
+                if let Some(label) = &pip.dns_label {
+                    self.dns_labels.insert(label.clone(), key.to_string());
+                }
+                self.public_ips
+                    .insert((name_key(&pip.resource_group), name_key(&pip.name)), pip);
+            }
+            ingress.push((r.family, r.ingress));
+        }
+        Ok(Placed { ingress, ports })
+    }
+
+    /// Resolve one family's frontend of a Service.
+    fn resolve(
+        &self,
+        intent: &ServiceIntent,
+        prefix: &str,
+        family: Family,
+        source: &AddressSource,
+    ) -> Result<Resolved, ServiceError> {
+        let ctx = self.ctx;
+        let key = intent.key.as_str();
+        let cluster_rg = ctx.resource_group();
+        match source {
+            AddressSource::Managed {
+                dns_label,
+                prefix_id,
+                tags,
+            } => {
+                if let Some(label) = dns_label
+                    && let Some(other) = self.dns_labels.get(label)
+                    && other != key
+                {
+                    let p = Problem::Conflict(format!(
+                        "DNS label {label:?} is already used by {other}"
+                    ));
+                    return Err(ServiceError::new(key, crate::annotations::DNS_LABEL, p));
+                }
+                let base = ctx.ownership.service_frontend(prefix, family);
+                let name = match prefix_id {
+                    Some(id) => fit(&format!("{base}-p{}", short_hash(&name_key(id), 6))),
+                    None => base,
+                };
+                let mut tags = tags.clone();
+                tags.insert(TAG_SERVICE.into(), key.to_string());
+                let pip =
+                    self.managed_ip(&name, family, dns_label.clone(), prefix_id.clone(), tags);
+                Ok(self.public_frontend(family, cluster_rg, &name, Some(pip)))
+            }
+            AddressSource::NamedPublicIp {
+                resource_group,
+                name,
+            } => {
+                let rg = resource_group.as_deref().unwrap_or(cluster_rg);
+                self.existing_ip(key, family, rg, name, crate::annotations::PIP_NAME)
+            }
+            AddressSource::PublicAddress { resource_group, ip } => {
+                let groups = [resource_group.as_deref(), Some(cluster_rg)];
+                let found = groups.into_iter().flatten().find_map(|rg| {
+                    ctx.input.observed.public_ips.iter().find(|p| {
+                        name_key(&p.resource_group) == name_key(rg)
+                            && p.address.as_deref().and_then(|a| a.parse::<IpAddr>().ok())
+                                == Some(*ip)
+                    })
+                });
+                let field = match family {
+                    Family::V4 => crate::annotations::IPV4,
+                    Family::V6 => crate::annotations::IPV6,
+                };
+                match found {
+                    Some(p) => self.existing_ip(key, family, &p.resource_group, &p.name, field),
+                    None => Err(ServiceError::new(
+                        key,
+                        field,
+                        Problem::NotFound(format!(
+                            "no public IP with address {ip} in resource group {}",
+                            groups
+                                .into_iter()
+                                .flatten()
+                                .collect::<Vec<_>>()
+                                .join(" or ")
+                        )),
+                    )),
+                }
+            }
+            AddressSource::Private { subnet, ip } => {
+                let spec_subnet = &ctx.input.network.azure.vnet.subnet_name;
+                let subnet = subnet.as_deref().unwrap_or(spec_subnet);
+                if let Some(ip) = ip
+                    && subnet == spec_subnet
+                    && let Ok(net) = ctx
+                        .input
+                        .network
+                        .ip_plan
+                        .node_subnet_cidr
+                        .parse::<ipnet::IpNet>()
+                    && Family::of(ip) == Family::of(&net.addr())
+                    && !net.contains(ip)
+                {
+                    let p = Problem::InvalidValue(format!("{ip} is outside the node subnet {net}"));
+                    return Err(ServiceError::new(key, crate::annotations::IPV4, p));
+                }
+                let name = match ip {
+                    Some(ip) => ctx.ownership.private_ip_frontend(ip),
+                    None => ctx.ownership.service_frontend(prefix, family),
+                };
+                let static_ip = ip.map(|i| i.to_string());
+                Ok(Resolved {
+                    ingress: IngressSource::PrivateFrontend {
+                        load_balancer: ctx.lb_spec.internal_name.clone(),
+                        frontend: name.clone(),
+                        static_ip: static_ip.clone(),
+                    },
+                    frontend: Frontend {
+                        name,
+                        target: FrontendTarget::Private {
+                            subnet_id: ctx.subnet_id(subnet),
+                            static_ip,
+                            family,
+                        },
+                        private_ip: None,
+                    },
+                    public_ip: None,
+                    family,
+                })
+            }
+        }
+    }
+
+    /// A public IP that exists (in Azure, or in the AksNetwork's static IPs).
+    fn existing_ip(
+        &self,
+        key: &str,
+        family: Family,
+        rg: &str,
+        name: &str,
+        field: &str,
+    ) -> Result<Resolved, ServiceError> {
+        let ctx = self.ctx;
+        let planned = self.public_ips.get(&(name_key(rg), name_key(name)));
+        let observed = ctx.input.observed.public_ip(rg, name);
+        let Some(pip) = planned.or(observed) else {
+            let p = Problem::NotFound(format!("public IP {name} in resource group {rg}"));
+            return Err(ServiceError::new(key, field, p));
+        };
+        if pip.family != family {
+            let p = Problem::Conflict(format!(
+                "public IP {name} is {}, the Service asks for {}",
+                pip.family.azure_name(),
+                family.azure_name()
+            ));
+            return Err(ServiceError::new(key, field, p));
+        }
+        let frontend = self.public_frontend_name(&pip.name);
+        if let Some(user) = observed.and_then(|p| p.used_by.as_deref()) {
+            let ours = format!(
+                "/loadbalancers/{}/frontendipconfigurations/{}",
+                name_key(&ctx.lb_spec.public_name),
+                name_key(&frontend)
+            );
+            if !name_key(user).ends_with(&ours) {
+                let p = Problem::Conflict(format!("public IP {name} is in use by {user}"));
+                return Err(ServiceError::new(key, field, p));
+            }
+        }
+        Ok(self.public_frontend(family, &pip.resource_group, &pip.name, None))
+    }
+
+    /// The frontend of a public IP: a Service's own name for IPs aksnet named, else shared.
+    fn public_frontend_name(&self, pip_name: &str) -> String {
+        if self.ctx.ownership.owns_child(pip_name) {
+            pip_name.to_string()
+        } else {
+            self.ctx.ownership.public_ip_frontend(pip_name)
+        }
+    }
+
+    fn public_frontend(
+        &self,
+        family: Family,
+        rg: &str,
+        pip_name: &str,
+        public_ip: Option<PublicIp>,
+    ) -> Resolved {
+        Resolved {
+            frontend: Frontend {
+                name: self.public_frontend_name(pip_name),
+                target: FrontendTarget::Public {
+                    public_ip_id: self.ctx.public_ip_id(rg, pip_name),
+                },
+                private_ip: None,
+            },
+            public_ip,
+            ingress: IngressSource::PublicIp {
+                resource_group: rg.to_string(),
+                name: pip_name.to_string(),
+            },
+            family,
+        }
+    }
+
+    /// The public IPs and load balancers, and problems found on the way.
+    pub fn finish(
+        self,
+    ) -> (
+        Vec<PublicIp>,
+        BTreeMap<String, Option<LoadBalancer>>,
+        Vec<ObjectError>,
+    ) {
+        let mut lbs = BTreeMap::new();
+        for state in [self.public, self.internal] {
+            let lb = build(self.ctx, state, &self.pools);
+            lbs.insert(lb.0, lb.1);
+        }
+        (self.public_ips.into_values().collect(), lbs, self.errors)
+    }
+}
+
+/// The Service or address a port clash is about, for the message.
+fn frontend_label(ingress: &IngressSource) -> String {
+    match ingress {
+        IngressSource::PublicIp { name, .. } => format!("public IP {name}"),
+        IngressSource::PrivateFrontend {
+            static_ip: Some(ip),
+            ..
+        } => format!("private IP {ip}"),
+        IngressSource::PrivateFrontend { frontend, .. } => format!("frontend {frontend}"),
+    }
+}
+
+/// The load balancer with its pools, or `None` when nothing of ours is on it.
+fn build(
+    ctx: &Context<'_>,
+    state: LbState,
+    pools: &BTreeMap<Family, Vec<BackendAddress>>,
+) -> (String, Option<LoadBalancer>) {
+    if state.frontends.is_empty() {
+        return (state.name, None);
+    }
+    let mut pool_names: Vec<String> = state.rules.iter().map(|r| r.backend_pool.clone()).collect();
+    pool_names.extend(state.outbound.iter().map(|o| o.backend_pool.clone()));
+    pool_names.sort();
+    pool_names.dedup();
+    let backend_pools = [Family::V4, Family::V6]
+        .into_iter()
+        .map(|f| (ctx.ownership.backend_pool(f), f))
+        .filter(|(name, _)| pool_names.contains(name))
+        .map(|(name, f)| BackendPool {
+            name,
+            addresses: pools.get(&f).cloned().unwrap_or_default(),
+        })
+        .collect();
+    let mut rules = state.rules;
+    rules.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut probes = state.probes;
+    probes.sort_by(|a, b| a.name.cmp(&b.name));
+    let lb = LoadBalancer {
+        name: state.name.clone(),
+        resource_group: ctx.resource_group().to_string(),
+        location: ctx.location().to_string(),
+        tags: ctx.ownership.tags(),
+        frontends: state.frontends.into_values().collect(),
+        backend_pools,
+        probes,
+        rules,
+        outbound_rules: state.outbound.into_iter().collect(),
+        nat_frontends: Vec::new(),
+        etag: None,
+    };
+    (state.name, Some(lb))
+}

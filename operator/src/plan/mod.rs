@@ -1,0 +1,285 @@
+//! The plan: (AksNetwork spec, LoadBalancer Services, Nodes, what Azure holds) → desired state.
+//!
+//! Pure and deterministic: the same inputs in any order give the same [`Desired`]. Services are
+//! served in creation order, so on a clash (a shared IP's port, a limit) the older Service wins
+//! and the newer one is rejected with a [`ServiceError`]. A rejected Service is *frozen*: the
+//! Azure children it already has are kept as they are (the diff leaves them alone), so a typo in
+//! an annotation never takes a working Service down. The observed state is read only to find
+//! existing public IPs, keep NSG priorities stable and learn allocated addresses.
+
+mod intent;
+mod load_balancer;
+mod nodes;
+mod routes;
+mod security;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aksnet_crds::{AksNetworkSpec, LoadBalancerSpec, OutboundType};
+use k8s_openapi::api::core::v1::{Node, Service};
+
+pub use intent::{DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_THRESHOLD};
+pub use nodes::{CONTROL_PLANE_LABEL, EXCLUDE_LABEL};
+
+use crate::error::{ObjectError, ServiceError};
+use crate::model::{LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup, name_key};
+use crate::naming::Ownership;
+
+/// Azure's limits the plan keeps to (configurable so tests can reach them cheaply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Frontend IP configurations per load balancer (Standard: 600).
+    pub frontends_per_load_balancer: usize,
+    /// Load-balancing rules per load balancer (Standard: 1,500).
+    pub rules_per_load_balancer: usize,
+    /// Health probes per load balancer (1,000).
+    pub probes_per_load_balancer: usize,
+    /// Security rules per NSG (1,000).
+    pub rules_per_security_group: usize,
+    /// Routes per route table (400).
+    pub routes_per_table: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            frontends_per_load_balancer: 600,
+            rules_per_load_balancer: 1500,
+            probes_per_load_balancer: 1000,
+            rules_per_security_group: 1000,
+            routes_per_table: 400,
+        }
+    }
+}
+
+/// Everything the plan reads.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanInput<'a> {
+    /// The AksNetwork's spec.
+    pub network: &'a AksNetworkSpec,
+    /// Services (all of them; the plan picks the LoadBalancer ones of our class).
+    pub services: &'a [Service],
+    /// Nodes.
+    pub nodes: &'a [Node],
+    /// What Azure holds.
+    pub observed: &'a Observed,
+    /// The `loadBalancerClass` aksnet serves (Services without a class are served too).
+    pub load_balancer_class: &'a str,
+    /// Azure limits.
+    pub limits: Limits,
+}
+
+/// Where a Service's ingress address will come from once Azure has applied the plan.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IngressSource {
+    /// The address of this public IP.
+    PublicIp {
+        /// Resource group.
+        resource_group: String,
+        /// Name.
+        name: String,
+    },
+    /// The private address of this internal frontend.
+    PrivateFrontend {
+        /// Load balancer name.
+        load_balancer: String,
+        /// Frontend name.
+        frontend: String,
+        /// The static address, when one was asked for.
+        static_ip: Option<String>,
+    },
+}
+
+/// What the plan decided for one Service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServiceOutcome {
+    /// Served; its ingress addresses come from these sources.
+    Planned {
+        /// One per family.
+        ingress: Vec<IngressSource>,
+    },
+    /// Not served as asked; its existing Azure children are kept as they are.
+    Rejected {
+        /// Every reason.
+        errors: Vec<ServiceError>,
+    },
+    /// Not (or no longer) ours: not a LoadBalancer, another class, or being deleted. Its Azure
+    /// children are removed, and its finalizer can go once that is applied.
+    Released,
+}
+
+/// The desired Azure state: only what aksnet owns. The diff merges it into what others own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Desired {
+    /// The cluster's naming scheme and ownership proof.
+    pub ownership: Ownership,
+    /// Public IPs aksnet creates or keeps up to date.
+    pub public_ips: Vec<PublicIp>,
+    /// The load balancers aksnet manages, by name, with only aksnet's children; `None` when
+    /// nothing of ours is wanted on it (it is deleted if aksnet created it and it is empty).
+    pub load_balancers: BTreeMap<String, Option<LoadBalancer>>,
+    /// The NSG with only aksnet's rules, when the AksNetwork names one.
+    pub security_group: Option<SecurityGroup>,
+    /// The route table with only aksnet's routes, when the AksNetwork names one.
+    pub route_table: Option<RouteTable>,
+    /// Per Service (`namespace/name`).
+    pub services: BTreeMap<String, ServiceOutcome>,
+    /// Problems with nodes and spec entries (they are left out; the rest is planned).
+    pub errors: Vec<ObjectError>,
+    /// Name prefixes (lower case) of rejected Services, whose observed children are kept.
+    pub frozen: BTreeSet<String>,
+    /// What waits for Azure (e.g. an NSG rule for a public IP not allocated yet); plan again
+    /// after applying.
+    pub pending: Vec<String>,
+}
+
+/// Compute the desired state.
+pub fn plan(input: &PlanInput<'_>) -> Desired {
+    let spec = input.network;
+    let az = &spec.azure;
+    let ownership = Ownership::new(&az.subscription_id, &az.resource_group, &spec.cluster_name);
+    let ctx = Context::new(input, ownership.clone());
+
+    let mut services: Vec<&Service> = input.services.iter().collect();
+    services.sort_by_key(|s| service_order(s));
+    let mut nodes: Vec<&Node> = input.nodes.iter().collect();
+    nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+
+    let mut outcomes = BTreeMap::new();
+    let mut frozen = BTreeSet::new();
+    let mut lbs = load_balancer::Planner::new(&ctx, &nodes);
+    let mut nsg = security::Planner::new(&ctx);
+    for svc in services {
+        let key = service_key(svc);
+        let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
+        if !ctx.serves(svc) {
+            outcomes.insert(key, ServiceOutcome::Released);
+            continue;
+        }
+        let placed = intent::read(&key, svc).and_then(|intent| {
+            let placed = lbs.place(&intent, &prefix)?;
+            nsg.admit(&intent, &prefix, &placed)?;
+            Ok(placed)
+        });
+        let outcome = match placed {
+            Ok(placed) => ServiceOutcome::Planned {
+                ingress: placed.ingress.into_iter().map(|(_, i)| i).collect(),
+            },
+            Err(errors) => {
+                frozen.insert(name_key(&prefix));
+                ServiceOutcome::Rejected { errors }
+            }
+        };
+        outcomes.insert(key, outcome);
+    }
+    nsg.reserve_frozen(&frozen);
+    let (security_group, mut pending, mut errors) = nsg.finish(lbs.node_ips());
+    let (public_ips, load_balancers, lb_errors) = lbs.finish();
+    errors.extend(lb_errors);
+    let (route_table, route_errors) = routes::plan(&ctx, &nodes);
+    errors.extend(route_errors);
+    pending.sort();
+    Desired {
+        ownership,
+        public_ips,
+        load_balancers,
+        security_group,
+        route_table,
+        services: outcomes,
+        errors,
+        frozen,
+        pending,
+    }
+}
+
+/// `namespace/name` of a Service.
+pub fn service_key(svc: &Service) -> String {
+    format!(
+        "{}/{}",
+        svc.metadata.namespace.as_deref().unwrap_or("default"),
+        svc.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Creation order, then name: older Services win clashes.
+fn service_order(svc: &Service) -> (Option<k8s_openapi::jiff::Timestamp>, String) {
+    (
+        svc.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        service_key(svc),
+    )
+}
+
+/// Facts every part of the plan shares.
+pub(crate) struct Context<'a> {
+    pub input: &'a PlanInput<'a>,
+    pub ownership: Ownership,
+    pub lb_spec: LoadBalancerSpec,
+    pub vnet_id: String,
+}
+
+impl<'a> Context<'a> {
+    fn new(input: &'a PlanInput<'a>, ownership: Ownership) -> Self {
+        let az = &input.network.azure;
+        let vnet_rg = az
+            .vnet
+            .resource_group
+            .as_deref()
+            .unwrap_or(&az.resource_group);
+        let lb_spec = input
+            .network
+            .load_balancer
+            .clone()
+            .unwrap_or_else(|| LoadBalancerSpec {
+                public_name: "kubernetes".into(),
+                internal_name: "kubernetes-internal".into(),
+                outbound_type: OutboundType::LoadBalancer,
+                outbound: None,
+            });
+        Self {
+            vnet_id: format!(
+                "/subscriptions/{}/resourceGroups/{vnet_rg}/providers/Microsoft.Network/virtualNetworks/{}",
+                az.subscription_id, az.vnet.name
+            ),
+            input,
+            ownership,
+            lb_spec,
+        }
+    }
+
+    /// The cluster (node) resource group.
+    pub fn resource_group(&self) -> &str {
+        &self.input.network.azure.resource_group
+    }
+
+    /// The Azure region.
+    pub fn location(&self) -> &str {
+        &self.input.network.azure.location
+    }
+
+    /// ARM id of a subnet of the cluster VNet.
+    pub fn subnet_id(&self, subnet: &str) -> String {
+        format!("{}/subnets/{subnet}", self.vnet_id)
+    }
+
+    /// ARM id of a public IP.
+    pub fn public_ip_id(&self, resource_group: &str, name: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{resource_group}/providers/Microsoft.Network/publicIPAddresses/{name}",
+            self.input.network.azure.subscription_id
+        )
+    }
+
+    /// Whether aksnet serves this Service now.
+    fn serves(&self, svc: &Service) -> bool {
+        let Some(spec) = svc.spec.as_ref() else {
+            return false;
+        };
+        let class_ok = spec
+            .load_balancer_class
+            .as_deref()
+            .is_none_or(|c| c == self.input.load_balancer_class);
+        spec.type_.as_deref() == Some("LoadBalancer")
+            && class_ok
+            && svc.metadata.deletion_timestamp.is_none()
+    }
+}

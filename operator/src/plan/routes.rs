@@ -1,0 +1,86 @@
+//! The route table: the AksNetwork's user-defined routes and, for kubenet, a route per node
+//! pod CIDR, within the table's route limit (counting routes that are not ours).
+
+use aksnet_crds::NetworkModel;
+use k8s_openapi::api::core::v1::Node;
+
+use super::{Context, nodes};
+use crate::error::{ObjectError, Problem};
+use crate::model::{Route, RouteTable};
+
+/// The route table with our routes, and the nodes or routes left out.
+pub(crate) fn plan(ctx: &Context<'_>, nodes: &[&Node]) -> (Option<RouteTable>, Vec<ObjectError>) {
+    let network = ctx.input.network;
+    let Some(spec) = &network.route_table else {
+        return (None, Vec::new());
+    };
+    let limit = ctx.input.limits.routes_per_table;
+    let foreign = ctx.input.observed.route_table.as_ref().map_or(0, |t| {
+        t.routes
+            .iter()
+            .filter(|r| !ctx.ownership.owns_child(&r.name))
+            .count()
+    });
+    let mut errors = Vec::new();
+    let mut routes: Vec<Route> = Vec::new();
+    let room = |what: String, errors: &mut Vec<ObjectError>, count: usize| {
+        let fits = foreign + count < limit + 1;
+        if !fits {
+            errors.push(ObjectError {
+                object: what,
+                problem: Problem::Limit {
+                    what: format!("routes in route table {}", spec.name),
+                    limit,
+                },
+            });
+        }
+        fits
+    };
+    for r in &spec.routes {
+        if room(
+            format!("spec.routeTable.routes[{}]", r.name),
+            &mut errors,
+            routes.len() + 1,
+        ) {
+            routes.push(Route {
+                name: ctx.ownership.spec_child(&r.name),
+                address_prefix: r.address_prefix.clone(),
+                next_hop_type: format!("{:?}", r.next_hop_type),
+                next_hop_ip: r.next_hop_ip_address.clone(),
+            });
+        }
+    }
+    let sync =
+        spec.sync_node_routes.unwrap_or(true) && network.network_model == NetworkModel::Kubenet;
+    if sync {
+        for node in nodes
+            .iter()
+            .filter(|n| n.metadata.deletion_timestamp.is_none())
+        {
+            let name = node.metadata.name.as_deref().unwrap_or_default();
+            let (node_routes, problems) = nodes::pod_routes(node, &ctx.ownership);
+            errors.extend(problems.into_iter().map(|p| ObjectError {
+                object: format!("node {name}"),
+                problem: Problem::InvalidValue(p),
+            }));
+            if room(
+                format!("node {name}"),
+                &mut errors,
+                routes.len() + node_routes.len(),
+            ) {
+                routes.extend(node_routes);
+            }
+        }
+    }
+    routes.sort_by_key(|r| crate::model::name_key(&r.name));
+    routes.dedup_by(|a, b| crate::model::name_key(&a.name) == crate::model::name_key(&b.name));
+    let table = RouteTable {
+        name: spec.name.clone(),
+        resource_group: ctx.resource_group().to_string(),
+        location: ctx.location().to_string(),
+        tags: ctx.ownership.tags(),
+        routes,
+        etag: None,
+    };
+    (Some(table), errors)
+}

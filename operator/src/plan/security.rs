@@ -1,0 +1,396 @@
+//! NSG rules: the AksNetwork's custom rules, and rules admitting each Service's ports to its
+//! frontend addresses, with priorities that are stable and never collide with others' rules.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aksnet_crds::SecurityGroupSpec;
+
+use super::intent::ServiceIntent;
+use super::load_balancer::Placed;
+use super::{Context, IngressSource};
+use crate::error::{ObjectError, Problem, ServiceError};
+use crate::model::{Access, Direction, Family, Protocol, SecurityGroup, SecurityRule, name_key};
+
+/// One service rule before its priority is known.
+struct Wanted {
+    rule: SecurityRule,
+    /// Where its destinations come from (resolved in [`Planner::finish`]).
+    destinations: Vec<Destination>,
+}
+
+/// A destination address of a service rule.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Destination {
+    Frontend(IngressSource),
+    Literal(String),
+    NodesOf(Family),
+}
+
+/// Plans the NSG.
+pub(crate) struct Planner<'c, 'a> {
+    ctx: &'c Context<'a>,
+    spec: Option<&'a SecurityGroupSpec>,
+    /// Rules by lower-cased name, in planning order.
+    wanted: Vec<Wanted>,
+    index: BTreeMap<String, usize>,
+    /// Priorities (inbound) that are not ours to give.
+    reserved: BTreeSet<u32>,
+    /// Rules in the NSG that are not ours, plus the spec's.
+    fixed_count: usize,
+}
+
+impl<'c, 'a> Planner<'c, 'a> {
+    /// A planner for the AksNetwork's NSG, if it names one.
+    pub fn new(ctx: &'c Context<'a>) -> Self {
+        let spec = ctx.input.network.security_group.as_ref();
+        let mut reserved = BTreeSet::new();
+        let mut fixed_count = 0;
+        if let Some(spec) = spec {
+            for r in &spec.rules {
+                if r.direction == aksnet_crds::Direction::Inbound {
+                    reserved.insert(r.priority);
+                }
+            }
+            fixed_count = spec.rules.len();
+            if let Some(nsg) = &ctx.input.observed.security_group {
+                for r in nsg
+                    .rules
+                    .iter()
+                    .filter(|r| !ctx.ownership.owns_child(&r.name))
+                {
+                    fixed_count += 1;
+                    if r.direction == Direction::Inbound {
+                        reserved.insert(r.priority);
+                    }
+                }
+            }
+        }
+        Self {
+            ctx,
+            spec,
+            wanted: Vec::new(),
+            index: BTreeMap::new(),
+            reserved,
+            fixed_count,
+        }
+    }
+
+    /// Free priorities in the service range.
+    fn capacity(&self) -> usize {
+        let Some(spec) = self.spec else { return 0 };
+        let range = spec.service_priority_range;
+        let size = (range.end - range.start + 1) as usize;
+        size - self.reserved.range(range.start..=range.end).count()
+    }
+
+    /// Add a Service's rules, or say why they do not fit (nothing is added then).
+    pub fn admit(
+        &mut self,
+        intent: &ServiceIntent,
+        prefix: &str,
+        placed: &Placed,
+    ) -> Result<(), Vec<ServiceError>> {
+        if self.spec.is_none() {
+            return Ok(());
+        }
+        let ctx = self.ctx;
+        let mut groups: BTreeMap<(Family, &'static str), BTreeSet<u16>> = BTreeMap::new();
+        for (family, protocol, port) in &placed.ports {
+            let proto = match protocol {
+                Protocol::Tcp => "Tcp",
+                Protocol::Udp => "Udp",
+                Protocol::All => "*",
+            };
+            groups.entry((*family, proto)).or_default().insert(*port);
+        }
+        let mut new_rules = Vec::new();
+        for ((family, proto), ports) in groups {
+            let sources = sources(intent, family);
+            if sources.is_empty() {
+                continue;
+            }
+            let destination = if intent.floating_ip {
+                placed
+                    .ingress
+                    .iter()
+                    .find(|(f, _)| *f == family)
+                    .map(|(_, i)| Destination::Frontend(i.clone()))
+            } else {
+                Some(
+                    match (family, ctx.input.network.ip_plan.node_subnet_cidr.as_str()) {
+                        (Family::V4, cidr) if !cidr.is_empty() => {
+                            Destination::Literal(cidr.to_string())
+                        }
+                        _ => Destination::NodesOf(family),
+                    },
+                )
+            };
+            let Some(destination) = destination else {
+                continue;
+            };
+            let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            let name = if intent.shared_security_rule {
+                let key = format!(
+                    "{proto}|{}|{}|{}",
+                    family.azure_name(),
+                    sources.join(","),
+                    ports.join(",")
+                );
+                ctx.ownership.shared_security_rule(&key)
+            } else {
+                ctx.ownership.service_security_rule(prefix, proto, family)
+            };
+            new_rules.push((
+                name_key(&name),
+                Wanted {
+                    rule: SecurityRule {
+                        name,
+                        priority: 0,
+                        direction: Direction::Inbound,
+                        access: Access::Allow,
+                        protocol: proto.to_string(),
+                        sources,
+                        source_ports: vec!["*".into()],
+                        destinations: Vec::new(),
+                        destination_ports: ports,
+                        description: Some(format!(
+                            "aksnet: {}",
+                            if intent.shared_security_rule {
+                                "shared"
+                            } else {
+                                &intent.key
+                            }
+                        )),
+                    },
+                    destinations: vec![destination],
+                },
+            ));
+        }
+        let added = new_rules
+            .iter()
+            .filter(|(k, _)| !self.index.contains_key(k))
+            .count();
+        let limit = ctx.input.limits.rules_per_security_group;
+        let mut errors = Vec::new();
+        if self.fixed_count + self.wanted.len() + added > limit {
+            let what = format!(
+                "security rules in NSG {}",
+                self.spec.map_or("", |s| s.name.as_str())
+            );
+            errors.push(ServiceError::new(
+                &intent.key,
+                "spec.ports",
+                Problem::Limit { what, limit },
+            ));
+        } else if self.wanted.len() + added > self.capacity() {
+            let p = Problem::Limit {
+                what: "NSG priorities in securityGroup.servicePriorityRange".into(),
+                limit: self.capacity(),
+            };
+            errors.push(ServiceError::new(&intent.key, "spec.ports", p));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        for (key, wanted) in new_rules {
+            match self.index.get(&key) {
+                Some(i) => self.wanted[*i].destinations.extend(wanted.destinations),
+                None => {
+                    self.index.insert(key, self.wanted.len());
+                    self.wanted.push(wanted);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keep the priorities of rejected Services' rules (their rules stay as they are).
+    pub fn reserve_frozen(&mut self, frozen: &BTreeSet<String>) {
+        let Some(nsg) = &self.ctx.input.observed.security_group else {
+            return;
+        };
+        for r in &nsg.rules {
+            let key = name_key(&r.name);
+            if r.direction == Direction::Inbound
+                && frozen.iter().any(|p| key.starts_with(p.as_str()))
+            {
+                self.reserved.insert(r.priority);
+            }
+        }
+    }
+
+    /// The NSG with our rules, what waits for addresses, and problems.
+    pub fn finish(
+        self,
+        node_ips: BTreeMap<Family, Vec<String>>,
+    ) -> (Option<SecurityGroup>, Vec<String>, Vec<ObjectError>) {
+        let Some(spec) = self.spec else {
+            return (None, Vec::new(), Vec::new());
+        };
+        let ctx = self.ctx;
+        let mut pending = Vec::new();
+        let mut errors = Vec::new();
+        let mut rules: Vec<SecurityRule> = spec.rules.iter().map(|r| custom_rule(ctx, r)).collect();
+
+        let observed: BTreeMap<String, (Direction, u32)> = ctx
+            .input
+            .observed
+            .security_group
+            .iter()
+            .flat_map(|n| n.rules.iter())
+            .map(|r| (name_key(&r.name), (r.direction, r.priority)))
+            .collect();
+        let range = spec.service_priority_range;
+        let mut used = self.reserved.clone();
+        let mut service_rules = Vec::new();
+        for mut w in self.wanted {
+            let mut dests = BTreeSet::new();
+            for d in w.destinations {
+                match d {
+                    Destination::Literal(s) => {
+                        dests.insert(s);
+                    }
+                    Destination::NodesOf(f) => {
+                        dests.extend(node_ips.get(&f).cloned().unwrap_or_default())
+                    }
+                    Destination::Frontend(source) => match address_of(ctx, &source) {
+                        Some(ip) => {
+                            dests.insert(ip);
+                        }
+                        None => pending.push(format!(
+                            "NSG rule {} waits for the address of {source:?}",
+                            w.rule.name
+                        )),
+                    },
+                }
+            }
+            if dests.is_empty() {
+                continue;
+            }
+            w.rule.destinations = dests.into_iter().collect();
+            // Keep the priority the rule already has, when it is still ours to give.
+            if let Some((Direction::Inbound, p)) = observed.get(&name_key(&w.rule.name))
+                && (range.start..=range.end).contains(p)
+                && used.insert(*p)
+            {
+                w.rule.priority = *p;
+            }
+            service_rules.push(w.rule);
+        }
+        let mut next = range.start;
+        for rule in service_rules.iter_mut().filter(|r| r.priority == 0) {
+            while next <= range.end && used.contains(&next) {
+                next += 1;
+            }
+            if next > range.end {
+                errors.push(ObjectError {
+                    object: format!("NSG rule {}", rule.name),
+                    problem: Problem::Limit {
+                        what: "NSG priorities in securityGroup.servicePriorityRange".into(),
+                        limit: (range.end - range.start + 1) as usize,
+                    },
+                });
+                continue;
+            }
+            rule.priority = next;
+            used.insert(next);
+        }
+        rules.extend(service_rules.into_iter().filter(|r| r.priority != 0));
+        rules.sort_by_key(|r| name_key(&r.name));
+        let nsg = SecurityGroup {
+            name: spec.name.clone(),
+            resource_group: ctx.resource_group().to_string(),
+            location: ctx.location().to_string(),
+            tags: ctx.ownership.tags(),
+            rules,
+            etag: None,
+        };
+        (Some(nsg), pending, errors)
+    }
+}
+
+/// Allowed sources of a Service for one family: its ranges of that family and its service tags,
+/// or the default (Internet for public Services, VirtualNetwork for internal ones).
+fn sources(intent: &ServiceIntent, family: Family) -> Vec<String> {
+    match &intent.sources {
+        None if intent.internal => vec!["VirtualNetwork".into()],
+        None => vec!["Internet".into()],
+        Some(s) => {
+            let mut out: Vec<String> = s
+                .ranges
+                .iter()
+                .filter(|n| Family::of(&n.addr()) == family)
+                .map(|n| n.to_string())
+                .chain(s.service_tags.iter().cloned())
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        }
+    }
+}
+
+/// The address a frontend has in Azure now, if known.
+fn address_of(ctx: &Context<'_>, source: &IngressSource) -> Option<String> {
+    let observed = ctx.input.observed;
+    match source {
+        IngressSource::PublicIp {
+            resource_group,
+            name,
+        } => observed
+            .public_ip(resource_group, name)
+            .and_then(|p| p.address.clone()),
+        IngressSource::PrivateFrontend {
+            static_ip: Some(ip),
+            ..
+        } => Some(ip.clone()),
+        IngressSource::PrivateFrontend {
+            load_balancer,
+            frontend,
+            ..
+        } => observed
+            .load_balancer(load_balancer)?
+            .frontends
+            .iter()
+            .find(|f| name_key(&f.name) == name_key(frontend))?
+            .private_ip
+            .clone(),
+    }
+}
+
+/// A custom rule of the AksNetwork spec, named with the cluster prefix.
+fn custom_rule(ctx: &Context<'_>, r: &aksnet_crds::SecurityRuleSpec) -> SecurityRule {
+    let strings = |v: &[aksnet_crds::NsgAddress]| {
+        let mut out: Vec<String> = v.iter().map(|a| a.0.clone()).collect();
+        out.sort();
+        out.dedup();
+        out
+    };
+    let ports = |v: &[aksnet_crds::PortRange]| {
+        let mut out: Vec<String> = v.iter().map(|a| a.0.clone()).collect();
+        out.sort();
+        out.dedup();
+        out
+    };
+    SecurityRule {
+        name: ctx.ownership.spec_child(&r.name),
+        priority: r.priority,
+        direction: match r.direction {
+            aksnet_crds::Direction::Inbound => Direction::Inbound,
+            aksnet_crds::Direction::Outbound => Direction::Outbound,
+        },
+        access: match r.access {
+            aksnet_crds::Access::Allow => Access::Allow,
+            aksnet_crds::Access::Deny => Access::Deny,
+        },
+        protocol: serde_json::to_value(r.protocol)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "*".into()),
+        sources: strings(&r.source_address_prefixes),
+        source_ports: ports(&r.source_port_ranges),
+        destinations: strings(&r.destination_address_prefixes),
+        destination_ports: ports(&r.destination_port_ranges),
+        description: r.description.clone(),
+    }
+}

@@ -1,0 +1,209 @@
+//! Apply operations to an observed snapshot the way Azure would, without Azure.
+//!
+//! Used to check plans before they are sent (dry runs and tests): it allocates addresses and
+//! entity tags, keeps back-references, and refuses what ARM refuses (a rule naming a missing
+//! frontend, probe or pool; a frontend naming a missing public IP; deleting a public IP in use).
+
+use crate::diff::Op;
+use crate::model::{FrontendTarget, LoadBalancer, Observed, public_ip_id_matches};
+
+/// Why Azure would refuse an operation.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// A child refers to something that does not exist.
+    #[error("{op}: {what} refers to missing {missing}")]
+    MissingReference {
+        /// The operation.
+        op: String,
+        /// The referring child.
+        what: String,
+        /// The missing target.
+        missing: String,
+    },
+    /// A public IP still used by a frontend.
+    #[error("{0}: public IP in use")]
+    InUse(String),
+    /// Two NSG rules with one priority and direction.
+    #[error("{0}: security rules with the same priority and direction")]
+    PriorityConflict(String),
+}
+
+/// Apply `ops` in order to `observed`.
+pub fn apply(observed: &mut Observed, ops: &[Op]) -> Result<(), Refused> {
+    for op in ops {
+        apply_one(observed, op)?;
+    }
+    Ok(())
+}
+
+fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
+    let next_etag = |old: &Option<String>| {
+        let n = old
+            .as_deref()
+            .and_then(|e| e.parse::<u64>().ok())
+            .unwrap_or(0);
+        Some((n + 1).to_string())
+    };
+    match op {
+        Op::PutPublicIp(p) => {
+            let mut p = p.clone();
+            let index = state
+                .public_ips
+                .iter()
+                .position(|o| same(&o.resource_group, &p.resource_group) && same(&o.name, &p.name));
+            match index {
+                Some(i) => {
+                    let old = &state.public_ips[i];
+                    p.address = old.address.clone();
+                    p.used_by = old.used_by.clone();
+                    p.etag = next_etag(&old.etag);
+                    state.public_ips[i] = p;
+                }
+                None => {
+                    let n = state.public_ips.len();
+                    p.address = Some(match p.family {
+                        crate::model::Family::V4 => format!("198.18.{}.{}", n / 256, n % 256),
+                        crate::model::Family::V6 => format!("2001:db8::{n:x}"),
+                    });
+                    p.etag = next_etag(&None);
+                    state.public_ips.push(p);
+                }
+            }
+        }
+        Op::PutLoadBalancer(lb) => {
+            let mut lb = lb.clone();
+            check_lb(state, &lb, &op.describe())?;
+            let old = state.load_balancer(&lb.name).cloned();
+            lb.etag = next_etag(&old.as_ref().and_then(|o| o.etag.clone()));
+            lb.nat_frontends = old
+                .as_ref()
+                .map(|o| o.nat_frontends.clone())
+                .unwrap_or_default();
+            for (i, f) in lb.frontends.iter_mut().enumerate() {
+                if let FrontendTarget::Private { static_ip, .. } = &f.target {
+                    let kept = old
+                        .as_ref()
+                        .and_then(|o| o.frontends.iter().find(|of| same(&of.name, &f.name)))
+                        .and_then(|of| of.private_ip.clone());
+                    f.private_ip = static_ip
+                        .clone()
+                        .or(kept)
+                        .or_else(|| Some(format!("10.224.{}.{}", i / 250, 4 + i % 250)));
+                }
+            }
+            state.load_balancers.retain(|o| !same(&o.name, &lb.name));
+            state.load_balancers.push(lb);
+            back_references(state);
+        }
+        Op::PutSecurityGroup(nsg) => {
+            let mut seen = std::collections::BTreeSet::new();
+            for r in &nsg.rules {
+                if !seen.insert((r.direction, r.priority)) {
+                    return Err(Refused::PriorityConflict(op.describe()));
+                }
+            }
+            let mut nsg = nsg.clone();
+            nsg.etag = next_etag(&state.security_group.as_ref().and_then(|o| o.etag.clone()));
+            state.security_group = Some(nsg);
+        }
+        Op::PutRouteTable(table) => {
+            let mut table = table.clone();
+            table.etag = next_etag(&state.route_table.as_ref().and_then(|o| o.etag.clone()));
+            state.route_table = Some(table);
+        }
+        Op::DeleteLoadBalancer { name, .. } => {
+            state.load_balancers.retain(|o| !same(&o.name, name));
+            back_references(state);
+        }
+        Op::DeletePublicIp {
+            resource_group,
+            name,
+            ..
+        } => {
+            let in_use = state.public_ips.iter().any(|p| {
+                same(&p.resource_group, resource_group)
+                    && same(&p.name, name)
+                    && p.used_by.is_some()
+            });
+            if in_use {
+                return Err(Refused::InUse(op.describe()));
+            }
+            state
+                .public_ips
+                .retain(|p| !(same(&p.resource_group, resource_group) && same(&p.name, name)));
+        }
+    }
+    Ok(())
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Whether `names` holds `n` (case-insensitively).
+fn has<'a>(mut names: impl Iterator<Item = &'a String>, n: &str) -> bool {
+    names.any(|x| same(x, n))
+}
+
+/// ARM's referential checks on a load balancer body.
+fn check_lb(state: &Observed, lb: &LoadBalancer, op: &str) -> Result<(), Refused> {
+    let missing = |what: &str, target: &str| Refused::MissingReference {
+        op: op.to_string(),
+        what: what.to_string(),
+        missing: target.to_string(),
+    };
+    for r in &lb.rules {
+        if !has(lb.frontends.iter().map(|f| &f.name), &r.frontend) {
+            return Err(missing(&r.name, &r.frontend));
+        }
+        if !has(lb.backend_pools.iter().map(|f| &f.name), &r.backend_pool) {
+            return Err(missing(&r.name, &r.backend_pool));
+        }
+        if let Some(p) = &r.probe
+            && !has(lb.probes.iter().map(|f| &f.name), p)
+        {
+            return Err(missing(&r.name, p));
+        }
+    }
+    for o in &lb.outbound_rules {
+        for f in &o.frontends {
+            if !has(lb.frontends.iter().map(|f| &f.name), f) {
+                return Err(missing(&o.name, f));
+            }
+        }
+    }
+    for f in &lb.frontends {
+        if let FrontendTarget::Public { public_ip_id } = &f.target
+            && !state
+                .public_ips
+                .iter()
+                .any(|p| public_ip_id_matches(public_ip_id, &p.resource_group, &p.name))
+        {
+            return Err(missing(&f.name, public_ip_id));
+        }
+    }
+    Ok(())
+}
+
+/// Recompute each public IP's `used_by` from the load balancers' frontends.
+fn back_references(state: &mut Observed) {
+    for p in &mut state.public_ips {
+        p.used_by = None;
+    }
+    for lb in &state.load_balancers {
+        for f in &lb.frontends {
+            if let FrontendTarget::Public { public_ip_id } = &f.target
+                && let Some(p) = state
+                    .public_ips
+                    .iter_mut()
+                    .find(|p| public_ip_id_matches(public_ip_id, &p.resource_group, &p.name))
+            {
+                let sub = public_ip_id.split('/').nth(2).unwrap_or_default();
+                p.used_by = Some(format!(
+                    "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Network/loadBalancers/{}/frontendIPConfigurations/{}",
+                    lb.resource_group, lb.name, f.name
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,904 @@
+//! Each supported Service annotation and field, with good and bad values, through plan, diff and
+//! a simulated Azure. The test names are the ones the compatibility table in
+//! `docs/annotations.md` points to.
+
+mod support;
+
+use aksnet_operator::annotations as a;
+use aksnet_operator::error::Problem;
+use aksnet_operator::model::{
+    Distribution, Family, FrontendTarget, LoadBalancer, Observed, ProbeProtocol, Protocol,
+    PublicIp, SecurityRule,
+};
+use aksnet_operator::naming::TAG_SERVICE;
+use aksnet_operator::plan::{Desired, ServiceOutcome};
+use k8s_openapi::api::core::v1::Service;
+use serde_json::json;
+use support::*;
+
+/// Converge one set of Services on three nodes; the final Azure state and the last plan.
+fn run(services: &[Service]) -> (Observed, Desired) {
+    run_on(observed_base(), services)
+}
+
+fn run_on(observed: Observed, services: &[Service]) -> (Observed, Desired) {
+    let (state, desired, _) = converge(&network(), services, &nodes(3), observed, 4);
+    (state, desired)
+}
+
+fn public_lb(state: &Observed) -> &LoadBalancer {
+    state.load_balancer("kubernetes").expect("public LB exists")
+}
+
+fn internal_lb(state: &Observed) -> Option<&LoadBalancer> {
+    state.load_balancer("kubernetes-internal")
+}
+
+/// The rejection errors of a Service, as (field, reason text).
+fn rejected(d: &Desired, name: &str) -> Vec<(String, Problem)> {
+    match d.services.get(&format!("default/{name}")) {
+        Some(ServiceOutcome::Rejected { errors }) => errors
+            .iter()
+            .map(|e| (e.field.clone(), e.problem.clone()))
+            .collect(),
+        other => panic!("{name} should be rejected, is {other:?}"),
+    }
+}
+
+fn planned(d: &Desired, name: &str) -> bool {
+    matches!(
+        d.services.get(&format!("default/{name}")),
+        Some(ServiceOutcome::Planned { .. })
+    )
+}
+
+/// A table row: annotation value → accepted or rejected.
+fn check_values(key: &str, rows: &[(&str, bool)]) {
+    for (value, ok) in rows {
+        let svc = annotated(service("web", 1, &[(80, 30080)]), key, value);
+        let (_, d) = run(&[svc]);
+        if *ok {
+            assert!(
+                planned(&d, "web"),
+                "{key}={value:?} should be accepted: {:?}",
+                d.services
+            );
+        } else {
+            let errs = rejected(&d, "web");
+            assert!(
+                errs.iter().any(|(f, _)| f == key),
+                "{key}={value:?}: error must name the annotation: {errs:?}"
+            );
+        }
+    }
+}
+
+fn service_rules<'a>(state: &'a Observed, svc: &str) -> Vec<&'a SecurityRule> {
+    let desc = format!("aksnet: default/{svc}");
+    state
+        .security_group
+        .as_ref()
+        .map(|n| {
+            n.rules
+                .iter()
+                .filter(|r| r.description.as_deref() == Some(&desc))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn public_service_defaults() {
+    let (state, d) = run(&[service("web", 1, &[(80, 30080), (443, 30443)])]);
+    assert!(planned(&d, "web"));
+    let lb = public_lb(&state);
+    let web: Vec<_> = lb
+        .rules
+        .iter()
+        .filter(|r| r.frontend_port == 80 || r.frontend_port == 443)
+        .collect();
+    assert_eq!(web.len(), 2);
+    for r in &web {
+        assert_eq!(r.protocol, Protocol::Tcp);
+        assert_eq!(
+            r.backend_port, r.frontend_port,
+            "floating IP: backend port = service port"
+        );
+        assert!(r.floating_ip && r.tcp_reset);
+        assert_eq!(r.idle_timeout_minutes, 4);
+        assert_eq!(r.distribution, Distribution::Default);
+        assert!(r.disable_outbound_snat, "outbound rule owns SNAT");
+        let probe = lb
+            .probes
+            .iter()
+            .find(|p| Some(&p.name) == r.probe.as_ref())
+            .expect("probe");
+        assert_eq!(probe.protocol, ProbeProtocol::Tcp);
+        assert_eq!(
+            probe.port,
+            if r.frontend_port == 80 { 30080 } else { 30443 },
+            "TCP probe on the node port"
+        );
+        assert_eq!((probe.interval_seconds, probe.threshold), (5, 2));
+    }
+    let pip = state
+        .public_ips
+        .iter()
+        .find(|p| p.tags.get(TAG_SERVICE).map(String::as_str) == Some("default/web"))
+        .expect("managed PIP");
+    assert!(pip.address.is_some());
+    let rules = service_rules(&state, "web");
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].sources, vec!["Internet"]);
+    assert_eq!(rules[0].destinations, vec![pip.address.clone().unwrap()]);
+    assert_eq!(rules[0].destination_ports, vec!["80", "443"]);
+    assert!(
+        matches!(&d.services["default/web"], ServiceOutcome::Planned { ingress } if ingress.len() == 1)
+    );
+}
+
+#[test]
+fn internal_annotation() {
+    for (value, internal) in [
+        ("true", true),
+        ("True", false),
+        ("yes", false),
+        ("false", false),
+    ] {
+        let (state, d) = run(&[annotated(
+            service("web", 1, &[(80, 30080)]),
+            a::INTERNAL,
+            value,
+        )]);
+        assert!(planned(&d, "web"));
+        let ilb = internal_lb(&state);
+        assert_eq!(ilb.is_some(), internal, "{value}");
+        if let Some(ilb) = ilb {
+            assert!(
+                matches!(&ilb.frontends[0].target, FrontendTarget::Private { subnet_id, static_ip: None, .. } if subnet_id.ends_with("/virtualNetworks/aks-vnet/subnets/aks-subnet"))
+            );
+            assert!(!ilb.rules[0].disable_outbound_snat);
+            assert_eq!(
+                service_rules(&state, "web")[0].sources,
+                vec!["VirtualNetwork"]
+            );
+            assert_eq!(
+                service_rules(&state, "web")[0].destinations,
+                vec![ilb.frontends[0].private_ip.clone().unwrap()]
+            );
+        }
+    }
+}
+
+#[test]
+fn internal_subnet_annotation() {
+    let svc = annotated(
+        annotated(service("web", 1, &[(80, 30080)]), a::INTERNAL, "true"),
+        a::INTERNAL_SUBNET,
+        "apps",
+    );
+    let (state, _) = run(&[svc]);
+    let fe = &internal_lb(&state).expect("ILB").frontends[0];
+    assert!(
+        matches!(&fe.target, FrontendTarget::Private { subnet_id, .. } if subnet_id.ends_with("/subnets/apps"))
+    );
+    check_values(
+        a::INTERNAL_SUBNET,
+        &[("apps", true), ("bad name!", false), ("", false)],
+    );
+}
+
+#[test]
+fn ipv4_annotation_public() {
+    let mut observed = observed_base();
+    observed.public_ips.push(byo_ip("byo", RG, "20.1.2.3"));
+    let svc = annotated(service("web", 1, &[(80, 30080)]), a::IPV4, "20.1.2.3");
+    let (state, d) = run_on(observed, &[svc]);
+    assert!(planned(&d, "web"));
+    assert!(public_lb(&state).frontends.iter().any(|f| matches!(&f.target, FrontendTarget::Public { public_ip_id } if public_ip_id.ends_with("/publicIPAddresses/byo"))));
+    assert!(
+        !state
+            .public_ips
+            .iter()
+            .any(|p| p.tags.contains_key(TAG_SERVICE)),
+        "no managed PIP"
+    );
+    let (_, d) = run(&[annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::IPV4,
+        "20.9.9.9",
+    )]);
+    assert!(matches!(&rejected(&d, "web")[0], (f, Problem::NotFound(_)) if f == a::IPV4));
+    check_values(a::IPV4, &[("not-an-ip", false), ("2001:db8::1", false)]);
+    check_values(a::IPV6, &[("10.0.0.1", false)]);
+}
+
+#[test]
+fn ipv4_annotation_internal() {
+    let internal = |ip: &str| {
+        annotated(
+            annotated(service("web", 1, &[(80, 30080)]), a::INTERNAL, "true"),
+            a::IPV4,
+            ip,
+        )
+    };
+    let (state, d) = run(&[internal("10.224.0.50")]);
+    assert!(planned(&d, "web"));
+    let fe = &internal_lb(&state).expect("ILB").frontends[0];
+    assert!(
+        matches!(&fe.target, FrontendTarget::Private { static_ip: Some(ip), .. } if ip == "10.224.0.50")
+    );
+    let (_, d) = run(&[internal("10.99.0.5")]);
+    assert!(
+        matches!(&rejected(&d, "web")[0].1, Problem::InvalidValue(m) if m.contains("outside the node subnet"))
+    );
+}
+
+#[test]
+fn load_balancer_ip_field() {
+    let mut observed = observed_base();
+    observed.public_ips.push(byo_ip("byo", RG, "20.1.2.3"));
+    let svc = with(
+        service("web", 1, &[(80, 30080)]),
+        json!({"spec": {"loadBalancerIP": "20.1.2.3"}}),
+    );
+    let (state, d) = run_on(observed, &[svc]);
+    assert!(planned(&d, "web"));
+    assert!(
+        public_lb(&state)
+            .frontends
+            .iter()
+            .any(|f| f.name.contains("pip-byo"))
+    );
+    let bad = with(
+        service("web", 1, &[(80, 30080)]),
+        json!({"spec": {"loadBalancerIP": "x"}}),
+    );
+    assert_eq!(rejected(&run(&[bad]).1, "web")[0].0, "spec.loadBalancerIP");
+}
+
+fn byo_ip(name: &str, rg: &str, address: &str) -> PublicIp {
+    PublicIp {
+        name: name.into(),
+        resource_group: rg.into(),
+        location: "westeurope".into(),
+        family: Family::V4,
+        zones: vec![],
+        dns_label: None,
+        prefix_id: None,
+        tags: Default::default(),
+        address: Some(address.into()),
+        used_by: None,
+        etag: Some("1".into()),
+    }
+}
+
+#[test]
+fn pip_name_and_resource_group_annotations() {
+    let mut observed = observed_base();
+    observed
+        .public_ips
+        .push(byo_ip("byo", "shared-ips", "20.1.2.3"));
+    let svc = annotated(
+        annotated(service("web", 1, &[(80, 30080)]), a::PIP_NAME, "byo"),
+        a::RESOURCE_GROUP,
+        "shared-ips",
+    );
+    let (state, d) = run_on(observed, std::slice::from_ref(&svc));
+    assert!(planned(&d, "web"));
+    assert!(public_lb(&state).frontends.iter().any(|f| matches!(&f.target, FrontendTarget::Public { public_ip_id } if public_ip_id.contains("/resourceGroups/shared-ips/"))));
+    // The Service goes away: the BYO IP is detached and kept.
+    let (state, _) = run_on(state, &[]);
+    let byo = state
+        .public_ip("shared-ips", "byo")
+        .expect("BYO public IP is never deleted");
+    assert!(
+        byo.used_by.is_none() && byo.tags.is_empty(),
+        "never tagged, detached"
+    );
+    // Not found, and bad values.
+    let (_, d) = run(&[annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::PIP_NAME,
+        "nope",
+    )]);
+    assert!(matches!(&rejected(&d, "web")[0], (f, Problem::NotFound(_)) if f == a::PIP_NAME));
+    check_values(a::PIP_NAME, &[("-bad", false)]);
+    check_values(a::RESOURCE_GROUP, &[("bad/rg", false), ("rg.", false)]);
+}
+
+#[test]
+fn dns_label_annotation() {
+    let (state, _) = run(&[annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::DNS_LABEL,
+        "my-web",
+    )]);
+    assert!(
+        state
+            .public_ips
+            .iter()
+            .any(|p| p.dns_label.as_deref() == Some("my-web"))
+    );
+    check_values(
+        a::DNS_LABEL,
+        &[
+            ("my-web", true),
+            ("", true),
+            ("My_Web", false),
+            ("-x", false),
+        ],
+    );
+    let one = annotated(service("one", 1, &[(80, 30080)]), a::DNS_LABEL, "same");
+    let two = annotated(service("two", 2, &[(81, 30081)]), a::DNS_LABEL, "same");
+    let (_, d) = run(&[two, one]);
+    assert!(planned(&d, "one"));
+    assert!(matches!(&rejected(&d, "two")[0].1, Problem::Conflict(m) if m.contains("default/one")));
+}
+
+#[test]
+fn pip_prefix_annotation() {
+    let id = format!(
+        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/publicIPPrefixes/pfx"
+    );
+    let (state, _) = run(&[annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::PIP_PREFIX,
+        &id,
+    )]);
+    let pip = state
+        .public_ips
+        .iter()
+        .find(|p| p.tags.contains_key(TAG_SERVICE))
+        .expect("managed PIP");
+    assert_eq!(pip.prefix_id.as_deref(), Some(id.as_str()));
+    assert!(
+        pip.name.contains("-p"),
+        "a prefix change makes a new PIP: the name carries it"
+    );
+    check_values(
+        a::PIP_PREFIX,
+        &[
+            ("not-an-id", false),
+            (
+                "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/publicIPAddresses/z",
+                false,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn pip_tags_annotation() {
+    let (state, _) = run(&[annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::PIP_TAGS,
+        "team=web, cost=42",
+    )]);
+    let pip = state
+        .public_ips
+        .iter()
+        .find(|p| p.tags.contains_key(TAG_SERVICE))
+        .expect("managed PIP");
+    assert_eq!(pip.tags.get("team").map(String::as_str), Some("web"));
+    assert_eq!(pip.tags.get("cost").map(String::as_str), Some("42"));
+    check_values(
+        a::PIP_TAGS,
+        &[
+            ("a=b", true),
+            ("novalue", false),
+            ("aksnet.io-owner=x", false),
+            ("a/b=c", false),
+        ],
+    );
+}
+
+fn probe_of(state: &Observed, port: u16) -> Option<&aksnet_operator::model::Probe> {
+    let lb = public_lb(state);
+    let rule = lb.rules.iter().find(|r| r.frontend_port == port)?;
+    lb.probes
+        .iter()
+        .find(|p| Some(&p.name) == rule.probe.as_ref())
+}
+
+#[test]
+fn health_probe_protocol_and_path_annotations() {
+    let svc = annotated(service("web", 1, &[(80, 30080)]), a::PROBE_PROTOCOL, "Http");
+    let (state, _) = run(std::slice::from_ref(&svc));
+    let p = probe_of(&state, 80).expect("probe");
+    assert_eq!(
+        (p.protocol, p.port, p.path.as_deref()),
+        (ProbeProtocol::Http, 30080, Some("/"))
+    );
+    let (state, _) = run(&[annotated(svc, a::PROBE_PATH, "/ready")]);
+    assert_eq!(
+        probe_of(&state, 80).unwrap().path.as_deref(),
+        Some("/ready")
+    );
+    check_values(
+        a::PROBE_PROTOCOL,
+        &[("tcp", true), ("HTTPS", true), ("grpc", false)],
+    );
+    check_values(
+        a::PROBE_PATH,
+        &[("/x", true), ("x", false), ("/a b", false)],
+    );
+}
+
+#[test]
+fn health_probe_interval_and_count_annotations() {
+    let svc = annotated(
+        annotated(service("web", 1, &[(80, 30080)]), a::PROBE_INTERVAL, "10"),
+        a::PROBE_COUNT,
+        "3",
+    );
+    let (state, _) = run(&[svc]);
+    let p = probe_of(&state, 80).unwrap();
+    assert_eq!((p.interval_seconds, p.threshold), (10, 3));
+    check_values(
+        a::PROBE_INTERVAL,
+        &[("5", true), ("4", false), ("x", false), ("60", false)],
+    );
+    check_values(a::PROBE_COUNT, &[("2", true), ("1", false), ("-2", false)]);
+}
+
+#[test]
+fn per_port_probe_annotations() {
+    let port = |suffix: &str| format!("{}port_80_{suffix}", a::PREFIX);
+    let base = service("web", 1, &[(80, 30080), (443, 30443)]);
+    let svc = annotated(
+        annotated(base.clone(), &port("health-probe_protocol"), "Http"),
+        &port("health-probe_request-path"),
+        "/live",
+    );
+    let svc = annotated(
+        annotated(svc, a::PROBE_PROTOCOL, "Tcp"),
+        &port("health-probe_port"),
+        "p443",
+    );
+    let (state, _) = run(&[svc]);
+    let p80 = probe_of(&state, 80).unwrap();
+    assert_eq!(
+        (p80.protocol, p80.port, p80.path.as_deref()),
+        (ProbeProtocol::Http, 30443, Some("/live")),
+        "named port → its node port"
+    );
+    assert_eq!(
+        probe_of(&state, 443).unwrap().protocol,
+        ProbeProtocol::Tcp,
+        "per-port override only"
+    );
+
+    let (state, _) = run(&[annotated(base.clone(), &port("health-probe_port"), "10256")]);
+    assert_eq!(
+        probe_of(&state, 80).unwrap().port,
+        10256,
+        "other numbers are used as is"
+    );
+    let (state, _) = run(&[annotated(base.clone(), &port("no_probe_rule"), "true")]);
+    assert!(
+        public_lb(&state)
+            .rules
+            .iter()
+            .any(|r| r.frontend_port == 80 && r.probe.is_none())
+    );
+    let (state, _) = run(&[annotated(base.clone(), &port("no_lb_rule"), "true")]);
+    assert!(
+        !public_lb(&state)
+            .rules
+            .iter()
+            .any(|r| r.frontend_port == 80)
+    );
+    assert!(
+        public_lb(&state)
+            .rules
+            .iter()
+            .any(|r| r.frontend_port == 443)
+    );
+
+    check_values(
+        &port("health-probe_port"),
+        &[("nosuchport", false), ("70000", false)],
+    );
+    check_values(
+        &port("health-probe_interval"),
+        &[("10", true), ("3", false)],
+    );
+    check_values(
+        &format!("{}port_0_no_lb_rule", a::PREFIX),
+        &[("true", false)],
+    );
+}
+
+#[test]
+fn tcp_idle_timeout_annotation() {
+    let (state, _) = run(&[annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::IDLE_TIMEOUT,
+        "30",
+    )]);
+    assert!(
+        public_lb(&state)
+            .rules
+            .iter()
+            .any(|r| r.frontend_port == 80 && r.idle_timeout_minutes == 30)
+    );
+    check_values(
+        a::IDLE_TIMEOUT,
+        &[
+            ("4", true),
+            ("100", true),
+            ("3", false),
+            ("101", false),
+            ("ten", false),
+        ],
+    );
+}
+
+#[test]
+fn disable_tcp_reset_annotation() {
+    let (state, _) = run(&[annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::DISABLE_TCP_RESET,
+        "true",
+    )]);
+    assert!(
+        public_lb(&state)
+            .rules
+            .iter()
+            .any(|r| r.frontend_port == 80 && !r.tcp_reset)
+    );
+}
+
+#[test]
+fn disable_floating_ip_annotation() {
+    let svc = annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::DISABLE_FLOATING_IP,
+        "true",
+    );
+    let (state, _) = run(std::slice::from_ref(&svc));
+    let r = public_lb(&state)
+        .rules
+        .iter()
+        .find(|r| r.frontend_port == 80)
+        .unwrap();
+    assert!(!r.floating_ip);
+    assert_eq!(r.backend_port, 30080);
+    let nsg = service_rules(&state, "web");
+    assert_eq!(
+        nsg[0].destinations,
+        vec!["10.224.0.0/16"],
+        "the node subnet, not every node IP"
+    );
+    assert_eq!(nsg[0].destination_ports, vec!["30080"]);
+    let no_node_ports = with(
+        svc,
+        json!({"spec": {"allocateLoadBalancerNodePorts": false, "ports": [{"name": "p80", "port": 80, "protocol": "TCP"}]}}),
+    );
+    let (_, d) = run(&[no_node_ports]);
+    assert!(matches!(&rejected(&d, "web")[0].1, Problem::Unsupported(_)));
+}
+
+#[test]
+fn external_traffic_policy_local() {
+    let svc = with(
+        service("web", 1, &[(80, 30080), (443, 30443)]),
+        json!({"spec": {"externalTrafficPolicy": "Local", "healthCheckNodePort": 32000}}),
+    );
+    let (state, _) = run(&[svc]);
+    for port in [80, 443] {
+        let p = probe_of(&state, port).unwrap();
+        assert_eq!(
+            (p.protocol, p.port, p.path.as_deref()),
+            (ProbeProtocol::Http, 32000, Some("/healthz"))
+        );
+    }
+    let no_hc = with(
+        service("web", 1, &[(80, 30080)]),
+        json!({"spec": {"externalTrafficPolicy": "Local"}}),
+    );
+    assert_eq!(
+        rejected(&run(&[no_hc]).1, "web")[0].0,
+        "spec.healthCheckNodePort"
+    );
+}
+
+#[test]
+fn allocate_load_balancer_node_ports_false() {
+    let no_np = json!({"spec": {"allocateLoadBalancerNodePorts": false, "ports": [{"name": "p80", "port": 80, "protocol": "TCP"}]}});
+    let (_, d) = run(&[with(service("web", 1, &[]), no_np.clone())]);
+    assert!(
+        matches!(&rejected(&d, "web")[0].1, Problem::Unsupported(m) if m.contains("no node port"))
+    );
+    let local = with(
+        with(service("web", 1, &[]), no_np),
+        json!({"spec": {"externalTrafficPolicy": "Local", "healthCheckNodePort": 32000}}),
+    );
+    let (state, d) = run(&[local]);
+    assert!(planned(&d, "web"));
+    assert_eq!(probe_of(&state, 80).unwrap().port, 32000);
+}
+
+#[test]
+fn session_affinity_client_ip() {
+    let (state, _) = run(&[with(
+        service("web", 1, &[(80, 30080)]),
+        json!({"spec": {"sessionAffinity": "ClientIP"}}),
+    )]);
+    assert!(
+        public_lb(&state)
+            .rules
+            .iter()
+            .any(|r| r.frontend_port == 80 && r.distribution == Distribution::SourceIp)
+    );
+}
+
+#[test]
+fn ip_families_dual_stack() {
+    let svc = with(
+        service("web", 1, &[(80, 30080)]),
+        json!({"spec": {"ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "RequireDualStack"}}),
+    );
+    let (state, d) = run(&[svc]);
+    assert!(
+        matches!(&d.services["default/web"], ServiceOutcome::Planned { ingress } if ingress.len() == 2)
+    );
+    let pips: Vec<_> = state
+        .public_ips
+        .iter()
+        .filter(|p| p.tags.contains_key(TAG_SERVICE))
+        .collect();
+    assert_eq!(pips.len(), 2);
+    let v6 = pips
+        .iter()
+        .find(|p| p.family == Family::V6)
+        .expect("IPv6 PIP");
+    assert!(v6.name.ends_with("-IPv6"));
+    let lb = public_lb(&state);
+    assert!(
+        lb.rules
+            .iter()
+            .any(|r| r.name.ends_with("-TCP-80-IPv6") && r.backend_pool.ends_with("nodes-IPv6"))
+    );
+    let nsg = service_rules(&state, "web");
+    assert_eq!(nsg.len(), 2, "one rule per family");
+}
+
+#[test]
+fn source_ranges_and_allowed_ranges() {
+    let ranges = with(
+        service("web", 1, &[(80, 30080)]),
+        json!({"spec": {"loadBalancerSourceRanges": ["10.0.0.0/8", "192.168.1.7"]}}),
+    );
+    let (state, _) = run(std::slice::from_ref(&ranges));
+    assert_eq!(
+        service_rules(&state, "web")[0].sources,
+        vec!["10.0.0.0/8", "192.168.1.7/32"]
+    );
+    for key in [a::ALLOWED_IP_RANGES, a::SOURCE_RANGES] {
+        let (state, _) = run(&[annotated(
+            service("web", 1, &[(80, 30080)]),
+            key,
+            "1.2.3.0/24,5.6.7.8/32",
+        )]);
+        assert_eq!(
+            service_rules(&state, "web")[0].sources,
+            vec!["1.2.3.0/24", "5.6.7.8/32"]
+        );
+        check_values(
+            key,
+            &[("1.2.3.0/24", true), ("1.2.3.0/33", false), ("nope", false)],
+        );
+    }
+    let both = annotated(ranges, a::ALLOWED_IP_RANGES, "1.2.3.0/24");
+    assert!(matches!(
+        &rejected(&run(&[both]).1, "web")[0].1,
+        Problem::Conflict(_)
+    ));
+    let bad = with(
+        service("web", 1, &[(80, 30080)]),
+        json!({"spec": {"loadBalancerSourceRanges": ["x"]}}),
+    );
+    assert_eq!(
+        rejected(&run(&[bad]).1, "web")[0].0,
+        "spec.loadBalancerSourceRanges"
+    );
+}
+
+#[test]
+fn allowed_service_tags_annotation() {
+    let (state, _) = run(&[annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::ALLOWED_SERVICE_TAGS,
+        "AzureFrontDoor.Backend,AzureCloud",
+    )]);
+    assert_eq!(
+        service_rules(&state, "web")[0].sources,
+        vec!["AzureCloud", "AzureFrontDoor.Backend"]
+    );
+    check_values(
+        a::ALLOWED_SERVICE_TAGS,
+        &[("Internet", true), ("1bad", false), ("a b", false)],
+    );
+}
+
+#[test]
+fn shared_security_rule_annotation() {
+    let one = annotated(
+        service("one", 1, &[(80, 30080)]),
+        a::SHARED_SECURITY_RULE,
+        "true",
+    );
+    let two = annotated(
+        service("two", 2, &[(80, 30081)]),
+        a::SHARED_SECURITY_RULE,
+        "true",
+    );
+    let (state, _) = run(&[one, two]);
+    let shared: Vec<_> = state
+        .security_group
+        .as_ref()
+        .unwrap()
+        .rules
+        .iter()
+        .filter(|r| r.description.as_deref() == Some("aksnet: shared"))
+        .collect();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(
+        shared[0].destinations.len(),
+        2,
+        "both frontends in one rule"
+    );
+}
+
+#[test]
+fn shared_ip_and_port_clash() {
+    let mut observed = observed_base();
+    observed.public_ips.push(byo_ip("shared", RG, "20.1.2.3"));
+    let one = annotated(service("one", 1, &[(80, 30080)]), a::PIP_NAME, "shared");
+    let two = annotated(service("two", 2, &[(443, 30443)]), a::PIP_NAME, "shared");
+    let clash = annotated(service("three", 3, &[(80, 30090)]), a::PIP_NAME, "shared");
+    let (state, d) = run_on(observed.clone(), &[clash.clone(), two.clone(), one.clone()]);
+    assert!(planned(&d, "one") && planned(&d, "two"));
+    let lb = public_lb(&state);
+    let shared_fe: Vec<_> = lb
+        .frontends
+        .iter()
+        .filter(|f| f.name.contains("pip-shared"))
+        .collect();
+    assert_eq!(shared_fe.len(), 1, "one frontend for the shared IP");
+    assert_eq!(
+        lb.rules
+            .iter()
+            .filter(|r| r.frontend == shared_fe[0].name)
+            .count(),
+        2
+    );
+    let errs = rejected(&d, "three");
+    assert!(
+        matches!(&errs[0].1, Problem::PortClash { port: 80, other, .. } if other == "default/one"),
+        "{errs:?}"
+    );
+    // The decision does not depend on input order.
+    let (_, again) = run_on(observed, &[one, clash, two]);
+    assert_eq!(again.services, d.services);
+}
+
+#[test]
+fn load_balancer_class_type_and_deletion() {
+    let other = with(
+        service("other", 1, &[(80, 30080)]),
+        json!({"spec": {"loadBalancerClass": "metallb.io/metallb"}}),
+    );
+    let ours = with(
+        service("ours", 2, &[(81, 30081)]),
+        json!({"spec": {"loadBalancerClass": CLASS}}),
+    );
+    let cluster_ip = with(
+        service("cip", 3, &[(82, 30082)]),
+        json!({"spec": {"type": "ClusterIP"}}),
+    );
+    let deleting = with(
+        service("gone", 4, &[(83, 30083)]),
+        json!({"metadata": {"deletionTimestamp": "2026-01-02T00:00:00Z", "finalizers": ["x"]}}),
+    );
+    let (state, d) = run(&[other, ours, cluster_ip, deleting]);
+    assert!(planned(&d, "ours"));
+    for n in ["other", "cip", "gone"] {
+        assert_eq!(
+            d.services[&format!("default/{n}")],
+            ServiceOutcome::Released,
+            "{n}"
+        );
+    }
+    assert_eq!(public_lb(&state).rules.len(), 1);
+}
+
+#[test]
+fn udp_and_sctp_ports() {
+    let udp = with(
+        service("dns", 1, &[]),
+        json!({"spec": {"ports": [{"name": "dns", "port": 53, "protocol": "UDP", "nodePort": 30053}]}}),
+    );
+    let (state, _) = run(&[udp]);
+    let r = public_lb(&state)
+        .rules
+        .iter()
+        .find(|r| r.frontend_port == 53)
+        .unwrap();
+    assert_eq!(r.protocol, Protocol::Udp);
+    assert!(
+        r.probe.is_none() && !r.tcp_reset,
+        "UDP: no probe, no TCP reset"
+    );
+    assert_eq!(service_rules(&state, "dns")[0].protocol, "Udp");
+    let sctp = with(
+        service("s", 1, &[]),
+        json!({"spec": {"ports": [{"name": "s", "port": 9999, "protocol": "SCTP", "nodePort": 30999}]}}),
+    );
+    assert!(matches!(
+        &rejected(&run(std::slice::from_ref(&sctp)).1, "s")[0].1,
+        Problem::Unsupported(_)
+    ));
+    let (state, d) = run(&[annotated(sctp, a::INTERNAL, "true")]);
+    assert!(planned(&d, "s"));
+    assert_eq!(
+        internal_lb(&state).unwrap().rules[0].protocol,
+        Protocol::All
+    );
+}
+
+#[test]
+fn rejected_service_keeps_what_it_has() {
+    let good = service("web", 1, &[(80, 30080)]);
+    let (state, _) = run(std::slice::from_ref(&good));
+    let before = state.clone();
+    let broken = annotated(good, a::IDLE_TIMEOUT, "9999");
+    let desired = plan_with(&network(), &[broken], &nodes(3), &state);
+    assert!(
+        matches!(&desired.services["default/web"], ServiceOutcome::Rejected { errors } if errors[0].field == a::IDLE_TIMEOUT)
+    );
+    let ops = aksnet_operator::diff::diff(&desired, &state);
+    assert!(
+        ops.is_empty(),
+        "a typo never tears a working Service down: {ops:#?}"
+    );
+    assert_eq!(state, before);
+}
+
+#[test]
+fn bad_service_does_not_affect_others() {
+    let good = service("good", 2, &[(80, 30080)]);
+    let bad = annotated(
+        service("bad", 1, &[(81, 30081)]),
+        a::PROBE_PROTOCOL,
+        "bogus",
+    );
+    let (state, d) = run(&[bad, good]);
+    assert!(planned(&d, "good"));
+    assert_eq!(rejected(&d, "bad").len(), 1);
+    assert_eq!(
+        public_lb(&state)
+            .rules
+            .iter()
+            .filter(|r| r.frontend_port == 80)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let svc = annotated(
+        annotated(service("web", 1, &[(80, 30080)]), a::IDLE_TIMEOUT, "1"),
+        a::PROBE_COUNT,
+        "0",
+    );
+    let errs = rejected(&run(&[svc]).1, "web");
+    let fields: Vec<_> = errs.iter().map(|(f, _)| f.as_str()).collect();
+    assert!(
+        fields.contains(&a::IDLE_TIMEOUT) && fields.contains(&a::PROBE_COUNT),
+        "{fields:?}"
+    );
+}

@@ -1,0 +1,475 @@
+//! Cluster-wide planning: backend pools, kubenet routes and UDRs, NSG priorities, outbound,
+//! limits, and the diff's safety rules around what others own.
+
+mod support;
+
+use aksnet_operator::diff::{Op, diff};
+use aksnet_operator::error::Problem;
+use aksnet_operator::model::{
+    Distribution, Frontend, FrontendTarget, LbRule, LoadBalancer, Observed, Protocol,
+};
+use aksnet_operator::naming::{TAG_DELETION_POLICY, TAG_SERVICE};
+use aksnet_operator::plan::{EXCLUDE_LABEL, Limits, PlanInput, ServiceOutcome, plan};
+use serde_json::json;
+use support::*;
+
+fn lb<'a>(state: &'a Observed, name: &str) -> &'a LoadBalancer {
+    state.load_balancer(name).expect("load balancer exists")
+}
+
+fn pool_ips(state: &Observed) -> Vec<String> {
+    let lb = lb(state, "kubernetes");
+    let pool = lb
+        .backend_pools
+        .iter()
+        .find(|p| p.name.ends_with("-nodes"))
+        .expect("pool");
+    pool.addresses.iter().map(|a| a.ip.clone()).collect()
+}
+
+#[test]
+fn backend_pool_follows_nodes() {
+    let svc = [service("web", 1, &[(80, 30080)])];
+    let mut ns = nodes(3);
+    let (state, _, _) = converge(&network(), &svc, &ns, observed_base(), 4);
+    assert_eq!(
+        pool_ips(&state),
+        vec!["10.224.1.4", "10.224.1.5", "10.224.1.6"]
+    );
+
+    ns[0] = with_node_label(ns[0].clone(), EXCLUDE_LABEL, "");
+    ns[1] = with_node_label(ns[1].clone(), "node-role.kubernetes.io/control-plane", "");
+    ns.push(node("aks-np-new", "10.224.9.9", Some("10.250.0.0/24")));
+    let (state, _, _) = converge(&network(), &svc, &ns, state, 4);
+    assert_eq!(pool_ips(&state), vec!["10.224.1.6", "10.224.9.9"]);
+
+    ns[0] = with_node_label(ns[0].clone(), EXCLUDE_LABEL, "false");
+    ns.pop();
+    let (state, _, _) = converge(&network(), &svc, &ns, state, 4);
+    assert_eq!(
+        pool_ips(&state),
+        vec!["10.224.1.4", "10.224.1.6"],
+        "exclude label with value false does not exclude"
+    );
+}
+
+fn with_node_label(
+    n: k8s_openapi::api::core::v1::Node,
+    k: &str,
+    v: &str,
+) -> k8s_openapi::api::core::v1::Node {
+    let mut n = n;
+    n.metadata
+        .labels
+        .get_or_insert_default()
+        .insert(k.into(), v.into());
+    n
+}
+
+#[test]
+fn kubenet_routes_and_udrs_next_to_foreign_routes() {
+    let net = network_with(
+        json!({"routeTable": {"routes": [{"name": "egress", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.225.0.4"}]}}),
+    );
+    let (state, d, _) = converge(&net, &[], &nodes(3), observed_base(), 4);
+    let rt = state.route_table.as_ref().unwrap();
+    assert!(
+        rt.routes.iter().any(|r| r.name == "to-onprem"),
+        "foreign route survives"
+    );
+    let egress = rt
+        .routes
+        .iter()
+        .find(|r| r.address_prefix == "0.0.0.0/0")
+        .unwrap();
+    assert_eq!(egress.name, d.ownership.spec_child("egress"));
+    let pod: Vec<_> = rt
+        .routes
+        .iter()
+        .filter(|r| r.name.contains("-pod-"))
+        .collect();
+    assert_eq!(pod.len(), 3);
+    assert!(pod.iter().any(|r| r.address_prefix == "10.244.1.0/24"
+        && r.next_hop_ip.as_deref() == Some("10.224.1.5")
+        && r.next_hop_type == "VirtualAppliance"));
+
+    // A node leaves; its route goes, the rest stays.
+    let (state, _, _) = converge(&net, &[], &nodes(2), state, 4);
+    assert_eq!(state.route_table.as_ref().unwrap().routes.len(), 1 + 1 + 2);
+    // syncNodeRoutes false: only the UDR and the foreign route remain.
+    let no_sync = network_with(
+        json!({"routeTable": {"syncNodeRoutes": false, "routes": [{"name": "egress", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.225.0.4"}]}}),
+    );
+    let (state, _, _) = converge(&no_sync, &[], &nodes(2), state, 4);
+    assert_eq!(state.route_table.as_ref().unwrap().routes.len(), 2);
+}
+
+#[test]
+fn route_limit_leaves_later_nodes_out_with_an_error() {
+    let limits = Limits {
+        routes_per_table: 3,
+        ..Limits::default()
+    };
+    let net = network();
+    let observed = observed_base();
+    let ns = nodes(4);
+    let d = plan(&PlanInput {
+        network: &net,
+        services: &[],
+        nodes: &ns,
+        observed: &observed,
+        load_balancer_class: CLASS,
+        limits,
+    });
+    assert_eq!(
+        d.route_table.as_ref().unwrap().routes.len(),
+        2,
+        "3 minus the foreign one"
+    );
+    let errs: Vec<_> = d
+        .errors
+        .iter()
+        .filter(|e| matches!(e.problem, Problem::Limit { limit: 3, .. }))
+        .map(|e| e.object.as_str())
+        .collect();
+    assert_eq!(errs, vec!["node aks-np-00002", "node aks-np-00003"]);
+}
+
+#[test]
+fn nodes_without_matching_address_are_reported() {
+    let n = node("odd", "fd00::5", Some("10.244.7.0/24"));
+    let d = plan_with(&network(), &[], &[n], &observed_base());
+    assert!(d.errors.iter().any(|e| e.object == "node odd"
+        && matches!(&e.problem, Problem::InvalidValue(m) if m.contains("no IPv4 InternalIP"))));
+}
+
+#[test]
+fn nsg_custom_rules_and_stable_priorities() {
+    let net = network_with(
+        json!({"securityGroup": {"rules": [{"name": "deny-telnet", "priority": 200, "direction": "Inbound", "access": "Deny", "protocol": "Tcp", "sourceAddressPrefixes": ["*"], "destinationAddressPrefixes": ["*"], "destinationPortRanges": ["23"]}]}}),
+    );
+    let svcs = [
+        service("one", 1, &[(80, 30080)]),
+        service("two", 2, &[(81, 30081)]),
+    ];
+    let (state, d, _) = converge(&net, &svcs, &nodes(2), observed_base(), 4);
+    let nsg = state.security_group.as_ref().unwrap();
+    assert!(
+        nsg.rules
+            .iter()
+            .any(|r| r.name == "allow-bastion" && r.priority == 500),
+        "foreign rule untouched"
+    );
+    assert!(
+        nsg.rules
+            .iter()
+            .any(|r| r.name == d.ownership.spec_child("deny-telnet") && r.priority == 200)
+    );
+    let prio = |state: &Observed, svc: &str| {
+        let desc = format!("aksnet: default/{svc}");
+        state
+            .security_group
+            .as_ref()
+            .unwrap()
+            .rules
+            .iter()
+            .find(|r| r.description.as_deref() == Some(&desc))
+            .map(|r| r.priority)
+    };
+    assert_eq!(
+        (prio(&state, "one"), prio(&state, "two")),
+        (Some(501), Some(502)),
+        "500 is taken by a rule we do not own"
+    );
+    // "one" goes away: "two" keeps its priority; a new Service takes the free one.
+    let svcs = [
+        service("two", 2, &[(81, 30081)]),
+        service("three", 3, &[(82, 30082)]),
+    ];
+    let (state, _, _) = converge(&net, &svcs, &nodes(2), state, 4);
+    assert_eq!(
+        (
+            prio(&state, "two"),
+            prio(&state, "three"),
+            prio(&state, "one")
+        ),
+        (Some(502), Some(501), None)
+    );
+}
+
+#[test]
+fn nsg_priority_range_exhausted() {
+    let net = network_with(
+        json!({"securityGroup": {"servicePriorityRange": {"start": 500, "end": 501}}}),
+    );
+    let svcs = [
+        service("one", 1, &[(80, 30080)]),
+        service("two", 2, &[(81, 30081)]),
+    ];
+    let (_, d, _) = converge(&net, &svcs, &nodes(1), observed_base(), 4);
+    assert!(matches!(
+        &d.services["default/one"],
+        ServiceOutcome::Planned { .. }
+    ));
+    assert!(
+        matches!(&d.services["default/two"], ServiceOutcome::Rejected { errors } if matches!(errors[0].problem, Problem::Limit { .. }))
+    );
+}
+
+#[test]
+fn frontend_limit_rejects_later_services_only() {
+    let limits = Limits {
+        frontends_per_load_balancer: 2,
+        ..Limits::default()
+    };
+    let net = network_with(
+        json!({"loadBalancer": {"outboundType": "userDefinedRouting"}, "routeTable": {"routes": [{"name": "egress", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.225.0.4"}]}}),
+    );
+    let svcs: Vec<_> = (0..3)
+        .map(|i| service(&format!("s{i}"), i, &[(80 + i as u16, 30080 + i as u16)]))
+        .collect();
+    let observed = observed_base();
+    let ns = nodes(1);
+    let d = plan(&PlanInput {
+        network: &net,
+        services: &svcs,
+        nodes: &ns,
+        observed: &observed,
+        load_balancer_class: CLASS,
+        limits,
+    });
+    assert!(matches!(
+        &d.services["default/s0"],
+        ServiceOutcome::Planned { .. }
+    ));
+    assert!(matches!(
+        &d.services["default/s1"],
+        ServiceOutcome::Planned { .. }
+    ));
+    assert!(
+        matches!(&d.services["default/s2"], ServiceOutcome::Rejected { errors } if matches!(errors[0].problem, Problem::Limit { limit: 2, .. }))
+    );
+}
+
+#[test]
+fn outbound_rule_and_its_public_ips() {
+    let net = network_with(
+        json!({"loadBalancer": {"outbound": {"managedOutboundIpCount": 2, "idleTimeoutMinutes": 10}}}),
+    );
+    let (state, d, _) = converge(&net, &[], &nodes(2), observed_base(), 4);
+    let public = lb(&state, "kubernetes");
+    assert_eq!(public.outbound_rules.len(), 1);
+    assert_eq!(public.outbound_rules[0].frontends.len(), 2);
+    assert_eq!(public.outbound_rules[0].idle_timeout_minutes, 10);
+    assert_eq!(state.public_ips.len(), 2);
+    // Down to one IP: the LB drops the frontend first, then the IP is deleted.
+    let one = network_with(json!({"loadBalancer": {"outbound": {"managedOutboundIpCount": 1}}}));
+    let desired = plan_with(&one, &[], &nodes(2), &state);
+    let ops = diff(&desired, &state);
+    let kinds: Vec<_> = ops.iter().map(Op::describe).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "put loadBalancer kubernetes".to_string(),
+            format!("delete publicIPAddress {}", d.ownership.child("outbound-2"))
+        ]
+    );
+    // userDefinedRouting: no outbound rule; the LB (ours, now empty) is deleted with its IPs.
+    let udr = network_with(
+        json!({"loadBalancer": {"outboundType": "userDefinedRouting"}, "routeTable": {"routes": [{"name": "egress", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.225.0.4"}]}}),
+    );
+    let (state, _, _) = converge(&udr, &[], &nodes(2), state, 4);
+    assert!(state.load_balancer("kubernetes").is_none());
+    assert!(state.public_ips.is_empty());
+    let (state, _, _) = converge(
+        &udr,
+        &[service("web", 1, &[(80, 30080)])],
+        &nodes(2),
+        state,
+        4,
+    );
+    assert!(!lb(&state, "kubernetes").rules[0].disable_outbound_snat);
+}
+
+/// A load balancer someone else made, with a frontend and rule of theirs.
+fn foreign_lb() -> LoadBalancer {
+    LoadBalancer {
+        name: "kubernetes".into(),
+        resource_group: RG.into(),
+        location: "westeurope".into(),
+        frontends: vec![Frontend {
+            name: "theirs".into(),
+            target: FrontendTarget::Private {
+                subnet_id: "/x/subnets/s".into(),
+                static_ip: Some("10.224.0.9".into()),
+                family: aksnet_operator::model::Family::V4,
+            },
+            private_ip: Some("10.224.0.9".into()),
+        }],
+        backend_pools: vec![aksnet_operator::model::BackendPool {
+            name: "their-pool".into(),
+            addresses: vec![],
+        }],
+        rules: vec![LbRule {
+            name: "their-rule".into(),
+            frontend: "theirs".into(),
+            backend_pool: "their-pool".into(),
+            probe: None,
+            protocol: Protocol::Tcp,
+            frontend_port: 22,
+            backend_port: 22,
+            idle_timeout_minutes: 4,
+            floating_ip: false,
+            tcp_reset: true,
+            distribution: Distribution::Default,
+            disable_outbound_snat: false,
+        }],
+        etag: Some("7".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn foreign_load_balancer_children_survive_and_it_is_never_deleted() {
+    let mut observed = observed_base();
+    observed.load_balancers.push(foreign_lb());
+    let (state, _, _) = converge(
+        &network(),
+        &[service("web", 1, &[(80, 30080)])],
+        &nodes(2),
+        observed,
+        4,
+    );
+    let public = lb(&state, "kubernetes");
+    assert!(public.rules.iter().any(|r| r.name == "their-rule"));
+    assert!(public.frontends.iter().any(|f| f.name == "theirs"));
+    assert!(
+        public.tags.is_empty(),
+        "we do not tag what we did not create"
+    );
+    // Everything of ours goes: the LB stays with their children.
+    let udr = network_with(
+        json!({"loadBalancer": {"outboundType": "userDefinedRouting"}, "routeTable": {"routes": [{"name": "egress", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.225.0.4"}]}}),
+    );
+    let (state, _, _) = converge(&udr, &[], &nodes(2), state, 4);
+    let public = lb(&state, "kubernetes");
+    assert_eq!(public.rules.len(), 1);
+    assert_eq!(public.frontends.len(), 1);
+    assert_eq!(public.backend_pools.len(), 1);
+}
+
+#[test]
+fn service_deletion_removes_its_objects_in_order() {
+    let svcs = [
+        service("web", 1, &[(80, 30080)]),
+        service("api", 2, &[(81, 30081)]),
+    ];
+    let (state, _, _) = converge(&network(), &svcs, &nodes(2), observed_base(), 4);
+    let web_pip = state
+        .public_ips
+        .iter()
+        .find(|p| p.tags.get(TAG_SERVICE).map(String::as_str) == Some("default/web"))
+        .unwrap()
+        .name
+        .clone();
+    let desired = plan_with(&network(), &svcs[1..], &nodes(2), &state);
+    let ops = diff(&desired, &state);
+    let kinds: Vec<_> = ops.iter().map(Op::describe).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "put loadBalancer kubernetes".to_string(),
+            "put networkSecurityGroup aks-nsg".into(),
+            format!("delete publicIPAddress {web_pip}")
+        ]
+    );
+    let (state, _, _) = converge(&network(), &svcs[1..], &nodes(2), state, 4);
+    assert_eq!(lb(&state, "kubernetes").rules.len(), 1);
+    assert_eq!(lb(&state, "kubernetes").probes.len(), 1);
+    assert!(
+        state
+            .security_group
+            .as_ref()
+            .unwrap()
+            .rules
+            .iter()
+            .all(|r| r.description.as_deref() != Some("aksnet: default/web"))
+    );
+}
+
+#[test]
+fn static_public_ips_follow_their_deletion_policy() {
+    let net = network_with(
+        json!({"publicIps": [{"name": "keep-me", "dnsLabel": "keepme", "zones": ["2", "1"]}, {"name": "drop-me", "deletionPolicy": "Delete"}]}),
+    );
+    let svc = annotated(
+        service("web", 1, &[(80, 30080)]),
+        aksnet_operator::annotations::PIP_NAME,
+        "keep-me",
+    );
+    let (state, d, _) = converge(&net, &[svc], &nodes(1), observed_base(), 4);
+    assert!(matches!(
+        &d.services["default/web"],
+        ServiceOutcome::Planned { .. }
+    ));
+    let keep = state.public_ip(RG, "keep-me").unwrap();
+    assert_eq!(keep.zones, vec!["1", "2"]);
+    assert_eq!(keep.dns_label.as_deref(), Some("keepme"));
+    assert_eq!(
+        keep.tags.get(TAG_DELETION_POLICY).map(String::as_str),
+        Some("Retain")
+    );
+    assert!(keep.used_by.is_some());
+    // Both leave the spec and the Service goes: Retain stays, Delete goes.
+    let (state, _, _) = converge(&network(), &[], &nodes(1), state, 4);
+    assert!(state.public_ip(RG, "keep-me").is_some());
+    assert!(state.public_ip(RG, "drop-me").is_none());
+}
+
+#[test]
+fn static_ip_name_taken_by_someone_else() {
+    let net = network_with(json!({"publicIps": [{"name": "taken"}]}));
+    let mut observed = observed_base();
+    let mut theirs = aksnet_operator::model::PublicIp {
+        name: "taken".into(),
+        resource_group: RG.into(),
+        location: "westeurope".into(),
+        family: aksnet_operator::model::Family::V4,
+        zones: vec![],
+        dns_label: None,
+        prefix_id: None,
+        tags: Default::default(),
+        address: Some("20.0.0.1".into()),
+        used_by: None,
+        etag: Some("1".into()),
+    };
+    theirs.tags.insert("owner".into(), "someone".into());
+    observed.public_ips.push(theirs.clone());
+    let d = plan_with(&net, &[], &[], &observed);
+    assert!(
+        d.errors
+            .iter()
+            .any(|e| e.object == "spec.publicIps[taken]"
+                && matches!(e.problem, Problem::Conflict(_)))
+    );
+    let ops = diff(&d, &observed);
+    assert!(
+        !ops.iter().any(|op| op.describe().contains("taken")),
+        "never overwrite or delete it: {ops:?}"
+    );
+}
+
+#[test]
+fn steady_state_is_zero_writes() {
+    let svcs: Vec<_> = (0..20)
+        .map(|i| service(&format!("s{i}"), i, &[(1000 + i as u16, 30000 + i as u16)]))
+        .collect();
+    let (state, _, rounds) = converge(&network(), &svcs, &nodes(5), observed_base(), 4);
+    assert!(
+        rounds <= 2,
+        "public IPs first, then NSG rules with their addresses: {rounds} rounds"
+    );
+    let desired = plan_with(&network(), &svcs, &nodes(5), &state);
+    assert!(desired.pending.is_empty());
+    assert!(diff(&desired, &state).is_empty());
+}
