@@ -11,7 +11,7 @@ use std::alloc::System;
 use std::hint::black_box;
 
 use aksnet_operator::diff::diff;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_main};
 use serde_json::json;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use support::*;
@@ -71,10 +71,12 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
+/// Criterion's generated entry points.
+mod harness {
     #![allow(missing_docs)]
-    name = benches;
-    config = Criterion::default();
-    targets = bench
+    use super::bench;
+    use criterion::{Criterion, criterion_group};
+    criterion_group!(benches, bench);
 }
-criterion_main!(benches);
+
+criterion_main!(harness::benches);

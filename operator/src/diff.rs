@@ -12,8 +12,8 @@
 use std::collections::BTreeSet;
 
 use crate::model::{
-    Frontend, FrontendTarget, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup,
-    name_key, public_ip_id_matches,
+    Frontend, FrontendTarget, IpKey, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup,
+    ip_key, ip_key_of_id, name_key,
 };
 use crate::naming::{Ownership, TAG_DELETION_POLICY};
 use crate::plan::Desired;
@@ -78,7 +78,9 @@ impl Keep<'_> {
     /// Named after a rejected Service.
     fn frozen(&self, name: &str) -> bool {
         let key = name_key(name);
-        self.frozen.iter().any(|p| key.starts_with(p.as_str()))
+        self.ownership
+            .service_prefix_of(&key)
+            .is_some_and(|p| self.frozen.contains(p))
     }
 
     /// Observed children we keep, then the desired ones (which win on a name).
@@ -162,13 +164,14 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
         }
     }
 
-    let wanted_ips: BTreeSet<(String, String)> = desired
+    let wanted_ips: BTreeSet<IpKey> = desired
         .public_ips
         .iter()
-        .map(|p| (name_key(&p.resource_group), name_key(&p.name)))
+        .map(|p| ip_key(&p.resource_group, &p.name))
         .collect();
+    let seen_ips = observed.public_ip_index();
     for want in &desired.public_ips {
-        match observed.public_ip(&want.resource_group, &want.name) {
+        match seen_ips.get(&ip_key(&want.resource_group, &want.name)) {
             None => puts_ip.push(Op::PutPublicIp(want.clone())),
             Some(seen) if desired.ownership.owns_resource(&seen.tags) => {
                 if let Some(update) = public_ip_update(seen, want) {
@@ -178,23 +181,21 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
             Some(_) => {}
         }
     }
-    let referenced: BTreeSet<String> = final_lbs
+    let referenced: BTreeSet<IpKey> = final_lbs
         .iter()
         .flat_map(|lb| lb.frontends.iter())
         .filter_map(|f| match &f.target {
-            FrontendTarget::Public { public_ip_id } => Some(name_key(public_ip_id)),
+            FrontendTarget::Public { public_ip_id } => ip_key_of_id(public_ip_id),
             FrontendTarget::Private { .. } => None,
         })
         .collect();
     for seen in &observed.public_ips {
-        let key = (name_key(&seen.resource_group), name_key(&seen.name));
+        let key = ip_key(&seen.resource_group, &seen.name);
         let retained = seen
             .tags
             .get(TAG_DELETION_POLICY)
             .is_some_and(|v| v == "Retain");
-        let in_use = referenced
-            .iter()
-            .any(|id| public_ip_id_matches(id, &seen.resource_group, &seen.name))
+        let in_use = referenced.contains(&key)
             || seen
                 .used_by
                 .as_deref()

@@ -13,13 +13,29 @@ pub fn name_key(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 
-/// Whether an ARM id names the public IP `rg/name`.
-pub fn public_ip_id_matches(id: &str, resource_group: &str, name: &str) -> bool {
-    name_key(id).ends_with(&format!(
-        "/resourcegroups/{}/providers/microsoft.network/publicipaddresses/{}",
-        name_key(resource_group),
-        name_key(name)
-    ))
+/// `(resource group, name)` in lower case: how Azure tells public IPs apart.
+pub type IpKey = (String, String);
+
+/// The [`IpKey`] of a public IP.
+pub fn ip_key(resource_group: &str, name: &str) -> IpKey {
+    (name_key(resource_group), name_key(name))
+}
+
+/// The [`IpKey`] of the public IP an ARM id names
+/// (`/subscriptions/../resourceGroups/{rg}/providers/Microsoft.Network/publicIPAddresses/{name}`).
+pub fn ip_key_of_id(id: &str) -> Option<IpKey> {
+    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [_, _, rgs, rg, providers, ns, kind, name]
+            if rgs.eq_ignore_ascii_case("resourceGroups")
+                && providers.eq_ignore_ascii_case("providers")
+                && ns.eq_ignore_ascii_case("Microsoft.Network")
+                && kind.eq_ignore_ascii_case("publicIPAddresses") =>
+        {
+            Some(ip_key(rg, name))
+        }
+        _ => None,
+    }
 }
 
 /// Azure tags on a top-level resource.
@@ -368,11 +384,20 @@ impl Observed {
             .find(|lb| name_key(&lb.name) == key)
     }
 
-    /// The observed public IP with this resource group and name.
+    /// The observed public IP with this resource group and name (a linear search: use
+    /// [`Observed::public_ip_index`] for many look-ups).
     pub fn public_ip(&self, resource_group: &str, name: &str) -> Option<&PublicIp> {
-        let (rg, key) = (name_key(resource_group), name_key(name));
+        let key = ip_key(resource_group, name);
         self.public_ips
             .iter()
-            .find(|p| name_key(&p.resource_group) == rg && name_key(&p.name) == key)
+            .find(|p| ip_key(&p.resource_group, &p.name) == key)
+    }
+
+    /// The observed public IPs by [`IpKey`].
+    pub fn public_ip_index(&self) -> std::collections::HashMap<IpKey, &PublicIp> {
+        self.public_ips
+            .iter()
+            .map(|p| (ip_key(&p.resource_group, &p.name), p))
+            .collect()
     }
 }

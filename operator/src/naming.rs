@@ -23,6 +23,9 @@ pub const TAG_DELETION_POLICY: &str = "aksnet.io-deletion-policy";
 /// Tag keys start with this; users may not set them.
 pub const RESERVED_TAG_PREFIX: &str = "aksnet.io";
 
+/// Length of a Service prefix: `aksnet-` + 8 + `-` + 32.
+pub const SERVICE_PREFIX_LEN: usize = 48;
+
 /// Azure's maximum length of a resource or child name.
 pub const MAX_NAME: usize = 80;
 
@@ -118,15 +121,28 @@ impl Ownership {
         fit(&format!("{}-{suffix}", self.prefix))
     }
 
-    /// The prefix of a Service's children: `<prefix>-<uid without dashes>`.
+    /// The prefix of a Service's children: `<prefix>-<uid without dashes>` (a UID that is not
+    /// 32 hex digits is hashed to 32), always [`SERVICE_PREFIX_LEN`] characters.
     pub fn service_prefix(&self, uid: &str) -> String {
         let compact: String = uid
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
-            .take(32)
             .collect::<String>()
             .to_ascii_lowercase();
+        let compact = if compact.len() == 32 && compact.chars().all(|c| c.is_ascii_hexdigit()) {
+            compact
+        } else {
+            short_hash(uid, 32)
+        };
         format!("{}-{compact}", self.prefix)
+    }
+
+    /// The (lower-case) Service prefix a child name starts with, if it is one of ours and long
+    /// enough to carry one.
+    pub fn service_prefix_of<'n>(&self, name_key: &'n str) -> Option<&'n str> {
+        name_key
+            .get(..SERVICE_PREFIX_LEN)
+            .filter(|_| self.owns_child(name_key))
     }
 
     /// Name of a load-balancing rule (and its probe): `<service prefix>-<PROTO>-<port>[-IPv6]`.

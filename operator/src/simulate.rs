@@ -5,7 +5,7 @@
 //! frontend, probe or pool; a frontend naming a missing public IP; deleting a public IP in use).
 
 use crate::diff::Op;
-use crate::model::{FrontendTarget, LoadBalancer, Observed, public_ip_id_matches};
+use crate::model::{FrontendTarget, LoadBalancer, Observed, ip_key, ip_key_of_id};
 
 /// Why Azure would refuse an operation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -177,7 +177,7 @@ fn check_lb(state: &Observed, lb: &LoadBalancer, op: &str) -> Result<(), Refused
             && !state
                 .public_ips
                 .iter()
-                .any(|p| public_ip_id_matches(public_ip_id, &p.resource_group, &p.name))
+                .any(|p| ip_key_of_id(public_ip_id) == Some(ip_key(&p.resource_group, &p.name)))
         {
             return Err(missing(&f.name, public_ip_id));
         }
@@ -193,10 +193,9 @@ fn back_references(state: &mut Observed) {
     for lb in &state.load_balancers {
         for f in &lb.frontends {
             if let FrontendTarget::Public { public_ip_id } = &f.target
-                && let Some(p) = state
-                    .public_ips
-                    .iter_mut()
-                    .find(|p| public_ip_id_matches(public_ip_id, &p.resource_group, &p.name))
+                && let Some(p) = state.public_ips.iter_mut().find(|p| {
+                    ip_key_of_id(public_ip_id) == Some(ip_key(&p.resource_group, &p.name))
+                })
             {
                 let sub = public_ip_id.split('/').nth(2).unwrap_or_default();
                 p.used_by = Some(format!(

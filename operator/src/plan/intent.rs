@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 
 use crate::annotations::{self, Annotations, ProbePort};
 use crate::error::{Problem, ServiceError};
@@ -108,7 +108,8 @@ pub struct ServiceIntent {
 pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>> {
     let empty = BTreeMap::new();
     let ann = annotations::parse(key, svc.metadata.annotations.as_ref().unwrap_or(&empty))?;
-    let spec = svc.spec.clone().unwrap_or_default();
+    let default_spec = ServiceSpec::default();
+    let spec = svc.spec.as_ref().unwrap_or(&default_spec);
     let mut errors = Vec::new();
     let err = |field: &str, problem: Problem| ServiceError::new(key, field, problem);
 
@@ -138,7 +139,7 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
             Problem::InvalidValue("externalTrafficPolicy Local needs a healthCheckNodePort".into());
         errors.push(err("spec.healthCheckNodePort", p));
     }
-    let all_ports = spec.ports.clone().unwrap_or_default();
+    let all_ports = spec.ports.as_deref().unwrap_or_default();
     if all_ports.is_empty() {
         errors.push(err(
             "spec.ports",
@@ -148,7 +149,7 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
     let ctx = PortContext {
         key,
         ann: &ann,
-        all: &all_ports,
+        all: all_ports,
         local_health_port: if local { health_port } else { None },
         floating_ip: !ann.disable_floating_ip,
         internal: ann.internal,

@@ -67,6 +67,47 @@ impl LbState {
     }
 }
 
+impl LbState {
+    /// Errors if adding these children would pass a limit (counting others' children).
+    fn capacity(
+        &self,
+        key: &str,
+        limits: &super::Limits,
+        frontends: usize,
+        rules: usize,
+        probes: usize,
+    ) -> Vec<ServiceError> {
+        let checks = [
+            (
+                "frontends",
+                self.frontends.len() + self.foreign.0 + frontends,
+                frontends,
+                limits.frontends_per_load_balancer,
+            ),
+            (
+                "rules",
+                self.rules.len() + self.foreign.1 + rules,
+                rules,
+                limits.rules_per_load_balancer,
+            ),
+            (
+                "probes",
+                self.probes.len() + self.foreign.2 + probes,
+                probes,
+                limits.probes_per_load_balancer,
+            ),
+        ];
+        checks
+            .into_iter()
+            .filter(|(_, total, added, limit)| *added > 0 && total > limit)
+            .map(|(what, _, _, limit)| {
+                let what = format!("{what} on load balancer {}", self.name);
+                ServiceError::new(key, "spec.ports", Problem::Limit { what, limit })
+            })
+            .collect()
+    }
+}
+
 /// A frontend resolved for one family of a Service.
 struct Resolved {
     frontend: Frontend,
@@ -83,6 +124,7 @@ pub(crate) struct Planner<'c, 'a> {
     public_ips: BTreeMap<(String, String), PublicIp>,
     dns_labels: HashMap<String, String>,
     pools: BTreeMap<Family, Vec<BackendAddress>>,
+    pool_names: BTreeMap<Family, String>,
     errors: Vec<ObjectError>,
 }
 
@@ -100,6 +142,10 @@ impl<'c, 'a> Planner<'c, 'a> {
             public_ips: BTreeMap::new(),
             dns_labels: HashMap::new(),
             pools,
+            pool_names: [Family::V4, Family::V6]
+                .into_iter()
+                .map(|f| (f, ctx.ownership.backend_pool(f)))
+                .collect(),
             errors: Vec::new(),
         };
         planner.static_ips();
@@ -121,7 +167,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         let ctx = self.ctx;
         for ip in &ctx.input.network.public_ips {
             let rg = ctx.resource_group().to_string();
-            if let Some(existing) = ctx.input.observed.public_ip(&rg, &ip.name)
+            if let Some(existing) = ctx.observed_ip(&rg, &ip.name)
                 && !ctx.ownership.owns_resource(&existing.tags)
             {
                 self.errors.push(ObjectError {
@@ -243,8 +289,26 @@ impl<'c, 'a> Planner<'c, 'a> {
         prefix: &str,
     ) -> Result<Placed, Vec<ServiceError>> {
         let key = intent.key.as_str();
-        let mut errors = Vec::new();
+        // Cheap counts first: a Service over a limit costs no naming work.
+        let families = intent.frontends.len();
+        let probes_needed = intent.ports.iter().filter(|p| p.probe.is_some()).count() * families;
+        let lb = if intent.internal {
+            &self.internal
+        } else {
+            &self.public
+        };
+        let errors = lb.capacity(
+            key,
+            &self.ctx.input.limits,
+            0,
+            intent.ports.len() * families,
+            probes_needed,
+        );
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         let mut resolved = Vec::new();
+        let mut errors = Vec::new();
         for (family, source) in &intent.frontends {
             match self.resolve(intent, prefix, *family, source) {
                 Ok(r) => resolved.push(r),
@@ -254,11 +318,6 @@ impl<'c, 'a> Planner<'c, 'a> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let lb = if intent.internal {
-            &self.internal
-        } else {
-            &self.public
-        };
         let field = if intent.internal {
             "internal frontend"
         } else {
@@ -311,7 +370,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 rules.push(LbRule {
                     name: name.clone(),
                     frontend: r.frontend.name.clone(),
-                    backend_pool: ctx.ownership.backend_pool(r.family),
+                    backend_pool: self.pool_names[&r.family].clone(),
                     probe: probe.as_ref().map(|p| p.name.clone()),
                     protocol: p.protocol,
                     frontend_port: p.port,
@@ -335,33 +394,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             .iter()
             .filter(|r| !lb.frontends.contains_key(&name_key(&r.frontend.name)))
             .count();
-        let limits = ctx.input.limits;
-        let checks = [
-            (
-                "frontends",
-                lb.frontends.len() + lb.foreign.0 + new_frontends,
-                limits.frontends_per_load_balancer,
-            ),
-            (
-                "rules",
-                lb.rules.len() + lb.foreign.1 + rules.len(),
-                limits.rules_per_load_balancer,
-            ),
-            (
-                "probes",
-                lb.probes.len() + lb.foreign.2 + probes.len(),
-                limits.probes_per_load_balancer,
-            ),
-        ];
-        for (what, count, limit) in checks {
-            if count > limit {
-                let problem = Problem::Limit {
-                    what: format!("{what} on load balancer {}", lb.name),
-                    limit,
-                };
-                errors.push(ServiceError::new(key, "spec.ports", problem));
-            }
-        }
+        errors.extend(lb.capacity(key, &ctx.input.limits, new_frontends, 0, 0));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -521,7 +554,7 @@ impl<'c, 'a> Planner<'c, 'a> {
     ) -> Result<Resolved, ServiceError> {
         let ctx = self.ctx;
         let planned = self.public_ips.get(&(name_key(rg), name_key(name)));
-        let observed = ctx.input.observed.public_ip(rg, name);
+        let observed = ctx.observed_ip(rg, name);
         let Some(pip) = planned.or(observed) else {
             let p = Problem::NotFound(format!("public IP {name} in resource group {rg}"));
             return Err(ServiceError::new(key, field, p));

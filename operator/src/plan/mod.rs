@@ -13,7 +13,7 @@ mod nodes;
 mod routes;
 mod security;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aksnet_crds::{AksNetworkSpec, LoadBalancerSpec, OutboundType};
 use k8s_openapi::api::core::v1::{Node, Service};
@@ -22,7 +22,9 @@ pub use intent::{DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_THR
 pub use nodes::{CONTROL_PLANE_LABEL, EXCLUDE_LABEL};
 
 use crate::error::{ObjectError, ServiceError};
-use crate::model::{LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup, name_key};
+use crate::model::{
+    IpKey, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup, ip_key, name_key,
+};
 use crate::naming::Ownership;
 
 /// Azure's limits the plan keeps to (configurable so tests can reach them cheaply).
@@ -141,7 +143,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let ctx = Context::new(input, ownership.clone());
 
     let mut services: Vec<&Service> = input.services.iter().collect();
-    services.sort_by_key(|s| service_order(s));
+    services.sort_by_cached_key(|s| service_order(s));
     let mut nodes: Vec<&Node> = input.nodes.iter().collect();
     nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
 
@@ -212,6 +214,8 @@ fn service_order(svc: &Service) -> (Option<k8s_openapi::jiff::Timestamp>, String
 /// Facts every part of the plan shares.
 pub(crate) struct Context<'a> {
     pub input: &'a PlanInput<'a>,
+    /// Observed public IPs by key.
+    pub observed_ips: HashMap<IpKey, &'a PublicIp>,
     pub ownership: Ownership,
     pub lb_spec: LoadBalancerSpec,
     pub vnet_id: String,
@@ -240,10 +244,18 @@ impl<'a> Context<'a> {
                 "/subscriptions/{}/resourceGroups/{vnet_rg}/providers/Microsoft.Network/virtualNetworks/{}",
                 az.subscription_id, az.vnet.name
             ),
+            observed_ips: input.observed.public_ip_index(),
             input,
             ownership,
             lb_spec,
         }
+    }
+
+    /// The observed public IP with this resource group and name.
+    pub fn observed_ip(&self, resource_group: &str, name: &str) -> Option<&'a PublicIp> {
+        self.observed_ips
+            .get(&ip_key(resource_group, name))
+            .copied()
     }
 
     /// The cluster (node) resource group.

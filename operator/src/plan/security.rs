@@ -211,9 +211,12 @@ impl<'c, 'a> Planner<'c, 'a> {
         };
         for r in &nsg.rules {
             let key = name_key(&r.name);
-            if r.direction == Direction::Inbound
-                && frozen.iter().any(|p| key.starts_with(p.as_str()))
-            {
+            let is_frozen = self
+                .ctx
+                .ownership
+                .service_prefix_of(&key)
+                .is_some_and(|p| frozen.contains(p));
+            if r.direction == Direction::Inbound && is_frozen {
                 self.reserved.insert(r.priority);
             }
         }
@@ -337,8 +340,8 @@ fn address_of(ctx: &Context<'_>, source: &IngressSource) -> Option<String> {
         IngressSource::PublicIp {
             resource_group,
             name,
-        } => observed
-            .public_ip(resource_group, name)
+        } => ctx
+            .observed_ip(resource_group, name)
             .and_then(|p| p.address.clone()),
         IngressSource::PrivateFrontend {
             static_ip: Some(ip),

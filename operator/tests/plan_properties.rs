@@ -1,0 +1,353 @@
+//! Properties of plan and diff over generated clusters: order independence, convergence to zero
+//! operations, ownership safety, unique NSG priorities, and limits kept or reported.
+
+mod support;
+
+use aksnet_operator::annotations as a;
+use aksnet_operator::diff::{Op, diff};
+use aksnet_operator::model::{Direction, Family, Observed, PublicIp, Route};
+use aksnet_operator::naming::Ownership;
+use aksnet_operator::plan::{Desired, Limits, PlanInput, ServiceOutcome, plan};
+use aksnet_operator::simulate::apply;
+use k8s_openapi::api::core::v1::{Node, Service};
+use proptest::prelude::*;
+use serde_json::json;
+use support::*;
+
+/// What a generated Service asks for.
+#[derive(Clone, Debug)]
+struct Svc {
+    ports: Vec<(u16, bool)>,
+    internal: bool,
+    pip: Option<&'static str>,
+    ranges: bool,
+    shared_rule: bool,
+    broken: bool,
+    local: bool,
+    dual: bool,
+}
+
+fn svc_strategy() -> impl Strategy<Value = Svc> {
+    (
+        prop::collection::btree_map(
+            prop::sample::select(vec![80u16, 443, 53, 8080, 9000]),
+            any::<bool>(),
+            1..4,
+        ),
+        any::<bool>(),
+        prop::option::weighted(0.4, prop::sample::select(vec!["shared-a", "shared-b"])),
+        any::<bool>(),
+        any::<bool>(),
+        prop::bool::weighted(0.15),
+        any::<bool>(),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(
+            |(ports, internal, pip, ranges, shared_rule, broken, local, dual)| Svc {
+                ports: ports.into_iter().collect(),
+                internal,
+                pip: if internal { None } else { pip },
+                ranges,
+                shared_rule,
+                broken,
+                local,
+                dual: dual && !internal && pip.is_none(),
+            },
+        )
+}
+
+fn build_service(i: usize, s: &Svc) -> Service {
+    let ports: Vec<_> = s
+        .ports
+        .iter()
+        .map(|(p, udp)| json!({"name": format!("p{p}"), "port": p, "protocol": if *udp { "UDP" } else { "TCP" }, "nodePort": 30000 + p % 2000 + i as u16 * 7}))
+        .collect();
+    let mut svc = with(
+        service(&format!("s{i}"), i as i64, &[]),
+        json!({"spec": {"ports": ports}}),
+    );
+    if s.internal {
+        svc = annotated(svc, a::INTERNAL, "true");
+    }
+    if let Some(pip) = s.pip {
+        svc = annotated(svc, a::PIP_NAME, pip);
+    }
+    if s.ranges {
+        svc = with(
+            svc,
+            json!({"spec": {"loadBalancerSourceRanges": ["10.0.0.0/8", "fd00::/8"]}}),
+        );
+    }
+    if s.shared_rule {
+        svc = annotated(svc, a::SHARED_SECURITY_RULE, "true");
+    }
+    if s.broken {
+        svc = annotated(svc, a::IDLE_TIMEOUT, "1");
+    }
+    if s.local {
+        svc = with(
+            svc,
+            json!({"spec": {"externalTrafficPolicy": "Local", "healthCheckNodePort": 31000 + i}}),
+        );
+    }
+    if s.dual {
+        svc = with(svc, json!({"spec": {"ipFamilies": ["IPv4", "IPv6"]}}));
+    }
+    svc
+}
+
+/// A generated cluster and the Azure state it starts from.
+#[derive(Clone, Debug)]
+struct World {
+    services: Vec<Service>,
+    nodes: Vec<Node>,
+    observed: Observed,
+    limits: Limits,
+}
+
+fn world_strategy() -> impl Strategy<Value = World> {
+    (
+        prop::collection::vec(svc_strategy(), 0..10),
+        0usize..6,
+        prop::collection::btree_set(100u32..4097, 0..6),
+        prop::collection::vec(0u8..=255, 0..4),
+        prop::option::weighted(0.3, (3usize..12, 4usize..20, 3usize..20, 3usize..12)),
+    )
+        .prop_map(
+            |(svcs, node_count, foreign_priorities, foreign_routes, tight)| {
+                let mut observed = observed_base();
+                let nsg = observed.security_group.as_mut().expect("fixture NSG");
+                nsg.rules.clear();
+                for (i, p) in foreign_priorities.iter().enumerate() {
+                    nsg.rules.push(foreign_rule(&format!("user-{i}"), *p));
+                }
+                let rt = observed.route_table.as_mut().expect("fixture route table");
+                for (i, b) in foreign_routes.iter().enumerate() {
+                    rt.routes.push(Route {
+                        name: format!("user-route-{i}"),
+                        address_prefix: format!("172.16.{b}.0/24"),
+                        next_hop_type: "VnetLocal".into(),
+                        next_hop_ip: None,
+                    });
+                }
+                for (name, ip) in [("shared-a", "20.0.0.1"), ("shared-b", "20.0.0.2")] {
+                    observed.public_ips.push(PublicIp {
+                        name: name.into(),
+                        resource_group: RG.into(),
+                        location: "westeurope".into(),
+                        family: Family::V4,
+                        zones: vec![],
+                        dns_label: None,
+                        prefix_id: None,
+                        tags: Default::default(),
+                        address: Some(ip.into()),
+                        used_by: None,
+                        etag: Some("1".into()),
+                    });
+                }
+                let limits = match tight {
+                    None => Limits::default(),
+                    Some((frontends, rules, nsg, routes)) => Limits {
+                        frontends_per_load_balancer: frontends,
+                        rules_per_load_balancer: rules,
+                        probes_per_load_balancer: rules,
+                        rules_per_security_group: nsg,
+                        routes_per_table: routes,
+                    },
+                };
+                World {
+                    services: svcs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| build_service(i, s))
+                        .collect(),
+                    nodes: nodes(node_count),
+                    observed,
+                    limits,
+                }
+            },
+        )
+}
+
+fn plan_world(w: &World, services: &[Service], nodes: &[Node], observed: &Observed) -> Desired {
+    let net = network();
+    plan(&PlanInput {
+        network: &net,
+        services,
+        nodes,
+        observed,
+        load_balancer_class: CLASS,
+        limits: w.limits,
+    })
+}
+
+/// Every child a write adds, changes or removes carries our prefix; every delete targets a
+/// resource with our ownership tag.
+fn assert_owned(ownership: &Ownership, desired: &Desired, before: &Observed, ops: &[Op]) {
+    let frozen = |name: &str| {
+        let key = name.to_ascii_lowercase();
+        ownership
+            .service_prefix_of(&key)
+            .is_some_and(|p| desired.frozen.contains(p))
+    };
+    fn changed<T: PartialEq + std::fmt::Debug>(
+        before: &[T],
+        after: &[T],
+        name: impl Fn(&T) -> &str,
+        check: &dyn Fn(&str),
+    ) {
+        for b in before {
+            if !after.iter().any(|x| x == b) {
+                check(name(b));
+            }
+        }
+        for x in after {
+            if !before.iter().any(|b| b == x) {
+                check(name(x));
+            }
+        }
+    }
+    let check = |name: &str| {
+        assert!(
+            ownership.owns_child(name),
+            "touched a child we do not own: {name}"
+        );
+        assert!(!frozen(name), "touched a frozen Service's child: {name}");
+    };
+    for op in ops {
+        match op {
+            Op::PutLoadBalancer(lb) => {
+                if let Some(seen) = before.load_balancer(&lb.name) {
+                    changed(&seen.frontends, &lb.frontends, |c| &c.name, &check);
+                    changed(&seen.rules, &lb.rules, |c| &c.name, &check);
+                    changed(&seen.probes, &lb.probes, |c| &c.name, &check);
+                    changed(&seen.backend_pools, &lb.backend_pools, |c| &c.name, &check);
+                    changed(
+                        &seen.outbound_rules,
+                        &lb.outbound_rules,
+                        |c| &c.name,
+                        &check,
+                    );
+                }
+            }
+            Op::PutSecurityGroup(nsg) => {
+                if let Some(seen) = &before.security_group {
+                    changed(&seen.rules, &nsg.rules, |c| &c.name, &check);
+                }
+            }
+            Op::PutRouteTable(rt) => {
+                if let Some(seen) = &before.route_table {
+                    changed(&seen.routes, &rt.routes, |c| &c.name, &check);
+                }
+            }
+            Op::PutPublicIp(p) => {
+                if let Some(seen) = before.public_ip(&p.resource_group, &p.name) {
+                    assert!(
+                        ownership.owns_resource(&seen.tags),
+                        "updated a public IP we do not own: {}",
+                        p.name
+                    );
+                }
+            }
+            Op::DeleteLoadBalancer { name, .. } => {
+                let seen = before.load_balancer(name).expect("deletes what exists");
+                assert!(
+                    ownership.owns_resource(&seen.tags),
+                    "deleted a load balancer we do not own: {name}"
+                );
+            }
+            Op::DeletePublicIp {
+                resource_group,
+                name,
+                ..
+            } => {
+                let seen = before
+                    .public_ip(resource_group, name)
+                    .expect("deletes what exists");
+                assert!(
+                    ownership.owns_resource(&seen.tags),
+                    "deleted a public IP we do not own: {name}"
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn same_inputs_in_any_order_give_the_same_plan(w in world_strategy(), seed in any::<u64>()) {
+        let mut services = w.services.clone();
+        let mut nodes = w.nodes.clone();
+        // A deterministic shuffle from the seed.
+        let mut s = seed | 1;
+        for i in (1..services.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            services.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        nodes.reverse();
+        let a = plan_world(&w, &w.services, &w.nodes, &w.observed);
+        let b = plan_world(&w, &services, &nodes, &w.observed);
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(diff(&a, &w.observed), diff(&b, &w.observed));
+    }
+
+    #[test]
+    fn converges_safely_to_zero_operations(w in world_strategy()) {
+        let mut state = w.observed.clone();
+        let mut last = None;
+        for _ in 0..3 {
+            let desired = plan_world(&w, &w.services, &w.nodes, &state);
+            let ops = diff(&desired, &state);
+            assert_owned(&desired.ownership, &desired, &state, &ops);
+            if ops.is_empty() {
+                last = Some(desired);
+                break;
+            }
+            apply(&mut state, &ops).map_err(|e| TestCaseError::fail(format!("Azure would refuse: {e}")))?;
+        }
+        let desired = last.ok_or_else(|| TestCaseError::fail("no fixed point within 3 rounds"))?;
+        prop_assert!(diff(&desired, &state).is_empty());
+
+        // Foreign objects are untouched.
+        let foreign_before: Vec<_> = w.observed.security_group.iter().flat_map(|n| n.rules.iter()).collect();
+        let after = state.security_group.as_ref().expect("NSG");
+        for r in foreign_before {
+            prop_assert!(after.rules.contains(r), "foreign rule {} changed", r.name);
+        }
+        let routes_before = &w.observed.route_table.as_ref().expect("rt").routes;
+        for r in routes_before {
+            prop_assert!(state.route_table.as_ref().expect("rt").routes.contains(r));
+        }
+        for name in ["shared-a", "shared-b"] {
+            let p = state.public_ip(RG, name).expect("BYO public IPs are never deleted");
+            prop_assert!(p.tags.is_empty(), "BYO public IPs are never tagged");
+        }
+
+        // NSG priorities are unique per direction.
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &after.rules {
+            prop_assert!(seen.insert((r.direction == Direction::Inbound, r.priority)), "priority {} used twice", r.priority);
+        }
+
+        // Limits are kept, or an error says why something was left out.
+        let reported = !desired.errors.is_empty()
+            || desired.services.values().any(|o| matches!(o, ServiceOutcome::Rejected { .. }));
+        for lb in &state.load_balancers {
+            let over = lb.frontends.len() > w.limits.frontends_per_load_balancer
+                || lb.rules.len() > w.limits.rules_per_load_balancer
+                || lb.probes.len() > w.limits.probes_per_load_balancer;
+            prop_assert!(!over || reported, "load balancer {} over a limit without an error", lb.name);
+        }
+        prop_assert!(after.rules.len() <= w.limits.rules_per_security_group || reported);
+        prop_assert!(state.route_table.as_ref().expect("rt").routes.len() <= w.limits.routes_per_table || reported);
+
+        // Every planned Service has its ingress available in Azure.
+        for outcome in desired.services.values() {
+            if let ServiceOutcome::Planned { ingress } = outcome {
+                prop_assert!(!ingress.is_empty());
+            }
+        }
+    }
+}
