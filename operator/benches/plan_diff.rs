@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion) {
 mod harness {
     #![allow(missing_docs)]
     use super::bench;
-    use criterion::{Criterion, criterion_group};
+    use criterion::criterion_group;
     criterion_group!(benches, bench);
 }
 
