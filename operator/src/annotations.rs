@@ -69,6 +69,18 @@ pub const SOURCE_RANGES: &str = "service.beta.kubernetes.io/load-balancer-source
 /// `"true"`: share NSG rules with other Services that admit the same ports from the same sources.
 pub const SHARED_SECURITY_RULE: &str = "service.beta.kubernetes.io/azure-shared-securityrule";
 
+/// Cloud-provider annotations aksnet does not implement yet: a Service using one is rejected
+/// (rather than served without what it asks for, e.g. a deny-all rule).
+pub const UNSUPPORTED: [&str; 7] = [
+    "service.beta.kubernetes.io/azure-load-balancer-enable-high-availability-ports",
+    "service.beta.kubernetes.io/azure-pip-ip-tags",
+    "service.beta.kubernetes.io/azure-additional-public-ips",
+    "service.beta.kubernetes.io/azure-deny-all-except-load-balancer-source-ranges",
+    "service.beta.kubernetes.io/azure-disable-load-balancer-nsg-rule",
+    "service.beta.kubernetes.io/azure-load-balancer-configurations",
+    "service.beta.kubernetes.io/azure-pls-create",
+];
+
 /// Per-port annotation suffixes (`service.beta.kubernetes.io/port_{port}_{suffix}`).
 const PORT_SUFFIXES: [&str; 7] = [
     "no_lb_rule",
@@ -237,6 +249,11 @@ impl Parser<'_> {
                     out.allowed_ranges = Some((key.to_string(), ranges));
                 }
             }
+            _ if UNSUPPORTED.contains(&key) => self.errors.push(ServiceError::new(
+                self.service,
+                key,
+                Problem::Unsupported("aksnet does not implement this annotation yet".into()),
+            )),
             _ => self.per_port(out, key, v),
         }
     }

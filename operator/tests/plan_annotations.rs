@@ -902,3 +902,14 @@ fn every_error_is_reported_not_just_the_first() {
         "{fields:?}"
     );
 }
+
+#[test]
+fn unsupported_annotations_are_refused() {
+    for key in a::UNSUPPORTED {
+        let (_, d) = run(&[annotated(service("web", 1, &[(80, 30080)]), key, "true")]);
+        assert!(
+            matches!(&rejected(&d, "web")[0], (f, Problem::Unsupported(_)) if f == key),
+            "{key}"
+        );
+    }
+}
