@@ -8,7 +8,7 @@ use aksnet_operator::annotations as a;
 use aksnet_operator::error::Problem;
 use aksnet_operator::model::{
     Distribution, Family, FrontendTarget, LoadBalancer, Observed, ProbeProtocol, Protocol,
-    PublicIp, SecurityRule,
+    SecurityRule,
 };
 use aksnet_operator::naming::TAG_SERVICE;
 use aksnet_operator::plan::{Desired, ServiceOutcome};
@@ -255,22 +255,6 @@ fn load_balancer_ip_field() {
         json!({"spec": {"loadBalancerIP": "x"}}),
     );
     assert_eq!(rejected(&run(&[bad]).1, "web")[0].0, "spec.loadBalancerIP");
-}
-
-fn byo_ip(name: &str, rg: &str, address: &str) -> PublicIp {
-    PublicIp {
-        name: name.into(),
-        resource_group: rg.into(),
-        location: "westeurope".into(),
-        family: Family::V4,
-        zones: vec![],
-        dns_label: None,
-        prefix_id: None,
-        tags: Default::default(),
-        address: Some(address.into()),
-        used_by: None,
-        etag: Some("1".into()),
-    }
 }
 
 #[test]

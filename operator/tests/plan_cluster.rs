@@ -430,19 +430,7 @@ fn static_public_ips_follow_their_deletion_policy() {
 fn static_ip_name_taken_by_someone_else() {
     let net = network_with(json!({"publicIps": [{"name": "taken"}]}));
     let mut observed = observed_base();
-    let mut theirs = aksnet_operator::model::PublicIp {
-        name: "taken".into(),
-        resource_group: RG.into(),
-        location: "westeurope".into(),
-        family: aksnet_operator::model::Family::V4,
-        zones: vec![],
-        dns_label: None,
-        prefix_id: None,
-        tags: Default::default(),
-        address: Some("20.0.0.1".into()),
-        used_by: None,
-        etag: Some("1".into()),
-    };
+    let mut theirs = byo_ip("taken", RG, "20.0.0.1");
     theirs.tags.insert("owner".into(), "someone".into());
     observed.public_ips.push(theirs.clone());
     let d = plan_with(&net, &[], &[], &observed);

@@ -5,7 +5,7 @@ mod support;
 
 use aksnet_operator::annotations as a;
 use aksnet_operator::diff::{Op, diff};
-use aksnet_operator::model::{Direction, Family, Observed, PublicIp, Route};
+use aksnet_operator::model::{Direction, Observed, Route};
 use aksnet_operator::naming::Ownership;
 use aksnet_operator::plan::{Desired, Limits, PlanInput, ServiceOutcome, plan};
 use aksnet_operator::simulate::apply;
@@ -131,19 +131,7 @@ fn world_strategy() -> impl Strategy<Value = World> {
                     });
                 }
                 for (name, ip) in [("shared-a", "20.0.0.1"), ("shared-b", "20.0.0.2")] {
-                    observed.public_ips.push(PublicIp {
-                        name: name.into(),
-                        resource_group: RG.into(),
-                        location: "westeurope".into(),
-                        family: Family::V4,
-                        zones: vec![],
-                        dns_label: None,
-                        prefix_id: None,
-                        tags: Default::default(),
-                        address: Some(ip.into()),
-                        used_by: None,
-                        etag: Some("1".into()),
-                    });
+                    observed.public_ips.push(byo_ip(name, RG, ip));
                 }
                 let limits = match tight {
                     None => Limits::default(),

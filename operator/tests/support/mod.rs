@@ -220,3 +220,20 @@ pub fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+/// A public IP someone else made (no tags).
+pub fn byo_ip(name: &str, rg: &str, address: &str) -> aksnet_operator::model::PublicIp {
+    aksnet_operator::model::PublicIp {
+        name: name.into(),
+        resource_group: rg.into(),
+        location: "westeurope".into(),
+        family: aksnet_operator::model::Family::V4,
+        zones: vec![],
+        dns_label: None,
+        prefix_id: None,
+        tags: Default::default(),
+        address: Some(address.into()),
+        used_by: None,
+        etag: Some("1".into()),
+    }
+}
