@@ -60,6 +60,12 @@ fn bench(c: &mut Criterion) {
                 stats.allocations,
                 stats.bytes_allocated as f64 / (1024.0 * 1024.0)
             );
+            let planned = plan_with(&net, &services, &nodes, observed);
+            group.bench_with_input(
+                BenchmarkId::new(format!("{label}/diff-only"), n),
+                observed,
+                |b, observed| b.iter(|| black_box(diff(black_box(&planned), observed))),
+            );
             group.bench_with_input(BenchmarkId::new(label, n), observed, |b, observed| {
                 b.iter(|| {
                     let desired = plan_with(&net, black_box(&services), &nodes, observed);

@@ -9,7 +9,7 @@
 //! resources carrying aksnet's ownership tag are ever deleted, and never a static IP with a
 //! `Retain` policy.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::model::{
     Frontend, FrontendTarget, IpKey, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup,
@@ -83,15 +83,26 @@ impl Keep<'_> {
             .is_some_and(|p| self.frozen.contains(p))
     }
 
-    /// Observed children we keep, then the desired ones (which win on a name).
+    /// The observed list with our children replaced by the desired ones in place, ours that
+    /// are no longer desired dropped, and new desired ones appended. Keeping the observed order
+    /// makes an unchanged list compare equal without canonicalising it.
     fn merge<T: Clone>(&self, observed: &[T], desired: &[T], name: impl Fn(&T) -> &str) -> Vec<T> {
-        let wanted: BTreeSet<String> = desired.iter().map(|c| name_key(name(c))).collect();
-        let mut out: Vec<T> = observed
-            .iter()
-            .filter(|c| self.keeps(name(c)) && !wanted.contains(&name_key(name(c))))
-            .cloned()
-            .collect();
-        out.extend(desired.iter().cloned());
+        let mut wanted: HashMap<String, &T> =
+            desired.iter().map(|c| (name_key(name(c)), c)).collect();
+        let mut out = Vec::with_capacity(observed.len().max(desired.len()));
+        for c in observed {
+            match wanted.remove(&name_key(name(c))) {
+                Some(d) => out.push(d.clone()),
+                None if self.keeps(name(c)) => out.push(c.clone()),
+                None => {}
+            }
+        }
+        out.extend(
+            desired
+                .iter()
+                .filter(|c| wanted.contains_key(&name_key(name(c))))
+                .cloned(),
+        );
         out
     }
 }
@@ -131,7 +142,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
                     });
                     continue;
                 }
-                if canonical_lb(&merged) != canonical_lb(seen) {
+                if merged != *seen && canonical_lb(&merged) != canonical_lb(seen) {
                     puts.push(Op::PutLoadBalancer(merged.clone()));
                 }
                 final_lbs.push(merged);
@@ -145,7 +156,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
             Some(seen) => {
                 let mut merged = seen.clone();
                 merged.rules = keep.merge(&seen.rules, &want.rules, |r| &r.name);
-                if canonical_nsg(&merged) != canonical_nsg(seen) {
+                if merged != *seen && canonical_nsg(&merged) != canonical_nsg(seen) {
                     puts.push(Op::PutSecurityGroup(merged));
                 }
             }
@@ -157,7 +168,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
             Some(seen) => {
                 let mut merged = seen.clone();
                 merged.routes = keep.merge(&seen.routes, &want.routes, |r| &r.name);
-                if canonical_routes(&merged) != canonical_routes(seen) {
+                if merged != *seen && canonical_routes(&merged) != canonical_routes(seen) {
                     puts.push(Op::PutRouteTable(merged));
                 }
             }

@@ -124,17 +124,20 @@ impl Ownership {
     /// The prefix of a Service's children: `<prefix>-<uid without dashes>` (a UID that is not
     /// 32 hex digits is hashed to 32), always [`SERVICE_PREFIX_LEN`] characters.
     pub fn service_prefix(&self, uid: &str) -> String {
-        let compact: String = uid
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let compact = if compact.len() == 32 && compact.chars().all(|c| c.is_ascii_hexdigit()) {
-            compact
-        } else {
-            short_hash(uid, 32)
-        };
-        format!("{}-{compact}", self.prefix)
+        let mut out = String::with_capacity(SERVICE_PREFIX_LEN);
+        out.push_str(&self.prefix);
+        out.push('-');
+        out.extend(
+            uid.chars()
+                .filter(|c| *c != '-')
+                .map(|c| c.to_ascii_lowercase()),
+        );
+        let compact = &out[self.prefix.len() + 1..];
+        if compact.len() != 32 || !compact.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.truncate(self.prefix.len() + 1);
+            out.push_str(&short_hash(uid, 32));
+        }
+        out
     }
 
     /// The (lower-case) Service prefix a child name starts with, if it is one of ours and long

@@ -274,13 +274,13 @@ impl PortContext<'_> {
     }
 
     fn port(&self, i: usize, p: &ServicePort) -> Result<Option<PortIntent>, ServiceError> {
-        let field = format!("spec.ports[{i}]");
+        let field = || format!("spec.ports[{i}]");
         let port = u16::try_from(p.port)
             .ok()
             .filter(|p| *p > 0)
             .ok_or_else(|| {
                 self.err(
-                    format!("{field}.port"),
+                    format!("{}.port", field()),
                     Problem::InvalidValue("not a port".into()),
                 )
             })?;
@@ -294,11 +294,11 @@ impl PortContext<'_> {
             "SCTP" if self.internal => Protocol::All,
             "SCTP" => {
                 let p = Problem::Unsupported("SCTP needs an internal load balancer".into());
-                return Err(self.err(format!("{field}.protocol"), p));
+                return Err(self.err(format!("{}.protocol", field()), p));
             }
             other => {
                 let p = Problem::InvalidValue(format!("unknown protocol {other:?}"));
-                return Err(self.err(format!("{field}.protocol"), p));
+                return Err(self.err(format!("{}.protocol", field()), p));
             }
         };
         let node_port = p
@@ -313,13 +313,13 @@ impl PortContext<'_> {
                     "{} needs node ports (allocateLoadBalancerNodePorts is false)",
                     annotations::DISABLE_FLOATING_IP
                 ));
-                self.err(format!("{field}.nodePort"), p)
+                self.err(format!("{}.nodePort", field()), p)
             })?
         };
         let probe = if per_port.no_probe_rule {
             None
         } else {
-            self.probe(&field, port, protocol, node_port, &per_port.probe)?
+            self.probe(i, port, protocol, node_port, &per_port.probe)?
         };
         Ok(Some(PortIntent {
             port,
@@ -334,7 +334,7 @@ impl PortContext<'_> {
     /// on the node port otherwise, none for UDP and SCTP).
     fn probe(
         &self,
-        field: &str,
+        index: usize,
         port: u16,
         protocol: Protocol,
         node_port: Option<u16>,
@@ -367,7 +367,7 @@ impl PortContext<'_> {
             let p = Problem::Unsupported(
                 "no node port to probe (allocateLoadBalancerNodePorts is false): use externalTrafficPolicy Local or a health-probe_port annotation".into(),
             );
-            return Err(self.err(format!("{field}.nodePort"), p));
+            return Err(self.err(format!("spec.ports[{index}].nodePort"), p));
         };
         let path = match probe_protocol {
             ProbeProtocol::Tcp => None,

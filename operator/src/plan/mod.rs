@@ -142,8 +142,12 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let ownership = Ownership::new(&az.subscription_id, &az.resource_group, &spec.cluster_name);
     let ctx = Context::new(input, ownership.clone());
 
-    let mut services: Vec<&Service> = input.services.iter().collect();
-    services.sort_by_cached_key(|s| service_order(s));
+    let mut services: Vec<(ServiceOrder, &Service)> = input
+        .services
+        .iter()
+        .map(|s| (service_order(s), s))
+        .collect();
+    services.sort_by(|a, b| a.0.cmp(&b.0));
     let mut nodes: Vec<&Node> = input.nodes.iter().collect();
     nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
 
@@ -151,8 +155,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let mut frozen = BTreeSet::new();
     let mut lbs = load_balancer::Planner::new(&ctx, &nodes);
     let mut nsg = security::Planner::new(&ctx);
-    for svc in services {
-        let key = service_key(svc);
+    for ((_, key), svc) in services {
         let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
         if !ctx.serves(svc) {
             outcomes.insert(key, ServiceOutcome::Released);
@@ -203,8 +206,11 @@ pub fn service_key(svc: &Service) -> String {
     )
 }
 
-/// Creation order, then name: older Services win clashes.
-fn service_order(svc: &Service) -> (Option<k8s_openapi::jiff::Timestamp>, String) {
+/// Creation time and `namespace/name`: older Services win clashes.
+type ServiceOrder = (Option<k8s_openapi::jiff::Timestamp>, String);
+
+/// The [`ServiceOrder`] of a Service.
+fn service_order(svc: &Service) -> ServiceOrder {
     (
         svc.metadata.creation_timestamp.as_ref().map(|t| t.0),
         service_key(svc),
