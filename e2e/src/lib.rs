@@ -1,6 +1,7 @@
 //! aksnet's end-to-end test support: a real Kubernetes API server for tests ([`TestCluster`]),
 //! manifest application, and helpers shared by the end-to-end tests.
 
+pub mod azure;
 pub mod cluster;
 pub mod manifests;
 pub mod namespace;

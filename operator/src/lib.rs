@@ -8,8 +8,10 @@
 //! `docs/architecture.md` for the design.
 
 pub mod annotations;
+pub mod azure;
 pub mod diff;
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod naming;
 pub mod plan;

@@ -1,0 +1,253 @@
+//! [`AzurePort`] over the azure_mgmt_network 0.21 SDK.
+//!
+//! Bodies go through [`arm_json`]: the observed ARM JSON of each resource is kept from the last
+//! read, and a write starts from it, so properties aksnet does not model survive. The transport
+//! adds `If-Match` with the observed ETag (or `If-None-Match: *` on create), keeps the write
+//! budget and counts calls; the SDK's retry policy honours `Retry-After`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use azure_core::auth::TokenCredential;
+use azure_core::{TransportOptions, Url};
+use azure_mgmt_network::package_2024_03::{Client, ClientBuilder, models};
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::arm_json::{self, Scope};
+use super::transport::{ArmTransport, WriteBudget};
+use super::{AzureError, AzurePort, ObserveRequest};
+use crate::diff::Op;
+use crate::metrics::Metrics;
+use crate::model::{Observed, name_key};
+
+/// How to reach ARM.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// ARM endpoint, e.g. `https://management.azure.com` (or azure-mock's URL).
+    pub endpoint: Url,
+    /// Subscription id.
+    pub subscription: String,
+    /// Writes per minute at most.
+    pub writes_per_minute: u32,
+    /// Writes allowed back to back before spacing applies.
+    pub write_burst: u32,
+    /// How often a delete is polled until the resource is gone.
+    pub poll_interval: Duration,
+}
+
+/// The SDK-backed Azure port.
+pub struct AzureClient {
+    net: Client,
+    scope: Scope,
+    poll_interval: Duration,
+    /// Observed ARM bodies by lower-cased id.
+    raw: Mutex<HashMap<String, Value>>,
+}
+
+impl std::fmt::Debug for AzureClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureClient").field("scope", &self.scope).finish()
+    }
+}
+
+fn model<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, AzureError> {
+    serde_json::from_value(v).map_err(|e| AzureError::Invalid(format!("body does not fit the SDK model: {e}")))
+}
+
+fn json<T: serde::Serialize>(m: &T) -> Value {
+    serde_json::to_value(m).unwrap_or(Value::Null)
+}
+
+/// `Ok(None)` for 404.
+fn found<T>(r: azure_core::Result<T>) -> Result<Option<T>, AzureError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => match AzureError::from_sdk(&e) {
+            AzureError::NotFound(_) => Ok(None),
+            other => Err(other),
+        },
+    }
+}
+
+impl AzureClient {
+    /// A client for `settings` with `credential`, counting calls in `metrics`.
+    pub fn new(settings: &Settings, credential: Arc<dyn TokenCredential>, metrics: Arc<Metrics>) -> Result<Self, AzureError> {
+        let budget = Arc::new(WriteBudget::new(settings.writes_per_minute, settings.write_burst));
+        let transport = ArmTransport::new(azure_core::new_http_client(), budget, metrics);
+        let net = ClientBuilder::new(credential)
+            .endpoint(settings.endpoint.clone())
+            .transport(TransportOptions::new_custom_policy(Arc::new(transport)))
+            .build()
+            .map_err(|e| AzureError::Invalid(format!("ARM client: {e}")))?;
+        Ok(Self {
+            net,
+            scope: Scope {
+                subscription: settings.subscription.clone(),
+            },
+            poll_interval: settings.poll_interval,
+            raw: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn remember(&self, id: String, body: Value) {
+        if let Ok(mut raw) = self.raw.lock() {
+            raw.insert(name_key(&id), body);
+        }
+    }
+
+    fn recall(&self, id: &str) -> Option<Value> {
+        self.raw.lock().ok()?.get(&name_key(id)).cloned()
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut raw) = self.raw.lock() {
+            raw.remove(&name_key(id));
+        }
+    }
+
+    /// Poll until a deleted resource is gone.
+    async fn wait_gone<F, Fut, T>(&self, get: F) -> Result<(), AzureError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = azure_core::Result<T>>,
+    {
+        for _ in 0..600 {
+            if found(get().await)?.is_none() {
+                return Ok(());
+            }
+            tokio::time::sleep(self.poll_interval).await;
+        }
+        Err(AzureError::Transient("delete did not finish in time".into()))
+    }
+}
+
+impl AzurePort for AzureClient {
+    async fn observe(&self, req: &ObserveRequest) -> Result<Observed, AzureError> {
+        let sub = &self.scope.subscription;
+        let rg = &req.resource_group;
+        let mut observed = Observed::default();
+        let mut groups = vec![rg.clone()];
+        groups.extend(req.public_ip_groups.iter().cloned());
+        groups.sort_by_key(|g| name_key(g));
+        groups.dedup_by_key(|g| name_key(g));
+        for group in &groups {
+            let mut pages = self.net.public_ip_addresses_client().list(group.clone(), sub.clone()).into_stream();
+            while let Some(page) = pages.next().await {
+                let page = match found(page)? {
+                    Some(p) => p,
+                    None => break, // a resource group that does not exist holds no IPs
+                };
+                for pip in page.value {
+                    let v = json(&pip);
+                    let p = arm_json::public_ip(&v, group);
+                    self.remember(self.scope.id(group, "publicIPAddresses", &p.name), v);
+                    observed.public_ips.push(p);
+                }
+            }
+        }
+        for name in &req.load_balancers {
+            if let Some(lb) = found(self.net.load_balancers_client().get(rg.clone(), name.clone(), sub.clone()).await)? {
+                let v = json(&lb);
+                observed.load_balancers.push(arm_json::load_balancer(&v, rg));
+                self.remember(self.scope.id(rg, "loadBalancers", name), v);
+            }
+        }
+        if let Some(name) = &req.security_group
+            && let Some(nsg) = found(self.net.network_security_groups_client().get(rg.clone(), name.clone(), sub.clone()).await)?
+        {
+            let v = json(&nsg);
+            observed.security_group = Some(arm_json::security_group(&v, rg));
+            self.remember(self.scope.id(rg, "networkSecurityGroups", name), v);
+        }
+        if let Some(name) = &req.route_table
+            && let Some(rt) = found(self.net.route_tables_client().get(rg.clone(), name.clone(), sub.clone()).await)?
+        {
+            let v = json(&rt);
+            observed.route_table = Some(arm_json::route_table(&v, rg));
+            self.remember(self.scope.id(rg, "routeTables", name), v);
+        }
+        Ok(observed)
+    }
+
+    async fn apply(&self, op: &Op) -> Result<(), AzureError> {
+        let sub = self.scope.subscription.clone();
+        let err = |e: azure_core::Error| AzureError::from_sdk(&e);
+        match op {
+            Op::PutPublicIp(p) => {
+                let id = self.scope.id(&p.resource_group, "publicIPAddresses", &p.name);
+                let body = arm_json::public_ip_body(p, self.recall(&id).as_ref());
+                let done = self
+                    .net
+                    .public_ip_addresses_client()
+                    .create_or_update(p.resource_group.clone(), p.name.clone(), model::<models::PublicIpAddress>(body)?, sub)
+                    .await
+                    .map_err(err)?;
+                self.remember(id, json(&done));
+            }
+            Op::PutLoadBalancer(lb) => {
+                let id = self.scope.id(&lb.resource_group, "loadBalancers", &lb.name);
+                let body = arm_json::load_balancer_body(lb, &id, self.recall(&id).as_ref());
+                let done = self
+                    .net
+                    .load_balancers_client()
+                    .create_or_update(lb.resource_group.clone(), lb.name.clone(), model::<models::LoadBalancer>(body)?, sub)
+                    .await
+                    .map_err(err)?;
+                self.remember(id, json(&done));
+            }
+            Op::PutSecurityGroup(nsg) => {
+                let id = self.scope.id(&nsg.resource_group, "networkSecurityGroups", &nsg.name);
+                let body = arm_json::security_group_body(nsg, self.recall(&id).as_ref());
+                let done = self
+                    .net
+                    .network_security_groups_client()
+                    .create_or_update(nsg.resource_group.clone(), nsg.name.clone(), model::<models::NetworkSecurityGroup>(body)?, sub)
+                    .await
+                    .map_err(err)?;
+                self.remember(id, json(&done));
+            }
+            Op::PutRouteTable(rt) => {
+                let id = self.scope.id(&rt.resource_group, "routeTables", &rt.name);
+                let body = arm_json::route_table_body(rt, self.recall(&id).as_ref());
+                let done = self
+                    .net
+                    .route_tables_client()
+                    .create_or_update(rt.resource_group.clone(), rt.name.clone(), model::<models::RouteTable>(body)?, sub)
+                    .await
+                    .map_err(err)?;
+                self.remember(id, json(&done));
+            }
+            Op::DeleteLoadBalancer { resource_group, name, .. } => {
+                let client = self.net.load_balancers_client();
+                client.delete(resource_group.clone(), name.clone(), sub.clone()).send().await.map_err(err)?;
+                self.wait_gone(|| client.get(resource_group.clone(), name.clone(), sub.clone()).into_future()).await?;
+                self.forget(&self.scope.id(resource_group, "loadBalancers", name));
+            }
+            Op::DeletePublicIp { resource_group, name, .. } => {
+                let client = self.net.public_ip_addresses_client();
+                client.delete(resource_group.clone(), name.clone(), sub.clone()).send().await.map_err(err)?;
+                self.wait_gone(|| client.get(resource_group.clone(), name.clone(), sub.clone()).into_future()).await?;
+                self.forget(&self.scope.id(resource_group, "publicIPAddresses", name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Build the credential: workload identity or client secret from the environment
+/// (`AZURE_FEDERATED_TOKEN_FILE` / `AZURE_CLIENT_SECRET`, with `AZURE_TENANT_ID` and
+/// `AZURE_CLIENT_ID`), then managed identity, then the Azure CLI; tokens come from
+/// `authority_host` when given.
+pub fn default_credential(authority_host: Option<&str>) -> Result<Arc<dyn TokenCredential>, AzureError> {
+    let mut options = azure_identity::TokenCredentialOptions::default();
+    if let Some(host) = authority_host {
+        options.set_authority_host(host.to_string());
+    }
+    let credential = azure_identity::DefaultAzureCredentialBuilder::new()
+        .with_options(options)
+        .build()
+        .map_err(|e| AzureError::Forbidden(format!("no Azure credential: {e}")))?;
+    Ok(Arc::new(credential))
+}

@@ -1,0 +1,148 @@
+//! The last step of every ARM request: concurrency guards (`If-Match` / `If-None-Match` from
+//! the body's `etag`), the write budget, metrics, then the HTTP client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use azure_core::{Body, Context, HttpClient, Method, Policy, PolicyResult, Request};
+use tokio::sync::Mutex;
+
+use crate::metrics::{ArmCall, Metrics};
+
+/// Spaces writes so that at most `per_minute` leave per minute, with a burst of `burst`.
+/// Callers wait for their turn (they are not refused), so a burst of changes is slowed, not lost.
+#[derive(Debug)]
+pub struct WriteBudget {
+    spacing: Duration,
+    burst: u32,
+    next: Mutex<Instant>,
+}
+
+impl WriteBudget {
+    /// A budget of `per_minute` writes (at least 1) with bursts of `burst`.
+    pub fn new(per_minute: u32, burst: u32) -> Self {
+        let spacing = Duration::from_secs(60) / per_minute.max(1);
+        let burst = burst.max(1);
+        let now = Instant::now();
+        Self {
+            spacing,
+            burst,
+            next: Mutex::new(now.checked_sub(spacing * burst).unwrap_or(now)),
+        }
+    }
+
+    /// Wait until a write may go.
+    pub async fn acquire(&self) {
+        let wait = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let earliest = now.checked_sub(self.spacing * (self.burst - 1)).unwrap_or(now);
+            let slot = (*next).max(earliest);
+            *next = slot + self.spacing;
+            slot.saturating_duration_since(now)
+        };
+        if !wait.is_zero() {
+            tracing::debug!(wait_ms = wait.as_millis() as u64, "write budget: waiting");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The transport policy.
+#[derive(Debug)]
+pub struct ArmTransport {
+    http: Arc<dyn HttpClient>,
+    budget: Arc<WriteBudget>,
+    metrics: Arc<Metrics>,
+}
+
+impl ArmTransport {
+    /// A transport over `http`.
+    pub fn new(http: Arc<dyn HttpClient>, budget: Arc<WriteBudget>, metrics: Arc<Metrics>) -> Self {
+        Self { http, budget, metrics }
+    }
+}
+
+/// The resource type an ARM path is about: the segment before the last name
+/// (`.../loadBalancers/lb` → `loadBalancers`; an operation status poll → `operations`).
+fn resource_type(path: &str) -> String {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.iter().rposition(|p| p.eq_ignore_ascii_case("providers")) {
+        Some(i) if parts.len() > i + 2 => {
+            let rest = &parts[i + 2..];
+            let kinds: Vec<&str> = rest.iter().step_by(2).copied().collect();
+            kinds.join("/")
+        }
+        _ => parts.get(parts.len().saturating_sub(2)).copied().unwrap_or("other").to_string(),
+    }
+}
+
+/// The `etag` field of a JSON body, if any.
+fn body_etag(body: &Body) -> Option<String> {
+    let Body::Bytes(bytes) = body else { return None };
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    v.get("etag")?.as_str().map(str::to_string)
+}
+
+#[async_trait::async_trait]
+impl Policy for ArmTransport {
+    async fn send(&self, _ctx: &Context, request: &mut Request, _next: &[Arc<dyn Policy>]) -> PolicyResult {
+        let method = *request.method();
+        let write = matches!(method, Method::Put | Method::Patch | Method::Delete | Method::Post);
+        if method == Method::Put {
+            match body_etag(request.body()) {
+                Some(etag) => request.insert_header("if-match", etag),
+                None => request.insert_header("if-none-match", "*"),
+            }
+        }
+        if write {
+            self.budget.acquire().await;
+        }
+        let resource = resource_type(request.url().path());
+        let started = Instant::now();
+        let result = self.http.execute_request(request).await;
+        let code = match &result {
+            Ok(r) => u16::from(r.status()).to_string(),
+            Err(_) => "error".to_string(),
+        };
+        let labels = ArmCall {
+            resource,
+            verb: method.as_ref().to_string(),
+            code,
+        };
+        self.metrics.arm_requests.get_or_create(&labels).inc();
+        self.metrics
+            .arm_duration
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
+        tracing::debug!(verb = %labels.verb, resource = %labels.resource, code = %labels.code, "ARM call");
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_types_from_paths() {
+        let base = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
+        assert_eq!(resource_type(&format!("{base}/loadBalancers/lb")), "loadBalancers");
+        assert_eq!(resource_type(&format!("{base}/publicIPAddresses")), "publicIPAddresses");
+        assert_eq!(resource_type(&format!("{base}/networkSecurityGroups/n/securityRules/r")), "networkSecurityGroups/securityRules");
+        assert_eq!(resource_type("/subscriptions/s/providers/Microsoft.Network/locations/westeurope/operations/x"), "locations/operations");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_spaces_writes_after_the_burst() {
+        let budget = WriteBudget::new(60, 2);
+        let start = tokio::time::Instant::now();
+        for _ in 0..4 {
+            budget.acquire().await;
+        }
+        // Two go at once; the third and the fourth wait a second each.
+        assert_eq!(start.elapsed().as_secs(), 2);
+    }
+}

@@ -1,0 +1,81 @@
+//! Prometheus metrics, with controller-runtime's names where one exists.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of an ARM call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArmCall {
+    /// Resource type, e.g. `loadBalancers`.
+    pub resource: String,
+    /// HTTP verb.
+    pub verb: String,
+    /// HTTP status code (`error` when no response came back).
+    pub code: String,
+}
+
+/// Labels of a reconcile.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Outcome {
+    /// `controller` label, as controller-runtime.
+    pub controller: String,
+    /// `success`, `error` or `requeue`.
+    pub result: String,
+}
+
+/// Labels naming a controller.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabel {
+    /// `controller` label.
+    pub controller: String,
+}
+
+/// Every metric the operator exports.
+#[derive(Debug)]
+pub struct Metrics {
+    /// `aksnet_arm_requests_total{resource,verb,code}`.
+    pub arm_requests: Family<ArmCall, Counter>,
+    /// `aksnet_arm_request_duration_seconds{resource,verb,code}`.
+    pub arm_duration: Family<ArmCall, Histogram>,
+    /// `controller_runtime_reconcile_total{controller,result}`.
+    pub reconcile_total: Family<Outcome, Counter>,
+    /// `controller_runtime_reconcile_errors_total{controller}`.
+    pub reconcile_errors: Family<ControllerLabel, Counter>,
+    /// `controller_runtime_reconcile_time_seconds{controller}`.
+    pub reconcile_time: Family<ControllerLabel, Histogram>,
+    /// `aksnet_arm_writes_planned` of the last reconcile.
+    pub planned_writes: Gauge,
+    /// `aksnet_services_rejected` in the last plan.
+    pub rejected_services: Gauge,
+}
+
+fn histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+impl Metrics {
+    /// Metrics registered in `registry`.
+    pub fn new(registry: &mut Registry) -> Self {
+        let m = Self {
+            arm_requests: Family::default(),
+            arm_duration: Family::new_with_constructor(histogram),
+            reconcile_total: Family::default(),
+            reconcile_errors: Family::default(),
+            reconcile_time: Family::new_with_constructor(histogram),
+            planned_writes: Gauge::default(),
+            rejected_services: Gauge::default(),
+        };
+        registry.register("aksnet_arm_requests", "ARM requests by resource type, verb and status code", m.arm_requests.clone());
+        registry.register("aksnet_arm_request_duration_seconds", "ARM request latency", m.arm_duration.clone());
+        registry.register("controller_runtime_reconcile", "Reconciles by result", m.reconcile_total.clone());
+        registry.register("controller_runtime_reconcile_errors", "Reconcile errors", m.reconcile_errors.clone());
+        registry.register("controller_runtime_reconcile_time_seconds", "Reconcile duration", m.reconcile_time.clone());
+        registry.register("aksnet_arm_writes_planned", "Azure writes the last reconcile planned", m.planned_writes.clone());
+        registry.register("aksnet_services_rejected", "LoadBalancer Services rejected by the last plan", m.rejected_services.clone());
+        m
+    }
+}
