@@ -9,12 +9,15 @@
 
 pub mod annotations;
 pub mod azure;
+pub mod controller;
 pub mod diff;
 pub mod error;
+pub mod leader;
 pub mod metrics;
 pub mod model;
 pub mod naming;
 pub mod plan;
+pub mod server;
 pub mod simulate;
 
 /// The `loadBalancerClass` aksnet serves (Services without a class are served too).

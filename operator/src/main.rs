@@ -1,18 +1,249 @@
 //! The `aksnet-operator` binary.
 
-use clap::Parser;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aksnet_operator::azure::{self, AzureClient};
+use aksnet_operator::controller::{self, Reconciler, Settings, Timing, Watches};
+use aksnet_operator::leader::{self, LeaseSettings};
+use aksnet_operator::metrics::Metrics;
+use aksnet_operator::plan::Limits;
+use aksnet_operator::server;
+use clap::{Parser, ValueEnum};
+use kube::runtime::events::{Recorder, Reporter};
+use tokio::sync::watch;
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Makes an Azure network follow a Kubernetes cluster.
 #[derive(Parser, Debug)]
 #[command(version, about)]
-struct Args {}
+struct Args {
+    /// kubeconfig file; in-cluster config (or ~/.kube/config) when unset.
+    #[arg(long, env = "KUBECONFIG")]
+    kubeconfig: Option<std::path::PathBuf>,
+    /// Name of the AksNetwork to manage.
+    #[arg(long, env = "AKSNET_NETWORK", default_value = "default")]
+    network: String,
+    /// The `loadBalancerClass` served (Services without a class are served too).
+    #[arg(long, env = "AKSNET_LOAD_BALANCER_CLASS", default_value = aksnet_operator::DEFAULT_LOAD_BALANCER_CLASS)]
+    load_balancer_class: String,
+    /// ARM endpoint.
+    #[arg(long, env = "AKSNET_ARM_ENDPOINT", default_value = "https://management.azure.com")]
+    arm_endpoint: String,
+    /// Microsoft Entra authority host for tokens.
+    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
+    authority_host: Option<String>,
+    /// Drift check interval when the AksNetwork sets none (e.g. `5m`, `30s`).
+    #[arg(long, env = "AKSNET_DRIFT_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    drift_interval: Duration,
+    /// Quiet time after a change before reconciling (changes within it coalesce).
+    #[arg(long, env = "AKSNET_DEBOUNCE", default_value = "1s", value_parser = parse_duration)]
+    debounce: Duration,
+    /// Azure writes per minute at most (callers wait their turn).
+    #[arg(long, env = "AKSNET_WRITES_PER_MINUTE", default_value_t = 120)]
+    writes_per_minute: u32,
+    /// Compute and report what would change; never write to Azure.
+    #[arg(long, env = "AKSNET_DRY_RUN")]
+    dry_run: bool,
+    /// Log format.
+    #[arg(long, env = "AKSNET_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "AKSNET_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Elect a leader on a Lease so that replicas can run side by side.
+    #[arg(long, env = "AKSNET_LEADER_ELECT")]
+    leader_elect: bool,
+    /// Namespace of the leader Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "aksnet-system")]
+    lease_namespace: String,
+    /// This replica's identity in the Lease.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30s or 5m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    }
+}
+
+/// Errors that stop the binary.
+#[derive(Debug, thiserror::Error)]
+enum FatalError {
+    #[error("kubernetes config: {0}")]
+    KubeConfig(String),
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("azure: {0}")]
+    Azure(#[from] azure::AzureError),
+    #[error("--arm-endpoint: {0}")]
+    Endpoint(String),
+    #[error("http server: {0}")]
+    Http(#[from] std::io::Error),
+}
+
+async fn kube_client(args: &Args) -> Result<kube::Client, FatalError> {
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| FatalError::KubeConfig(e.to_string()))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .map_err(|e| FatalError::KubeConfig(e.to_string()))?
+        }
+        None => kube::Config::infer().await.map_err(|e| FatalError::KubeConfig(e.to_string()))?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+async fn run(args: Args) -> Result<(), FatalError> {
+    let client = kube_client(&args).await?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = Arc::new(Metrics::new(&mut registry));
+    let registry = Arc::new(registry);
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (ready_tx, ready_rx) = watch::channel(false);
+    let http = tokio::spawn(server::serve(args.http_addr, registry, ready_rx, shutdown_rx.clone()));
+    let signals = shutdown_tx.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = signals.send(true);
+    });
+
+    let identity = args.identity.clone().unwrap_or_else(|| format!("aksnet-{}", std::process::id()));
+    if args.leader_elect {
+        let lease = LeaseSettings {
+            namespace: args.lease_namespace.clone(),
+            name: "aksnet-operator-leader".into(),
+            identity: identity.clone(),
+            duration: Duration::from_secs(15),
+        };
+        let mut leading = tokio::select! {
+            l = leader::acquire(client.clone(), lease) => l,
+            _ = async { let mut s = shutdown_rx.clone(); let _ = s.wait_for(|v| *v).await; } => return Ok(()),
+        };
+        let lost = shutdown_tx.clone();
+        tokio::spawn(async move {
+            let _ = leading.wait_for(|v| !*v).await;
+            let _ = lost.send(true);
+        });
+    }
+
+    let endpoint = azure_core::Url::parse(&args.arm_endpoint).map_err(|e| FatalError::Endpoint(e.to_string()))?;
+    let credential = azure::default_credential(args.authority_host.as_deref())?;
+    let watches = Watches::new(&client);
+    // The subscription comes from the AksNetwork; the client is built once it is known.
+    let networks = watches.networks.clone();
+    let subscription = wait_for_subscription(&networks, &args.network, shutdown_rx.clone()).await;
+    let Some(subscription) = subscription else { return Ok(()) };
+    let settings = azure::Settings {
+        endpoint,
+        subscription,
+        writes_per_minute: args.writes_per_minute,
+        write_burst: 20,
+        poll_interval: Duration::from_secs(2),
+    };
+    let azure = AzureClient::new(&settings, credential, metrics.clone())?;
+    let reconciler = Reconciler {
+        recorder: Recorder::new(client.clone(), Reporter { controller: "aksnet-operator".into(), instance: Some(identity) }),
+        client,
+        azure,
+        settings: Settings {
+            network: args.network.clone(),
+            load_balancer_class: args.load_balancer_class.clone(),
+            dry_run: args.dry_run,
+            limits: Limits::default(),
+        },
+        networks: watches.networks.clone(),
+        services: watches.services.clone(),
+        nodes: watches.nodes.clone(),
+        metrics,
+    };
+    let timing = Timing { debounce: args.debounce, drift_interval: args.drift_interval };
+    controller::run(reconciler, watches, timing, shutdown_rx, ready_tx).await;
+    let _ = shutdown_tx.send(true);
+    http.await.map_err(|e| FatalError::Http(std::io::Error::other(e)))??;
+    Ok(())
+}
+
+/// The subscription of the managed AksNetwork, once the store has it (watches run meanwhile).
+async fn wait_for_subscription(
+    networks: &kube::runtime::reflector::Store<aksnet_crds::AksNetwork>,
+    name: &str,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<String> {
+    loop {
+        if let Some(n) = networks.get(&kube::runtime::reflector::ObjectRef::new(name)) {
+            return Some(n.spec.azure.subscription_id.clone());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.wait_for(|v| *v) => return None,
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
 
 fn main() -> std::process::ExitCode {
-    let _args = Args::parse();
-    eprintln!(
-        "aksnet-operator: the controllers are not built yet (group {}, class {})",
-        aksnet_operator::API_GROUP,
-        aksnet_operator::DEFAULT_LOAD_BALANCER_CLASS
-    );
-    std::process::ExitCode::from(2)
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,azure_core=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match args.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aksnet-operator: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "aksnet-operator stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -197,6 +197,38 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     }
 }
 
+/// The desired state when the AksNetwork is deleted: none of aksnet's children anywhere, and
+/// the public IPs it created gone (static ones with `deletionPolicy: Retain` stay, as the diff
+/// never deletes those). Resources that do not exist are not created.
+pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
+    let az = &network.azure;
+    let ownership = Ownership::new(&az.subscription_id, &az.resource_group, &network.cluster_name);
+    let lb = network.load_balancer.clone();
+    let names = lb.map_or_else(
+        || vec!["kubernetes".to_string(), "kubernetes-internal".to_string()],
+        |l| vec![l.public_name, l.internal_name],
+    );
+    Desired {
+        public_ips: Vec::new(),
+        load_balancers: names.into_iter().map(|n| (n, None)).collect(),
+        security_group: observed.security_group.clone().map(|mut nsg| {
+            nsg.rules.clear();
+            nsg.etag = None;
+            nsg
+        }),
+        route_table: observed.route_table.clone().map(|mut rt| {
+            rt.routes.clear();
+            rt.etag = None;
+            rt
+        }),
+        ownership,
+        services: BTreeMap::new(),
+        errors: Vec::new(),
+        frozen: BTreeSet::new(),
+        pending: Vec::new(),
+    }
+}
+
 /// `namespace/name` of a Service.
 pub fn service_key(svc: &Service) -> String {
     format!(

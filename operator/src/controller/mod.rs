@@ -1,0 +1,218 @@
+//! The controller: kube-runtime reflectors for AksNetworks, Services and Nodes feed one work
+//! loop for the configured AksNetwork. Changes that matter (not status heartbeats) trigger a
+//! reconcile after a debounce window, so a burst of Service changes costs one pass; a drift
+//! timer re-reads Azure; failures back off (or wait for `Retry-After`).
+
+mod reconcile;
+pub mod status;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use aksnet_crds::AksNetwork;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Node, Service};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::{mpsc, watch};
+
+pub use reconcile::{Cause, NETWORK_FINALIZER, Next, ReconcileError, Reconciler, SERVICE_FINALIZER, Settings};
+
+use crate::azure::AzurePort;
+use crate::metrics::{ControllerLabel, Outcome};
+
+/// Loop timing.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Quiet time after a change before reconciling (changes in the window coalesce).
+    pub debounce: Duration,
+    /// Drift check interval when the AksNetwork does not set one.
+    pub drift_interval: Duration,
+}
+
+/// A hash of what matters in an object, to ignore status-only updates.
+fn fingerprint<T: Hash>(value: T) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
+fn service_fingerprint(s: &Service) -> u64 {
+    fingerprint((
+        serde_json::to_string(&s.spec).unwrap_or_default(),
+        s.annotations(),
+        s.finalizers(),
+        s.meta().deletion_timestamp.is_some(),
+    ))
+}
+
+fn node_fingerprint(n: &Node) -> u64 {
+    let addresses = n.status.as_ref().and_then(|s| s.addresses.as_ref()).map(|a| {
+        a.iter()
+            .filter(|a| a.type_ == "InternalIP")
+            .map(|a| a.address.clone())
+            .collect::<Vec<_>>()
+    });
+    fingerprint((
+        addresses,
+        n.spec.as_ref().map(|s| (s.pod_cidr.clone(), s.pod_cidrs.clone())),
+        n.labels(),
+        n.meta().deletion_timestamp.is_some(),
+    ))
+}
+
+fn network_fingerprint(a: &AksNetwork) -> u64 {
+    fingerprint((a.meta().generation, a.finalizers(), a.meta().deletion_timestamp.is_some()))
+}
+
+/// Keep a store of `K` up to date and send a trigger when an object changes in a way that
+/// matters (its fingerprint) or goes away.
+fn watch_into<K>(api: Api<K>, print: fn(&K) -> u64, triggers: mpsc::Sender<()>) -> (Store<K>, impl Stream<Item = ()>)
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .default_backoff()
+        .filter_map(move |event| {
+            let changed = match event {
+                Ok(watcher::Event::Apply(obj)) | Ok(watcher::Event::InitApply(obj)) => {
+                    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+                    let print = print(&obj);
+                    seen.insert(key, print) != Some(print)
+                }
+                Ok(watcher::Event::Delete(obj)) => {
+                    seen.remove(&format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()));
+                    true
+                }
+                Ok(watcher::Event::Init) => false,
+                Ok(watcher::Event::InitDone) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch error; retrying");
+                    false
+                }
+            };
+            let triggers = triggers.clone();
+            async move {
+                if changed {
+                    let _ = triggers.try_send(());
+                }
+                Some(())
+            }
+        });
+    (store, stream)
+}
+
+/// Stores and watch streams for the three kinds, sharing one trigger channel.
+pub struct Watches {
+    /// AksNetworks.
+    pub networks: Store<AksNetwork>,
+    /// Services.
+    pub services: Store<Service>,
+    /// Nodes.
+    pub nodes: Store<Node>,
+    drivers: tokio::task::JoinHandle<()>,
+    triggers: mpsc::Receiver<()>,
+}
+
+impl Watches {
+    /// Start watching through `client` (the watches run in a background task).
+    pub fn new(client: &Client) -> Self {
+        let (tx, rx) = mpsc::channel(1);
+        let (networks, s1) = watch_into(Api::<AksNetwork>::all(client.clone()), network_fingerprint, tx.clone());
+        let (services, s2) = watch_into(Api::<Service>::all(client.clone()), service_fingerprint, tx.clone());
+        let (nodes, s3) = watch_into(Api::<Node>::all(client.clone()), node_fingerprint, tx);
+        let streams: Vec<std::pin::Pin<Box<dyn Stream<Item = ()> + Send>>> = vec![Box::pin(s1), Box::pin(s2), Box::pin(s3)];
+        let drivers = tokio::spawn(futures::stream::select_all(streams).for_each(|_| async {}));
+        Self {
+            networks,
+            services,
+            nodes,
+            drivers,
+            triggers: rx,
+        }
+    }
+}
+
+/// Run the loop until `shutdown` turns true. `ready` is set once the stores are filled.
+pub async fn run<A: AzurePort>(
+    reconciler: Reconciler<A>,
+    watches: Watches,
+    timing: Timing,
+    mut shutdown: watch::Receiver<bool>,
+    ready: watch::Sender<bool>,
+) {
+    let Watches { drivers, mut triggers, .. } = watches;
+    let _ = tokio::join!(
+        reconciler.networks.wait_until_ready(),
+        reconciler.services.wait_until_ready(),
+        reconciler.nodes.wait_until_ready()
+    );
+    let _ = ready.send(true);
+    tracing::info!("caches filled; reconciling");
+
+    let label = ControllerLabel { controller: "aksnetwork".into() };
+    let mut cause = Cause::Change;
+    let mut failures = 0u32;
+    loop {
+        let started = Instant::now();
+        let result = reconciler.reconcile(cause).await;
+        reconciler.metrics.reconcile_time.get_or_create(&label).observe(started.elapsed().as_secs_f64());
+        let (result_label, wait) = match result {
+            Ok(next) => {
+                failures = 0;
+                let label = if next.requeue_after.is_some() { "requeue" } else { "success" };
+                (label, next.requeue_after)
+            }
+            Err(e) => {
+                failures += 1;
+                reconciler.metrics.reconcile_errors.get_or_create(&label).inc();
+                let backoff = e
+                    .retry_after()
+                    .unwrap_or_else(|| Duration::from_secs(1 << failures.min(8)).min(Duration::from_secs(300)));
+                tracing::warn!(error = %e, retry_in_s = backoff.as_secs(), "reconcile failed");
+                ("error", Some(backoff))
+            }
+        };
+        reconciler
+            .metrics
+            .reconcile_total
+            .get_or_create(&Outcome { controller: label.controller.clone(), result: result_label.into() })
+            .inc();
+
+        let drift = drift_interval(&reconciler, timing.drift_interval);
+        let timer = wait.unwrap_or(drift);
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some(()) = triggers.recv() => {
+                // Coalesce: wait for a quiet window, taking every trigger that arrives in it.
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(timing.debounce) => break,
+                        Some(()) = triggers.recv() => continue,
+                    }
+                }
+                cause = Cause::Change;
+            }
+            _ = tokio::time::sleep(timer) => {
+                cause = if wait.is_some() { Cause::Requeue } else { Cause::Drift };
+            }
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+    drivers.abort();
+    tracing::info!("controller stopped");
+}
+
+fn drift_interval<A>(reconciler: &Reconciler<A>, default: Duration) -> Duration {
+    reconciler
+        .networks
+        .get(&reflector::ObjectRef::new(&reconciler.settings.network))
+        .and_then(|n| n.spec.reconcile.as_ref().map(|r| Duration::from(r.drift_check_interval)))
+        .unwrap_or(default)
+}
