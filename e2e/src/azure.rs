@@ -45,7 +45,9 @@ pub struct MockAzure {
 impl MockAzure {
     /// Start a mock on 127.0.0.1 with `config`.
     pub async fn start(config: Config) -> Result<Self, MockError> {
-        let addr: SocketAddr = "127.0.0.1:0".parse().map_err(|e| MockError::Start(format!("{e}")))?;
+        let addr: SocketAddr = "127.0.0.1:0"
+            .parse()
+            .map_err(|e| MockError::Start(format!("{e}")))?;
         let server = MockServer::start(addr, config, None)
             .await
             .map_err(|e| MockError::Start(e.to_string()))?;
@@ -74,15 +76,28 @@ impl MockAzure {
             .send()
             .await?;
         let body: Value = resp.json().await?;
-        Ok(body["access_token"].as_str().unwrap_or_default().to_string())
+        Ok(body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
     }
 
     /// An ARM request; fails unless the status is 2xx.
-    pub async fn arm(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, MockError> {
+    pub async fn arm(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, MockError> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let url = format!("{}{path}{sep}api-version=2024-03-01", self.url());
-        let method_v: reqwest::Method = method.parse().map_err(|_| MockError::Start(format!("bad verb {method}")))?;
-        let mut req = self.http.request(method_v, url).bearer_auth(self.token().await?);
+        let method_v: reqwest::Method = method
+            .parse()
+            .map_err(|_| MockError::Start(format!("bad verb {method}")))?;
+        let mut req = self
+            .http
+            .request(method_v, url)
+            .bearer_auth(self.token().await?);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -106,7 +121,8 @@ impl MockAzure {
     /// (`to-onprem`).
     pub async fn seed_cluster(&self, sub: &str, rg: &str) -> Result<(), MockError> {
         let base = format!("/subscriptions/{sub}/resourceGroups/{rg}");
-        self.arm("PUT", &base, Some(json!({"location": "westeurope"}))).await?;
+        self.arm("PUT", &base, Some(json!({"location": "westeurope"})))
+            .await?;
         let net = format!("{base}/providers/Microsoft.Network");
         self.arm(
             "PUT",
@@ -144,13 +160,22 @@ impl MockAzure {
 
     /// Writes (PUT, PATCH, DELETE, POST) in the journal since it was last cleared.
     pub async fn writes(&self) -> Result<u64, MockError> {
-        let v: Value = self.http.get(format!("{}/_mock/journal", self.url())).send().await?.json().await?;
+        let v: Value = self
+            .http
+            .get(format!("{}/_mock/journal", self.url()))
+            .send()
+            .await?
+            .json()
+            .await?;
         Ok(v["writes"].as_u64().unwrap_or(0))
     }
 
     /// Clear the journal.
     pub async fn clear_journal(&self) -> Result<(), MockError> {
-        self.http.delete(format!("{}/_mock/journal", self.url())).send().await?;
+        self.http
+            .delete(format!("{}/_mock/journal", self.url()))
+            .send()
+            .await?;
         Ok(())
     }
 

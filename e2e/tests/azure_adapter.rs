@@ -56,18 +56,32 @@ fn observe_request() -> ObserveRequest {
 }
 
 /// Observe, plan, diff, apply until nothing is left; the number of operations applied.
-async fn converge(azure: &AzureClient, services: &[Service], nodes: &[Node]) -> (Observed, Desired, usize) {
+async fn converge(
+    azure: &AzureClient,
+    services: &[Service],
+    nodes: &[Node],
+) -> (Observed, Desired, usize) {
     let net = network();
     let mut applied = 0;
     for _ in 0..4 {
         let observed = azure.observe(&observe_request()).await.expect("observe");
-        let desired = plan(&PlanInput { network: &net, services, nodes, observed: &observed, load_balancer_class: "aksnet.io/azure", limits: Limits::default() });
+        let desired = plan(&PlanInput {
+            network: &net,
+            services,
+            nodes,
+            observed: &observed,
+            load_balancer_class: "aksnet.io/azure",
+            limits: Limits::default(),
+        });
         let ops = diff(&desired, &observed);
         if ops.is_empty() {
             return (observed, desired, applied);
         }
         for op in &ops {
-            azure.apply(op).await.unwrap_or_else(|e| panic!("{}: {e}", op.describe()));
+            azure
+                .apply(op)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", op.describe()));
         }
         applied += ops.len();
     }
@@ -84,13 +98,32 @@ async fn adapter_converges_keeps_foreign_objects_and_repairs_drift() {
     .expect("mock");
     mock.seed_cluster(SUB, RG).await.expect("seed");
     let url = azure_core::Url::parse(&mock.url()).expect("url");
-    let credential = Arc::new(azure_identity::ClientSecretCredential::new(azure_core::new_http_client(), url.clone(), TENANT.into(), CLIENT_ID.into(), CLIENT_SECRET.into()));
+    let credential = Arc::new(azure_identity::ClientSecretCredential::new(
+        azure_core::new_http_client(),
+        url.clone(),
+        TENANT.into(),
+        CLIENT_ID.into(),
+        CLIENT_SECRET.into(),
+    ));
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Arc::new(Metrics::new(&mut registry));
-    let settings = Settings { endpoint: url, subscription: SUB.into(), writes_per_minute: 600, write_burst: 20, poll_interval: Duration::from_millis(50) };
+    let settings = Settings {
+        endpoint: url,
+        subscription: SUB.into(),
+        writes_per_minute: 600,
+        write_burst: 20,
+        poll_interval: Duration::from_millis(50),
+    };
     let azure = AzureClient::new(&settings, credential, metrics).expect("client");
 
-    let services = [service("web", 80, json!({})), service("api", 443, json!({"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}))];
+    let services = [
+        service("web", 80, json!({})),
+        service(
+            "api",
+            443,
+            json!({"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}),
+        ),
+    ];
     let nodes = [node(1), node(2)];
     let (observed, desired, applied) = converge(&azure, &services, &nodes).await;
     assert!(applied >= 5, "PIPs, two LBs, NSG, route table: {applied}");
@@ -99,33 +132,76 @@ async fn adapter_converges_keeps_foreign_objects_and_repairs_drift() {
     let public = observed.load_balancer("kubernetes").expect("public LB");
     assert_eq!(public.rules.len(), 1);
     assert_eq!(public.backend_pools[0].addresses.len(), 2);
-    let internal = observed.load_balancer("kubernetes-internal").expect("internal LB");
-    assert!(internal.frontends[0].private_ip.is_some(), "Azure allocated a private IP");
+    let internal = observed
+        .load_balancer("kubernetes-internal")
+        .expect("internal LB");
+    assert!(
+        internal.frontends[0].private_ip.is_some(),
+        "Azure allocated a private IP"
+    );
     let nsg = observed.security_group.as_ref().expect("nsg");
-    assert!(nsg.rules.iter().any(|r| r.name == "allow-bastion" && r.priority == 500), "foreign NSG rule kept");
+    assert!(
+        nsg.rules
+            .iter()
+            .any(|r| r.name == "allow-bastion" && r.priority == 500),
+        "foreign NSG rule kept"
+    );
     assert_eq!(nsg.rules.len(), 3);
     let rt = observed.route_table.as_ref().expect("rt");
-    assert!(rt.routes.iter().any(|r| r.name == "to-onprem"), "foreign route kept");
+    assert!(
+        rt.routes.iter().any(|r| r.name == "to-onprem"),
+        "foreign route kept"
+    );
     assert_eq!(rt.routes.len(), 3);
 
     // Steady state: nothing to write.
     mock.clear_journal().await.expect("journal");
     let (_, _, applied) = converge(&azure, &services, &nodes).await;
     assert_eq!(applied, 0);
-    assert_eq!(mock.writes().await.expect("journal"), 0, "zero ARM writes at steady state");
+    assert_eq!(
+        mock.writes().await.expect("journal"),
+        0,
+        "zero ARM writes at steady state"
+    );
 
     // Someone deletes our NSG rule: the next pass puts it back, and only it.
-    let ours = nsg.rules.iter().find(|r| r.name != "allow-bastion").expect("our rule").name.clone();
-    let nsg_id = format!("/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/networkSecurityGroups/aks-nsg");
-    mock.remove_out_of_band(&format!("{nsg_id}/securityRules/{ours}")).await.expect("out-of-band delete");
+    let ours = nsg
+        .rules
+        .iter()
+        .find(|r| r.name != "allow-bastion")
+        .expect("our rule")
+        .name
+        .clone();
+    let nsg_id = format!(
+        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/networkSecurityGroups/aks-nsg"
+    );
+    mock.remove_out_of_band(&format!("{nsg_id}/securityRules/{ours}"))
+        .await
+        .expect("out-of-band delete");
     let (observed, _, applied) = converge(&azure, &services, &nodes).await;
     assert_eq!(applied, 1, "one NSG write repairs it");
-    assert!(observed.security_group.expect("nsg").rules.iter().any(|r| r.name == ours));
+    assert!(
+        observed
+            .security_group
+            .expect("nsg")
+            .rules
+            .iter()
+            .any(|r| r.name == ours)
+    );
 
     // Services gone: our objects go, the foreign ones stay.
     let (observed, _, _) = converge(&azure, &[], &nodes).await;
-    assert!(observed.load_balancer("kubernetes-internal").is_none(), "our empty internal LB is deleted");
-    assert!(observed.public_ips.iter().all(|p| p.name.contains("outbound")), "only the outbound IP is left");
+    assert!(
+        observed.load_balancer("kubernetes-internal").is_none(),
+        "our empty internal LB is deleted"
+    );
+    assert!(
+        observed
+            .public_ips
+            .iter()
+            .all(|p| p.name.contains("outbound")),
+        "only the outbound IP is left"
+    );
     assert_eq!(observed.security_group.expect("nsg").rules.len(), 1);
     mock.stop().await;
 }

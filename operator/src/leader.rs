@@ -6,8 +6,8 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -27,7 +27,11 @@ pub struct LeaseSettings {
 /// Whether `lease` is free for `identity` at `now`.
 fn available(lease: &Lease, identity: &str, now: Timestamp, duration: Duration) -> bool {
     let Some(spec) = &lease.spec else { return true };
-    if spec.holder_identity.as_deref().is_none_or(|h| h == identity || h.is_empty()) {
+    if spec
+        .holder_identity
+        .as_deref()
+        .is_none_or(|h| h == identity || h.is_empty())
+    {
         return true;
     }
     let renewed = spec.renew_time.as_ref().map(|t| t.0);
@@ -63,13 +67,20 @@ async fn try_hold(api: &Api<Lease>, s: &LeaseSettings) -> Result<bool, kube::Err
     let spec = lease.spec.clone().unwrap_or_default();
     let taking_over = spec.holder_identity.as_deref() != Some(s.identity.as_str());
     let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(taking_over);
-    let acquire = if taking_over { Some(MicroTime(now)) } else { spec.acquire_time.clone() };
+    let acquire = if taking_over {
+        Some(MicroTime(now))
+    } else {
+        spec.acquire_time.clone()
+    };
     let patch = json!({
         "metadata": {"resourceVersion": lease.metadata.resource_version},
         "spec": {"holderIdentity": s.identity, "leaseDurationSeconds": s.duration.as_secs(),
                  "acquireTime": acquire, "renewTime": MicroTime(now), "leaseTransitions": transitions}
     });
-    match api.patch(&s.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+    match api
+        .patch(&s.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
         Err(e) => Err(e),
@@ -120,7 +131,8 @@ mod tests {
     use super::*;
 
     fn lease(holder: &str, renewed_secs_ago: i64) -> Lease {
-        let renew = Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(renewed_secs_ago);
+        let renew =
+            Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(renewed_secs_ago);
         serde_json::from_value(json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15, "renewTime": MicroTime(renew)}})).expect("lease")
     }
 

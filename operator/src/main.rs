@@ -37,7 +37,11 @@ struct Args {
     #[arg(long, env = "AKSNET_LOAD_BALANCER_CLASS", default_value = aksnet_operator::DEFAULT_LOAD_BALANCER_CLASS)]
     load_balancer_class: String,
     /// ARM endpoint.
-    #[arg(long, env = "AKSNET_ARM_ENDPOINT", default_value = "https://management.azure.com")]
+    #[arg(
+        long,
+        env = "AKSNET_ARM_ENDPOINT",
+        default_value = "https://management.azure.com"
+    )]
     arm_endpoint: String,
     /// Microsoft Entra authority host for tokens.
     #[arg(long, env = "AZURE_AUTHORITY_HOST")]
@@ -73,8 +77,12 @@ struct Args {
 
 /// `500ms`, `30s`, `5m`, `1h`, or plain seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, "s"), |i| s.split_at(i));
-    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30s or 5m"))?;
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s or 5m"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => Ok(Duration::from_secs(n)),
@@ -102,12 +110,15 @@ enum FatalError {
 async fn kube_client(args: &Args) -> Result<kube::Client, FatalError> {
     let config = match &args.kubeconfig {
         Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| FatalError::KubeConfig(e.to_string()))?;
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| FatalError::KubeConfig(e.to_string()))?;
             kube::Config::from_custom_kubeconfig(kc, &Default::default())
                 .await
                 .map_err(|e| FatalError::KubeConfig(e.to_string()))?
         }
-        None => kube::Config::infer().await.map_err(|e| FatalError::KubeConfig(e.to_string()))?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| FatalError::KubeConfig(e.to_string()))?,
     };
     Ok(kube::Client::try_from(config)?)
 }
@@ -120,7 +131,12 @@ async fn run(args: Args) -> Result<(), FatalError> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (ready_tx, ready_rx) = watch::channel(false);
-    let http = tokio::spawn(server::serve(args.http_addr, registry, ready_rx, shutdown_rx.clone()));
+    let http = tokio::spawn(server::serve(
+        args.http_addr,
+        registry,
+        ready_rx,
+        shutdown_rx.clone(),
+    ));
     let signals = shutdown_tx.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -128,7 +144,10 @@ async fn run(args: Args) -> Result<(), FatalError> {
         let _ = signals.send(true);
     });
 
-    let identity = args.identity.clone().unwrap_or_else(|| format!("aksnet-{}", std::process::id()));
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("aksnet-{}", std::process::id()));
     if args.leader_elect {
         let lease = LeaseSettings {
             namespace: args.lease_namespace.clone(),
@@ -147,13 +166,16 @@ async fn run(args: Args) -> Result<(), FatalError> {
         });
     }
 
-    let endpoint = azure_core::Url::parse(&args.arm_endpoint).map_err(|e| FatalError::Endpoint(e.to_string()))?;
+    let endpoint = azure_core::Url::parse(&args.arm_endpoint)
+        .map_err(|e| FatalError::Endpoint(e.to_string()))?;
     let credential = azure::default_credential(args.authority_host.as_deref())?;
     let watches = Watches::new(&client);
     // The subscription comes from the AksNetwork; the client is built once it is known.
     let networks = watches.networks.clone();
     let subscription = wait_for_subscription(&networks, &args.network, shutdown_rx.clone()).await;
-    let Some(subscription) = subscription else { return Ok(()) };
+    let Some(subscription) = subscription else {
+        return Ok(());
+    };
     let settings = azure::Settings {
         endpoint,
         subscription,
@@ -163,7 +185,13 @@ async fn run(args: Args) -> Result<(), FatalError> {
     };
     let azure = AzureClient::new(&settings, credential, metrics.clone())?;
     let reconciler = Reconciler {
-        recorder: Recorder::new(client.clone(), Reporter { controller: "aksnet-operator".into(), instance: Some(identity) }),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "aksnet-operator".into(),
+                instance: Some(identity),
+            },
+        ),
         client,
         azure,
         settings: Settings {
@@ -176,11 +204,16 @@ async fn run(args: Args) -> Result<(), FatalError> {
         services: watches.services.clone(),
         nodes: watches.nodes.clone(),
         metrics,
+        last_converged: Default::default(),
     };
-    let timing = Timing { debounce: args.debounce, drift_interval: args.drift_interval };
+    let timing = Timing {
+        debounce: args.debounce,
+        drift_interval: args.drift_interval,
+    };
     controller::run(reconciler, watches, timing, shutdown_rx, ready_tx).await;
     let _ = shutdown_tx.send(true);
-    http.await.map_err(|e| FatalError::Http(std::io::Error::other(e)))??;
+    http.await
+        .map_err(|e| FatalError::Http(std::io::Error::other(e)))??;
     Ok(())
 }
 

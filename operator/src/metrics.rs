@@ -69,13 +69,41 @@ impl Metrics {
             planned_writes: Gauge::default(),
             rejected_services: Gauge::default(),
         };
-        registry.register("aksnet_arm_requests", "ARM requests by resource type, verb and status code", m.arm_requests.clone());
-        registry.register("aksnet_arm_request_duration_seconds", "ARM request latency", m.arm_duration.clone());
-        registry.register("controller_runtime_reconcile", "Reconciles by result", m.reconcile_total.clone());
-        registry.register("controller_runtime_reconcile_errors", "Reconcile errors", m.reconcile_errors.clone());
-        registry.register("controller_runtime_reconcile_time_seconds", "Reconcile duration", m.reconcile_time.clone());
-        registry.register("aksnet_arm_writes_planned", "Azure writes the last reconcile planned", m.planned_writes.clone());
-        registry.register("aksnet_services_rejected", "LoadBalancer Services rejected by the last plan", m.rejected_services.clone());
+        registry.register(
+            "aksnet_arm_requests",
+            "ARM requests by resource type, verb and status code",
+            m.arm_requests.clone(),
+        );
+        registry.register(
+            "aksnet_arm_request_duration_seconds",
+            "ARM request latency",
+            m.arm_duration.clone(),
+        );
+        registry.register(
+            "controller_runtime_reconcile",
+            "Reconciles by result",
+            m.reconcile_total.clone(),
+        );
+        registry.register(
+            "controller_runtime_reconcile_errors",
+            "Reconcile errors",
+            m.reconcile_errors.clone(),
+        );
+        registry.register(
+            "controller_runtime_reconcile_time_seconds",
+            "Reconcile duration",
+            m.reconcile_time.clone(),
+        );
+        registry.register(
+            "aksnet_arm_writes_planned",
+            "Azure writes the last reconcile planned",
+            m.planned_writes.clone(),
+        );
+        registry.register(
+            "aksnet_services_rejected",
+            "LoadBalancer Services rejected by the last plan",
+            m.rejected_services.clone(),
+        );
         m
     }
 }

@@ -86,7 +86,11 @@ fn strings(v: &Value, one: &str, many: &str) -> Vec<String> {
     let mut out: Vec<String> = props
         .and_then(|p| p.get(many))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(x) = props.and_then(|p| p.get(one)).and_then(Value::as_str) {
         out.push(x.to_string());
@@ -101,7 +105,11 @@ pub fn public_ip(v: &Value, resource_group: &str) -> PublicIp {
     let mut zones: Vec<String> = v
         .get("zones")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|z| z.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|z| z.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     zones.sort();
     PublicIp {
@@ -133,7 +141,10 @@ pub fn public_ip_body(p: &PublicIp, observed: Option<&Value>) -> Value {
         v["zones"] = json!(p.zones);
     }
     let props = ensure_object(&mut v, "properties");
-    props.insert("publicIPAddressVersion".into(), json!(p.family.azure_name()));
+    props.insert(
+        "publicIPAddressVersion".into(),
+        json!(p.family.azure_name()),
+    );
     props.insert("publicIPAllocationMethod".into(), json!("Static"));
     match &p.dns_label {
         Some(label) => {
@@ -191,7 +202,11 @@ fn frontend(v: &Value) -> Frontend {
                 .is_some_and(|m| m.eq_ignore_ascii_case("Static"));
             FrontendTarget::Private {
                 subnet_id: s(v, &["properties", "subnet", "id"]).unwrap_or_default(),
-                static_ip: if is_static { s(v, &["properties", "privateIPAddress"]) } else { None },
+                static_ip: if is_static {
+                    s(v, &["properties", "privateIPAddress"])
+                } else {
+                    None
+                },
                 family: family(s(v, &["properties", "privateIPAddressVersion"])),
             }
         }
@@ -257,7 +272,9 @@ fn probe(v: &Value) -> Probe {
     Probe {
         name: s(v, &["name"]).unwrap_or_default(),
         protocol: probe_protocol(s(v, &["properties", "protocol"])),
-        port: n(v, "port").and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
+        port: n(v, "port")
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0),
         path: s(v, &["properties", "requestPath"]),
         interval_seconds: n(v, "intervalInSeconds").map_or(15, |x| x as u32),
         threshold: n(v, "probeThreshold")
@@ -287,8 +304,12 @@ fn rule(v: &Value) -> LbRule {
         backend_pool: id_ref(v, "backendAddressPool").unwrap_or_default(),
         probe: id_ref(v, "probe"),
         protocol: protocol(s(v, &["properties", "protocol"])),
-        frontend_port: n(v, "frontendPort").and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
-        backend_port: n(v, "backendPort").and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
+        frontend_port: n(v, "frontendPort")
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0),
+        backend_port: n(v, "backendPort")
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0),
         idle_timeout_minutes: n(v, "idleTimeoutInMinutes").map_or(4, |x| x as u32),
         floating_ip: b(v, "enableFloatingIP"),
         tcp_reset: b(v, "enableTcpReset"),
@@ -329,7 +350,9 @@ fn outbound(v: &Value) -> OutboundRule {
         name: s(v, &["name"]).unwrap_or_default(),
         frontends,
         backend_pool: id_ref(v, "backendAddressPool").unwrap_or_default(),
-        allocated_ports: n(v, "allocatedOutboundPorts").map(|x| x as u32).filter(|x| *x > 0),
+        allocated_ports: n(v, "allocatedOutboundPorts")
+            .map(|x| x as u32)
+            .filter(|x| *x > 0),
         idle_timeout_minutes: n(v, "idleTimeoutInMinutes").map_or(4, |x| x as u32),
     }
 }
@@ -364,7 +387,10 @@ pub fn load_balancer(v: &Value, resource_group: &str) -> LoadBalancer {
         resource_group: resource_group.to_string(),
         location: s(v, &["location"]).unwrap_or_default(),
         tags: tags(v),
-        frontends: list(v, "frontendIPConfigurations").iter().map(frontend).collect(),
+        frontends: list(v, "frontendIPConfigurations")
+            .iter()
+            .map(frontend)
+            .collect(),
         backend_pools: list(v, "backendAddressPools").iter().map(pool).collect(),
         probes: list(v, "probes").iter().map(probe).collect(),
         rules: list(v, "loadBalancingRules").iter().map(rule).collect(),
@@ -377,17 +403,60 @@ pub fn load_balancer(v: &Value, resource_group: &str) -> LoadBalancer {
 /// The ARM body of a load balancer: the observed body (if any) with its child lists set to the
 /// model's, reusing each observed child's JSON when its model is unchanged.
 pub fn load_balancer_body(lb: &LoadBalancer, lb_id: &str, observed: Option<&Value>) -> Value {
-    let mut v = observed
-        .cloned()
-        .unwrap_or_else(|| json!({"location": lb.location, "sku": {"name": "Standard", "tier": "Regional"}}));
+    let mut v = observed.cloned().unwrap_or_else(
+        || json!({"location": lb.location, "sku": {"name": "Standard", "tier": "Regional"}}),
+    );
     v["tags"] = json!(lb.tags);
     let old = observed.cloned().unwrap_or(Value::Null);
     let props = ensure_object(&mut v, "properties");
-    props.insert("frontendIPConfigurations".into(), children(&old, "frontendIPConfigurations", &lb.frontends, frontend, frontend_json, |a, b| canonical_frontend(a) == canonical_frontend(b)));
-    props.insert("backendAddressPools".into(), children(&old, "backendAddressPools", &lb.backend_pools, pool, pool_json, |a, b| a == b));
-    props.insert("probes".into(), children(&old, "probes", &lb.probes, probe, probe_json, |a, b| a == b));
-    props.insert("loadBalancingRules".into(), children(&old, "loadBalancingRules", &lb.rules, rule, |r| rule_json(r, lb_id), |a, b| a == b));
-    props.insert("outboundRules".into(), children(&old, "outboundRules", &lb.outbound_rules, outbound, |o| outbound_json(o, lb_id), |a, b| a == b));
+    props.insert(
+        "frontendIPConfigurations".into(),
+        children(
+            &old,
+            "frontendIPConfigurations",
+            &lb.frontends,
+            frontend,
+            frontend_json,
+            |a, b| canonical_frontend(a) == canonical_frontend(b),
+        ),
+    );
+    props.insert(
+        "backendAddressPools".into(),
+        children(
+            &old,
+            "backendAddressPools",
+            &lb.backend_pools,
+            pool,
+            pool_json,
+            |a, b| a == b,
+        ),
+    );
+    props.insert(
+        "probes".into(),
+        children(&old, "probes", &lb.probes, probe, probe_json, |a, b| a == b),
+    );
+    props.insert(
+        "loadBalancingRules".into(),
+        children(
+            &old,
+            "loadBalancingRules",
+            &lb.rules,
+            rule,
+            |r| rule_json(r, lb_id),
+            |a, b| a == b,
+        ),
+    );
+    props.insert(
+        "outboundRules".into(),
+        children(
+            &old,
+            "outboundRules",
+            &lb.outbound_rules,
+            outbound,
+            |o| outbound_json(o, lb_id),
+            |a, b| a == b,
+        ),
+    );
     v
 }
 
@@ -413,9 +482,16 @@ fn children<T>(
         .iter()
         .map(|w| {
             let w_json = write(w);
-            let name = w_json.get("name").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+            let name = w_json
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             old.iter()
-                .find(|o| s(o, &["name"]).is_some_and(|n| n.to_ascii_lowercase() == name) && same(&read(o), w))
+                .find(|o| {
+                    s(o, &["name"]).is_some_and(|n| n.to_ascii_lowercase() == name)
+                        && same(&read(o), w)
+                })
                 .cloned()
                 .unwrap_or(w_json)
         })
@@ -454,8 +530,16 @@ fn security_rule_json(r: &SecurityRule) -> Value {
     for (one, many, values) in [
         ("sourceAddressPrefix", "sourceAddressPrefixes", &r.sources),
         ("sourcePortRange", "sourcePortRanges", &r.source_ports),
-        ("destinationAddressPrefix", "destinationAddressPrefixes", &r.destinations),
-        ("destinationPortRange", "destinationPortRanges", &r.destination_ports),
+        (
+            "destinationAddressPrefix",
+            "destinationAddressPrefixes",
+            &r.destinations,
+        ),
+        (
+            "destinationPortRange",
+            "destinationPortRanges",
+            &r.destination_ports,
+        ),
     ] {
         if let [single] = values.as_slice() {
             props[one] = json!(single);
@@ -483,12 +567,24 @@ pub fn security_group(v: &Value, resource_group: &str) -> SecurityGroup {
 
 /// The ARM body of an NSG with its rule list set to the model's.
 pub fn security_group_body(nsg: &SecurityGroup, observed: Option<&Value>) -> Value {
-    let mut v = observed.cloned().unwrap_or_else(|| json!({"location": nsg.location}));
+    let mut v = observed
+        .cloned()
+        .unwrap_or_else(|| json!({"location": nsg.location}));
     v["tags"] = json!(nsg.tags);
     let old = observed.cloned().unwrap_or(Value::Null);
     let props = ensure_object(&mut v, "properties");
     props.remove("defaultSecurityRules");
-    props.insert("securityRules".into(), children(&old, "securityRules", &nsg.rules, security_rule, security_rule_json, |a, b| a == b));
+    props.insert(
+        "securityRules".into(),
+        children(
+            &old,
+            "securityRules",
+            &nsg.rules,
+            security_rule,
+            security_rule_json,
+            |a, b| a == b,
+        ),
+    );
     v
 }
 
@@ -523,11 +619,16 @@ pub fn route_table(v: &Value, resource_group: &str) -> RouteTable {
 
 /// The ARM body of a route table with its route list set to the model's.
 pub fn route_table_body(rt: &RouteTable, observed: Option<&Value>) -> Value {
-    let mut v = observed.cloned().unwrap_or_else(|| json!({"location": rt.location}));
+    let mut v = observed
+        .cloned()
+        .unwrap_or_else(|| json!({"location": rt.location}));
     v["tags"] = json!(rt.tags);
     let old = observed.cloned().unwrap_or(Value::Null);
     let props = ensure_object(&mut v, "properties");
-    props.insert("routes".into(), children(&old, "routes", &rt.routes, route, route_json, |a, b| a == b));
+    props.insert(
+        "routes".into(),
+        children(&old, "routes", &rt.routes, route, route_json, |a, b| a == b),
+    );
     v
 }
 
@@ -557,10 +658,23 @@ mod tests {
         });
         let body = load_balancer_body(&model, "/lb", Some(&observed));
         let fe = &body["properties"]["frontendIPConfigurations"][0];
-        assert_eq!(fe["properties"]["gatewayLoadBalancer"]["id"], "/gw", "unmodelled property survives");
-        assert_eq!(body["properties"]["inboundNatRules"][0]["name"], "ssh", "lists aksnet does not model survive");
-        assert_eq!(body["properties"]["probes"][0]["properties"]["requestPath"], "/healthz");
-        assert_eq!(load_balancer(&body, "rg").probes, model.probes, "round trip");
+        assert_eq!(
+            fe["properties"]["gatewayLoadBalancer"]["id"], "/gw",
+            "unmodelled property survives"
+        );
+        assert_eq!(
+            body["properties"]["inboundNatRules"][0]["name"], "ssh",
+            "lists aksnet does not model survive"
+        );
+        assert_eq!(
+            body["properties"]["probes"][0]["properties"]["requestPath"],
+            "/healthz"
+        );
+        assert_eq!(
+            load_balancer(&body, "rg").probes,
+            model.probes,
+            "round trip"
+        );
     }
 
     #[test]
@@ -585,7 +699,10 @@ mod tests {
         let body = security_group_body(&nsg, None);
         let props = &body["properties"]["securityRules"][0]["properties"];
         assert_eq!(props["sourceAddressPrefix"], "Internet");
-        assert_eq!(props["destinationAddressPrefixes"], json!(["1.2.3.4", "5.6.7.8"]));
+        assert_eq!(
+            props["destinationAddressPrefixes"],
+            json!(["1.2.3.4", "5.6.7.8"])
+        );
         assert_eq!(security_group(&body, "rg").rules, vec![rule]);
     }
 }

@@ -48,12 +48,15 @@ pub struct AzureClient {
 
 impl std::fmt::Debug for AzureClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AzureClient").field("scope", &self.scope).finish()
+        f.debug_struct("AzureClient")
+            .field("scope", &self.scope)
+            .finish()
     }
 }
 
 fn model<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, AzureError> {
-    serde_json::from_value(v).map_err(|e| AzureError::Invalid(format!("body does not fit the SDK model: {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| AzureError::Invalid(format!("body does not fit the SDK model: {e}")))
 }
 
 fn json<T: serde::Serialize>(m: &T) -> Value {
@@ -73,8 +76,15 @@ fn found<T>(r: azure_core::Result<T>) -> Result<Option<T>, AzureError> {
 
 impl AzureClient {
     /// A client for `settings` with `credential`, counting calls in `metrics`.
-    pub fn new(settings: &Settings, credential: Arc<dyn TokenCredential>, metrics: Arc<Metrics>) -> Result<Self, AzureError> {
-        let budget = Arc::new(WriteBudget::new(settings.writes_per_minute, settings.write_burst));
+    pub fn new(
+        settings: &Settings,
+        credential: Arc<dyn TokenCredential>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, AzureError> {
+        let budget = Arc::new(WriteBudget::new(
+            settings.writes_per_minute,
+            settings.write_burst,
+        ));
         let transport = ArmTransport::new(azure_core::new_http_client(), budget, metrics);
         let net = ClientBuilder::new(credential)
             .endpoint(settings.endpoint.clone())
@@ -119,7 +129,9 @@ impl AzureClient {
             }
             tokio::time::sleep(self.poll_interval).await;
         }
-        Err(AzureError::Transient("delete did not finish in time".into()))
+        Err(AzureError::Transient(
+            "delete did not finish in time".into(),
+        ))
     }
 }
 
@@ -133,7 +145,11 @@ impl AzurePort for AzureClient {
         groups.sort_by_key(|g| name_key(g));
         groups.dedup_by_key(|g| name_key(g));
         for group in &groups {
-            let mut pages = self.net.public_ip_addresses_client().list(group.clone(), sub.clone()).into_stream();
+            let mut pages = self
+                .net
+                .public_ip_addresses_client()
+                .list(group.clone(), sub.clone())
+                .into_stream();
             while let Some(page) = pages.next().await {
                 let page = match found(page)? {
                     Some(p) => p,
@@ -148,21 +164,38 @@ impl AzurePort for AzureClient {
             }
         }
         for name in &req.load_balancers {
-            if let Some(lb) = found(self.net.load_balancers_client().get(rg.clone(), name.clone(), sub.clone()).await)? {
+            if let Some(lb) = found(
+                self.net
+                    .load_balancers_client()
+                    .get(rg.clone(), name.clone(), sub.clone())
+                    .await,
+            )? {
                 let v = json(&lb);
-                observed.load_balancers.push(arm_json::load_balancer(&v, rg));
+                observed
+                    .load_balancers
+                    .push(arm_json::load_balancer(&v, rg));
                 self.remember(self.scope.id(rg, "loadBalancers", name), v);
             }
         }
         if let Some(name) = &req.security_group
-            && let Some(nsg) = found(self.net.network_security_groups_client().get(rg.clone(), name.clone(), sub.clone()).await)?
+            && let Some(nsg) = found(
+                self.net
+                    .network_security_groups_client()
+                    .get(rg.clone(), name.clone(), sub.clone())
+                    .await,
+            )?
         {
             let v = json(&nsg);
             observed.security_group = Some(arm_json::security_group(&v, rg));
             self.remember(self.scope.id(rg, "networkSecurityGroups", name), v);
         }
         if let Some(name) = &req.route_table
-            && let Some(rt) = found(self.net.route_tables_client().get(rg.clone(), name.clone(), sub.clone()).await)?
+            && let Some(rt) = found(
+                self.net
+                    .route_tables_client()
+                    .get(rg.clone(), name.clone(), sub.clone())
+                    .await,
+            )?
         {
             let v = json(&rt);
             observed.route_table = Some(arm_json::route_table(&v, rg));
@@ -176,12 +209,19 @@ impl AzurePort for AzureClient {
         let err = |e: azure_core::Error| AzureError::from_sdk(&e);
         match op {
             Op::PutPublicIp(p) => {
-                let id = self.scope.id(&p.resource_group, "publicIPAddresses", &p.name);
+                let id = self
+                    .scope
+                    .id(&p.resource_group, "publicIPAddresses", &p.name);
                 let body = arm_json::public_ip_body(p, self.recall(&id).as_ref());
                 let done = self
                     .net
                     .public_ip_addresses_client()
-                    .create_or_update(p.resource_group.clone(), p.name.clone(), model::<models::PublicIpAddress>(body)?, sub)
+                    .create_or_update(
+                        p.resource_group.clone(),
+                        p.name.clone(),
+                        model::<models::PublicIpAddress>(body)?,
+                        sub,
+                    )
                     .await
                     .map_err(err)?;
                 self.remember(id, json(&done));
@@ -192,18 +232,30 @@ impl AzurePort for AzureClient {
                 let done = self
                     .net
                     .load_balancers_client()
-                    .create_or_update(lb.resource_group.clone(), lb.name.clone(), model::<models::LoadBalancer>(body)?, sub)
+                    .create_or_update(
+                        lb.resource_group.clone(),
+                        lb.name.clone(),
+                        model::<models::LoadBalancer>(body)?,
+                        sub,
+                    )
                     .await
                     .map_err(err)?;
                 self.remember(id, json(&done));
             }
             Op::PutSecurityGroup(nsg) => {
-                let id = self.scope.id(&nsg.resource_group, "networkSecurityGroups", &nsg.name);
+                let id = self
+                    .scope
+                    .id(&nsg.resource_group, "networkSecurityGroups", &nsg.name);
                 let body = arm_json::security_group_body(nsg, self.recall(&id).as_ref());
                 let done = self
                     .net
                     .network_security_groups_client()
-                    .create_or_update(nsg.resource_group.clone(), nsg.name.clone(), model::<models::NetworkSecurityGroup>(body)?, sub)
+                    .create_or_update(
+                        nsg.resource_group.clone(),
+                        nsg.name.clone(),
+                        model::<models::NetworkSecurityGroup>(body)?,
+                        sub,
+                    )
                     .await
                     .map_err(err)?;
                 self.remember(id, json(&done));
@@ -214,21 +266,52 @@ impl AzurePort for AzureClient {
                 let done = self
                     .net
                     .route_tables_client()
-                    .create_or_update(rt.resource_group.clone(), rt.name.clone(), model::<models::RouteTable>(body)?, sub)
+                    .create_or_update(
+                        rt.resource_group.clone(),
+                        rt.name.clone(),
+                        model::<models::RouteTable>(body)?,
+                        sub,
+                    )
                     .await
                     .map_err(err)?;
                 self.remember(id, json(&done));
             }
-            Op::DeleteLoadBalancer { resource_group, name, .. } => {
+            Op::DeleteLoadBalancer {
+                resource_group,
+                name,
+                ..
+            } => {
                 let client = self.net.load_balancers_client();
-                client.delete(resource_group.clone(), name.clone(), sub.clone()).send().await.map_err(err)?;
-                self.wait_gone(|| client.get(resource_group.clone(), name.clone(), sub.clone()).into_future()).await?;
+                client
+                    .delete(resource_group.clone(), name.clone(), sub.clone())
+                    .send()
+                    .await
+                    .map_err(err)?;
+                self.wait_gone(|| {
+                    client
+                        .get(resource_group.clone(), name.clone(), sub.clone())
+                        .into_future()
+                })
+                .await?;
                 self.forget(&self.scope.id(resource_group, "loadBalancers", name));
             }
-            Op::DeletePublicIp { resource_group, name, .. } => {
+            Op::DeletePublicIp {
+                resource_group,
+                name,
+                ..
+            } => {
                 let client = self.net.public_ip_addresses_client();
-                client.delete(resource_group.clone(), name.clone(), sub.clone()).send().await.map_err(err)?;
-                self.wait_gone(|| client.get(resource_group.clone(), name.clone(), sub.clone()).into_future()).await?;
+                client
+                    .delete(resource_group.clone(), name.clone(), sub.clone())
+                    .send()
+                    .await
+                    .map_err(err)?;
+                self.wait_gone(|| {
+                    client
+                        .get(resource_group.clone(), name.clone(), sub.clone())
+                        .into_future()
+                })
+                .await?;
                 self.forget(&self.scope.id(resource_group, "publicIPAddresses", name));
             }
         }
@@ -240,7 +323,9 @@ impl AzurePort for AzureClient {
 /// (`AZURE_FEDERATED_TOKEN_FILE` / `AZURE_CLIENT_SECRET`, with `AZURE_TENANT_ID` and
 /// `AZURE_CLIENT_ID`), then managed identity, then the Azure CLI; tokens come from
 /// `authority_host` when given.
-pub fn default_credential(authority_host: Option<&str>) -> Result<Arc<dyn TokenCredential>, AzureError> {
+pub fn default_credential(
+    authority_host: Option<&str>,
+) -> Result<Arc<dyn TokenCredential>, AzureError> {
     let mut options = azure_identity::TokenCredentialOptions::default();
     if let Some(host) = authority_host {
         options.set_authority_host(host.to_string());

@@ -68,7 +68,10 @@ impl AzureError {
     /// Terminal errors need a change by a person (spec, quota, permissions): the AksNetwork is
     /// `Stalled`. The others are retried.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, AzureError::Limit(_) | AzureError::Forbidden(_) | AzureError::Invalid(_))
+        matches!(
+            self,
+            AzureError::Limit(_) | AzureError::Forbidden(_) | AzureError::Invalid(_)
+        )
     }
 
     /// CamelCase reason for conditions and Events.
@@ -105,7 +108,9 @@ impl AzureError {
                     400 if code.contains("InUse") || code.contains("CannotBeDeleted") => {
                         AzureError::InUse(text)
                     }
-                    400 if code.contains("Limit") || code.contains("Quota") => AzureError::Limit(text),
+                    400 if code.contains("Limit") || code.contains("Quota") => {
+                        AzureError::Limit(text)
+                    }
                     400..=499 => AzureError::Invalid(text),
                     _ => AzureError::Transient(text),
                 }

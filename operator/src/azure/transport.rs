@@ -38,7 +38,9 @@ impl WriteBudget {
         let wait = {
             let mut next = self.next.lock().await;
             let now = Instant::now();
-            let earliest = now.checked_sub(self.spacing * (self.burst - 1)).unwrap_or(now);
+            let earliest = now
+                .checked_sub(self.spacing * (self.burst - 1))
+                .unwrap_or(now);
             let slot = (*next).max(earliest);
             *next = slot + self.spacing;
             slot.saturating_duration_since(now)
@@ -61,7 +63,11 @@ pub struct ArmTransport {
 impl ArmTransport {
     /// A transport over `http`.
     pub fn new(http: Arc<dyn HttpClient>, budget: Arc<WriteBudget>, metrics: Arc<Metrics>) -> Self {
-        Self { http, budget, metrics }
+        Self {
+            http,
+            budget,
+            metrics,
+        }
     }
 }
 
@@ -69,28 +75,45 @@ impl ArmTransport {
 /// (`.../loadBalancers/lb` → `loadBalancers`; an operation status poll → `operations`).
 fn resource_type(path: &str) -> String {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match parts.iter().rposition(|p| p.eq_ignore_ascii_case("providers")) {
+    match parts
+        .iter()
+        .rposition(|p| p.eq_ignore_ascii_case("providers"))
+    {
         Some(i) if parts.len() > i + 2 => {
             let rest = &parts[i + 2..];
             let kinds: Vec<&str> = rest.iter().step_by(2).copied().collect();
             kinds.join("/")
         }
-        _ => parts.get(parts.len().saturating_sub(2)).copied().unwrap_or("other").to_string(),
+        _ => parts
+            .get(parts.len().saturating_sub(2))
+            .copied()
+            .unwrap_or("other")
+            .to_string(),
     }
 }
 
 /// The `etag` field of a JSON body, if any.
 fn body_etag(body: &Body) -> Option<String> {
-    let Body::Bytes(bytes) = body else { return None };
+    let Body::Bytes(bytes) = body else {
+        return None;
+    };
     let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     v.get("etag")?.as_str().map(str::to_string)
 }
 
 #[async_trait::async_trait]
 impl Policy for ArmTransport {
-    async fn send(&self, _ctx: &Context, request: &mut Request, _next: &[Arc<dyn Policy>]) -> PolicyResult {
+    async fn send(
+        &self,
+        _ctx: &Context,
+        request: &mut Request,
+        _next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
         let method = *request.method();
-        let write = matches!(method, Method::Put | Method::Patch | Method::Delete | Method::Post);
+        let write = matches!(
+            method,
+            Method::Put | Method::Patch | Method::Delete | Method::Post
+        );
         if method == Method::Put {
             match body_etag(request.body()) {
                 Some(etag) => request.insert_header("if-match", etag),
@@ -129,10 +152,24 @@ mod tests {
     #[test]
     fn resource_types_from_paths() {
         let base = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
-        assert_eq!(resource_type(&format!("{base}/loadBalancers/lb")), "loadBalancers");
-        assert_eq!(resource_type(&format!("{base}/publicIPAddresses")), "publicIPAddresses");
-        assert_eq!(resource_type(&format!("{base}/networkSecurityGroups/n/securityRules/r")), "networkSecurityGroups/securityRules");
-        assert_eq!(resource_type("/subscriptions/s/providers/Microsoft.Network/locations/westeurope/operations/x"), "locations/operations");
+        assert_eq!(
+            resource_type(&format!("{base}/loadBalancers/lb")),
+            "loadBalancers"
+        );
+        assert_eq!(
+            resource_type(&format!("{base}/publicIPAddresses")),
+            "publicIPAddresses"
+        );
+        assert_eq!(
+            resource_type(&format!("{base}/networkSecurityGroups/n/securityRules/r")),
+            "networkSecurityGroups/securityRules"
+        );
+        assert_eq!(
+            resource_type(
+                "/subscriptions/s/providers/Microsoft.Network/locations/westeurope/operations/x"
+            ),
+            "locations/operations"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,7 +18,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::{mpsc, watch};
 
-pub use reconcile::{Cause, NETWORK_FINALIZER, Next, ReconcileError, Reconciler, SERVICE_FINALIZER, Settings};
+pub use reconcile::{
+    Cause, NETWORK_FINALIZER, Next, ReconcileError, Reconciler, SERVICE_FINALIZER, Settings,
+};
 
 use crate::azure::AzurePort;
 use crate::metrics::{ControllerLabel, Outcome};
@@ -49,29 +51,49 @@ fn service_fingerprint(s: &Service) -> u64 {
 }
 
 fn node_fingerprint(n: &Node) -> u64 {
-    let addresses = n.status.as_ref().and_then(|s| s.addresses.as_ref()).map(|a| {
-        a.iter()
-            .filter(|a| a.type_ == "InternalIP")
-            .map(|a| a.address.clone())
-            .collect::<Vec<_>>()
-    });
+    let addresses = n
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .map(|a| {
+            a.iter()
+                .filter(|a| a.type_ == "InternalIP")
+                .map(|a| a.address.clone())
+                .collect::<Vec<_>>()
+        });
     fingerprint((
         addresses,
-        n.spec.as_ref().map(|s| (s.pod_cidr.clone(), s.pod_cidrs.clone())),
+        n.spec
+            .as_ref()
+            .map(|s| (s.pod_cidr.clone(), s.pod_cidrs.clone())),
         n.labels(),
         n.meta().deletion_timestamp.is_some(),
     ))
 }
 
 fn network_fingerprint(a: &AksNetwork) -> u64 {
-    fingerprint((a.meta().generation, a.finalizers(), a.meta().deletion_timestamp.is_some()))
+    fingerprint((
+        a.meta().generation,
+        a.finalizers(),
+        a.meta().deletion_timestamp.is_some(),
+    ))
 }
 
 /// Keep a store of `K` up to date and send a trigger when an object changes in a way that
 /// matters (its fingerprint) or goes away.
-fn watch_into<K>(api: Api<K>, print: fn(&K) -> u64, triggers: mpsc::Sender<()>) -> (Store<K>, impl Stream<Item = ()>)
+fn watch_into<K>(
+    api: Api<K>,
+    print: fn(&K) -> u64,
+    triggers: mpsc::Sender<()>,
+) -> (Store<K>, impl Stream<Item = ()>)
 where
-    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
     let (store, writer) = reflector::store();
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -85,7 +107,11 @@ where
                     seen.insert(key, print) != Some(print)
                 }
                 Ok(watcher::Event::Delete(obj)) => {
-                    seen.remove(&format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()));
+                    seen.remove(&format!(
+                        "{}/{}",
+                        obj.namespace().unwrap_or_default(),
+                        obj.name_any()
+                    ));
                     true
                 }
                 Ok(watcher::Event::Init) => false,
@@ -122,10 +148,19 @@ impl Watches {
     /// Start watching through `client` (the watches run in a background task).
     pub fn new(client: &Client) -> Self {
         let (tx, rx) = mpsc::channel(1);
-        let (networks, s1) = watch_into(Api::<AksNetwork>::all(client.clone()), network_fingerprint, tx.clone());
-        let (services, s2) = watch_into(Api::<Service>::all(client.clone()), service_fingerprint, tx.clone());
+        let (networks, s1) = watch_into(
+            Api::<AksNetwork>::all(client.clone()),
+            network_fingerprint,
+            tx.clone(),
+        );
+        let (services, s2) = watch_into(
+            Api::<Service>::all(client.clone()),
+            service_fingerprint,
+            tx.clone(),
+        );
         let (nodes, s3) = watch_into(Api::<Node>::all(client.clone()), node_fingerprint, tx);
-        let streams: Vec<std::pin::Pin<Box<dyn Stream<Item = ()> + Send>>> = vec![Box::pin(s1), Box::pin(s2), Box::pin(s3)];
+        let streams: Vec<std::pin::Pin<Box<dyn Stream<Item = ()> + Send>>> =
+            vec![Box::pin(s1), Box::pin(s2), Box::pin(s3)];
         let drivers = tokio::spawn(futures::stream::select_all(streams).for_each(|_| async {}));
         Self {
             networks,
@@ -145,7 +180,11 @@ pub async fn run<A: AzurePort>(
     mut shutdown: watch::Receiver<bool>,
     ready: watch::Sender<bool>,
 ) {
-    let Watches { drivers, mut triggers, .. } = watches;
+    let Watches {
+        drivers,
+        mut triggers,
+        ..
+    } = watches;
     let _ = tokio::join!(
         reconciler.networks.wait_until_ready(),
         reconciler.services.wait_until_ready(),
@@ -154,25 +193,39 @@ pub async fn run<A: AzurePort>(
     let _ = ready.send(true);
     tracing::info!("caches filled; reconciling");
 
-    let label = ControllerLabel { controller: "aksnetwork".into() };
+    let label = ControllerLabel {
+        controller: "aksnetwork".into(),
+    };
     let mut cause = Cause::Change;
     let mut failures = 0u32;
     loop {
         let started = Instant::now();
         let result = reconciler.reconcile(cause).await;
-        reconciler.metrics.reconcile_time.get_or_create(&label).observe(started.elapsed().as_secs_f64());
+        reconciler
+            .metrics
+            .reconcile_time
+            .get_or_create(&label)
+            .observe(started.elapsed().as_secs_f64());
         let (result_label, wait) = match result {
             Ok(next) => {
                 failures = 0;
-                let label = if next.requeue_after.is_some() { "requeue" } else { "success" };
+                let label = if next.requeue_after.is_some() {
+                    "requeue"
+                } else {
+                    "success"
+                };
                 (label, next.requeue_after)
             }
             Err(e) => {
                 failures += 1;
-                reconciler.metrics.reconcile_errors.get_or_create(&label).inc();
-                let backoff = e
-                    .retry_after()
-                    .unwrap_or_else(|| Duration::from_secs(1 << failures.min(8)).min(Duration::from_secs(300)));
+                reconciler
+                    .metrics
+                    .reconcile_errors
+                    .get_or_create(&label)
+                    .inc();
+                let backoff = e.retry_after().unwrap_or_else(|| {
+                    Duration::from_secs(1 << failures.min(8)).min(Duration::from_secs(300))
+                });
                 tracing::warn!(error = %e, retry_in_s = backoff.as_secs(), "reconcile failed");
                 ("error", Some(backoff))
             }
@@ -180,7 +233,10 @@ pub async fn run<A: AzurePort>(
         reconciler
             .metrics
             .reconcile_total
-            .get_or_create(&Outcome { controller: label.controller.clone(), result: result_label.into() })
+            .get_or_create(&Outcome {
+                controller: label.controller.clone(),
+                result: result_label.into(),
+            })
             .inc();
 
         let drift = drift_interval(&reconciler, timing.drift_interval);
@@ -213,6 +269,11 @@ fn drift_interval<A>(reconciler: &Reconciler<A>, default: Duration) -> Duration 
     reconciler
         .networks
         .get(&reflector::ObjectRef::new(&reconciler.settings.network))
-        .and_then(|n| n.spec.reconcile.as_ref().map(|r| Duration::from(r.drift_check_interval)))
+        .and_then(|n| {
+            n.spec
+                .reconcile
+                .as_ref()
+                .map(|r| Duration::from(r.drift_check_interval))
+        })
         .unwrap_or(default)
 }

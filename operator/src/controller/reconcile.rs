@@ -100,6 +100,17 @@ pub struct Reconciler<A> {
     pub recorder: Recorder,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Fingerprint of the last plan that Azure matched: the same plan with operations to do
+    /// means Azure drifted.
+    pub last_converged: std::sync::Mutex<Option<u64>>,
+}
+
+/// A fingerprint of a plan.
+fn plan_fingerprint(desired: &Desired) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{desired:?}").hash(&mut h);
+    h.finish()
 }
 
 fn strip<T: Clone>(items: Vec<Arc<T>>) -> Vec<T> {
@@ -112,7 +123,9 @@ impl<A: AzurePort> Reconciler<A> {
         let key = ObjectRef::<AksNetwork>::new(&self.settings.network);
         let Some(network) = self.networks.get(&key) else {
             tracing::info!(network = %self.settings.network, "no AksNetwork of that name; waiting");
-            return Ok(Next { requeue_after: None });
+            return Ok(Next {
+                requeue_after: None,
+            });
         };
         let api: Api<AksNetwork> = Api::all(self.client.clone());
         if network.meta().deletion_timestamp.is_some() {
@@ -121,14 +134,36 @@ impl<A: AzurePort> Reconciler<A> {
         if !network.finalizers().iter().any(|f| f == NETWORK_FINALIZER) {
             let mut finalizers = network.finalizers().to_vec();
             finalizers.push(NETWORK_FINALIZER.to_string());
-            set_finalizers(&api, &network.name_any(), network.resource_version(), finalizers).await?;
+            set_finalizers(
+                &api,
+                &network.name_any(),
+                network.resource_version(),
+                finalizers,
+            )
+            .await?;
         }
         let spec = &network.spec;
         let problems = aksnet_crds::validate::validate(spec);
         if !problems.is_empty() {
-            let message = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
-            self.write_network_status(&api, &network, Health::Stalled { reason: "InvalidSpec".into(), message }, None, None).await?;
-            return Ok(Next { requeue_after: None });
+            let message = problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            self.write_network_status(
+                &api,
+                &network,
+                Health::Stalled {
+                    reason: "InvalidSpec".into(),
+                    message,
+                },
+                None,
+                None,
+            )
+            .await?;
+            return Ok(Next {
+                requeue_after: None,
+            });
         }
 
         let services = strip(self.services.state());
@@ -152,22 +187,40 @@ impl<A: AzurePort> Reconciler<A> {
         let mut desired = input(&observed);
         let mut ops = diff(&desired, &observed);
         self.metrics.planned_writes.set(ops.len() as i64);
-        let rejected = desired.services.values().filter(|o| matches!(o, ServiceOutcome::Rejected { .. })).count();
+        let rejected = desired
+            .services
+            .values()
+            .filter(|o| matches!(o, ServiceOutcome::Rejected { .. }))
+            .count();
         self.metrics.rejected_services.set(rejected as i64);
 
         let observe_only = self.settings.dry_run
-            || spec.reconcile.as_ref().is_some_and(|r| r.policy == ReconcilePolicy::Observe);
+            || spec
+                .reconcile
+                .as_ref()
+                .is_some_and(|r| r.policy == ReconcilePolicy::Observe);
         if observe_only {
-            let message = format!("{} Azure operation(s) would be applied: {}", ops.len(), describe(&ops));
+            let message = format!(
+                "{} Azure operation(s) would be applied: {}",
+                ops.len(),
+                describe(&ops)
+            );
             let health = if ops.is_empty() {
                 Health::Ready("Azure matches the spec (observe only)".into())
             } else {
-                Health::Reconciling { reason: "ObserveOnly".into(), message }
+                Health::Reconciling {
+                    reason: "ObserveOnly".into(),
+                    message,
+                }
             };
-            self.write_network_status(&api, &network, health, Some(&desired), Some(&observed)).await?;
-            return Ok(Next { requeue_after: None });
+            self.write_network_status(&api, &network, health, Some(&desired), Some(&observed))
+                .await?;
+            return Ok(Next {
+                requeue_after: None,
+            });
         }
 
+        let first_plan = plan_fingerprint(&desired);
         self.add_service_finalizers(&services, &desired).await?;
         let mut applied = Vec::new();
         for _pass in 0..3 {
@@ -187,32 +240,54 @@ impl<A: AzurePort> Reconciler<A> {
             ops = diff(&desired, &observed);
         }
         if !applied.is_empty() {
-            let reason = if cause == Cause::Drift { "DriftRepaired" } else { "Applied" };
-            let note = format!("{} Azure operation(s): {}", applied.len(), applied.join(", "));
+            let drifted = cause == Cause::Drift
+                || self.last_converged.lock().ok().and_then(|l| *l) == Some(first_plan);
+            let reason = if drifted { "DriftRepaired" } else { "Applied" };
+            let note = format!(
+                "{} Azure operation(s): {}",
+                applied.len(),
+                applied.join(", ")
+            );
             tracing::info!(%reason, %note);
-            self.event(&network.object_ref(&()), EventType::Normal, reason, &note).await;
+            self.event(&network.object_ref(&()), EventType::Normal, reason, &note)
+                .await;
         }
-        self.write_service_statuses(&services, &desired, &observed).await?;
+        self.write_service_statuses(&services, &desired, &observed)
+            .await?;
         self.release_services(&services, &desired).await?;
         let health = if ops.is_empty() && desired.pending.is_empty() {
             Health::Ready(summary(&desired))
         } else {
             Health::Reconciling {
                 reason: "Progressing".into(),
-                message: desired.pending.first().cloned().unwrap_or_else(|| describe(&ops)),
+                message: desired
+                    .pending
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| describe(&ops)),
             }
         };
         let requeue = !matches!(health, Health::Ready(_));
-        self.write_network_status(&api, &network, health, Some(&desired), Some(&observed)).await?;
+        if let Ok(mut last) = self.last_converged.lock() {
+            *last = (!requeue).then(|| plan_fingerprint(&desired));
+        }
+        self.write_network_status(&api, &network, health, Some(&desired), Some(&observed))
+            .await?;
         Ok(Next {
             requeue_after: requeue.then_some(Duration::from_secs(2)),
         })
     }
 
     /// The AksNetwork is being deleted: remove what aksnet created, then the finalizers.
-    async fn teardown(&self, api: &Api<AksNetwork>, network: &AksNetwork) -> Result<Next, ReconcileError> {
+    async fn teardown(
+        &self,
+        api: &Api<AksNetwork>,
+        network: &AksNetwork,
+    ) -> Result<Next, ReconcileError> {
         if !network.finalizers().iter().any(|f| f == NETWORK_FINALIZER) {
-            return Ok(Next { requeue_after: None });
+            return Ok(Next {
+                requeue_after: None,
+            });
         }
         let services = strip(self.services.state());
         let request = observe_request(network, &services);
@@ -229,20 +304,50 @@ impl<A: AzurePort> Reconciler<A> {
                 self.remove_service_finalizer(svc).await?;
             }
         }
-        let rest: Vec<String> = network.finalizers().iter().filter(|f| *f != NETWORK_FINALIZER).cloned().collect();
+        let rest: Vec<String> = network
+            .finalizers()
+            .iter()
+            .filter(|f| *f != NETWORK_FINALIZER)
+            .cloned()
+            .collect();
         set_finalizers(api, &network.name_any(), network.resource_version(), rest).await?;
-        Ok(Next { requeue_after: None })
+        Ok(Next {
+            requeue_after: None,
+        })
     }
 
-    async fn stalled(&self, api: &Api<AksNetwork>, network: &AksNetwork, e: &AzureError) -> Result<Next, ReconcileError> {
+    async fn stalled(
+        &self,
+        api: &Api<AksNetwork>,
+        network: &AksNetwork,
+        e: &AzureError,
+    ) -> Result<Next, ReconcileError> {
         tracing::warn!(error = %e, "terminal Azure error");
-        self.event(&network.object_ref(&()), EventType::Warning, e.reason(), &e.to_string()).await;
-        let health = Health::Stalled { reason: e.reason().into(), message: e.to_string() };
-        self.write_network_status(api, network, health, None, None).await?;
-        Ok(Next { requeue_after: Some(Duration::from_secs(300)) })
+        self.event(
+            &network.object_ref(&()),
+            EventType::Warning,
+            e.reason(),
+            &e.to_string(),
+        )
+        .await;
+        let health = Health::Stalled {
+            reason: e.reason().into(),
+            message: e.to_string(),
+        };
+        self.write_network_status(api, network, health, None, None)
+            .await?;
+        Ok(Next {
+            requeue_after: Some(Duration::from_secs(300)),
+        })
     }
 
-    async fn event(&self, reference: &k8s_openapi::api::core::v1::ObjectReference, type_: EventType, reason: &str, note: &str) {
+    async fn event(
+        &self,
+        reference: &k8s_openapi::api::core::v1::ObjectReference,
+        type_: EventType,
+        reason: &str,
+        note: &str,
+    ) {
         let ev = Event {
             type_,
             reason: reason.to_string(),
@@ -255,13 +360,21 @@ impl<A: AzurePort> Reconciler<A> {
         }
     }
 
-    async fn add_service_finalizers(&self, services: &[Service], desired: &Desired) -> Result<(), ReconcileError> {
+    async fn add_service_finalizers(
+        &self,
+        services: &[Service],
+        desired: &Desired,
+    ) -> Result<(), ReconcileError> {
         for svc in services {
-            let served = matches!(desired.services.get(&plan::service_key(svc)), Some(ServiceOutcome::Planned { .. } | ServiceOutcome::Rejected { .. }));
+            let served = matches!(
+                desired.services.get(&plan::service_key(svc)),
+                Some(ServiceOutcome::Planned { .. } | ServiceOutcome::Rejected { .. })
+            );
             if served && !svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
                 let mut finalizers = svc.finalizers().to_vec();
                 finalizers.push(SERVICE_FINALIZER.to_string());
-                let api: Api<Service> = Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
+                let api: Api<Service> =
+                    Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
                 set_finalizers(&api, &svc.name_any(), svc.resource_version(), finalizers).await?;
             }
         }
@@ -269,22 +382,41 @@ impl<A: AzurePort> Reconciler<A> {
     }
 
     async fn remove_service_finalizer(&self, svc: &Service) -> Result<(), ReconcileError> {
-        let api: Api<Service> = Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
-        let rest: Vec<String> = svc.finalizers().iter().filter(|f| *f != SERVICE_FINALIZER).cloned().collect();
+        let api: Api<Service> =
+            Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
+        let rest: Vec<String> = svc
+            .finalizers()
+            .iter()
+            .filter(|f| *f != SERVICE_FINALIZER)
+            .cloned()
+            .collect();
         set_finalizers(&api, &svc.name_any(), svc.resource_version(), rest).await?;
         Ok(())
     }
 
     /// Released Services (deleted, another class or type) lose the finalizer once Azure no
     /// longer holds their objects; a type change also clears the ingress aksnet wrote.
-    async fn release_services(&self, services: &[Service], desired: &Desired) -> Result<(), ReconcileError> {
+    async fn release_services(
+        &self,
+        services: &[Service],
+        desired: &Desired,
+    ) -> Result<(), ReconcileError> {
         for svc in services {
-            let released = matches!(desired.services.get(&plan::service_key(svc)), Some(ServiceOutcome::Released));
+            let released = matches!(
+                desired.services.get(&plan::service_key(svc)),
+                Some(ServiceOutcome::Released)
+            );
             if released && svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
                 if svc.meta().deletion_timestamp.is_none() {
-                    let api: Api<Service> = Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
+                    let api: Api<Service> =
+                        Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
                     let patch = json!({"status": {"loadBalancer": {"ingress": null}}});
-                    api.patch_status(&svc.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+                    api.patch_status(
+                        &svc.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await?;
                 }
                 self.remove_service_finalizer(svc).await?;
             }
@@ -292,18 +424,39 @@ impl<A: AzurePort> Reconciler<A> {
         Ok(())
     }
 
-    async fn write_service_statuses(&self, services: &[Service], desired: &Desired, observed: &Observed) -> Result<(), ReconcileError> {
+    async fn write_service_statuses(
+        &self,
+        services: &[Service],
+        desired: &Desired,
+        observed: &Observed,
+    ) -> Result<(), ReconcileError> {
         for svc in services {
             let key = plan::service_key(svc);
             let (ingress, ready, reason, message) = match desired.services.get(&key) {
                 Some(ServiceOutcome::Planned { ingress }) => {
-                    let ips: Vec<String> = ingress.iter().filter_map(|i| address(i, observed)).collect();
+                    let ips: Vec<String> = ingress
+                        .iter()
+                        .filter_map(|i| address(i, observed))
+                        .collect();
                     let ready = ips.len() == ingress.len();
-                    let message = if ready { format!("served at {}", ips.join(", ")) } else { "waiting for Azure to allocate an address".to_string() };
-                    (Some(ips), ready, if ready { "Synced" } else { "Pending" }, message)
+                    let message = if ready {
+                        format!("served at {}", ips.join(", "))
+                    } else {
+                        "waiting for Azure to allocate an address".to_string()
+                    };
+                    (
+                        Some(ips),
+                        ready,
+                        if ready { "Synced" } else { "Pending" },
+                        message,
+                    )
                 }
                 Some(ServiceOutcome::Rejected { errors }) => {
-                    let message = errors.iter().map(|e| format!("{}: {}", e.field, e.problem)).collect::<Vec<_>>().join("; ");
+                    let message = errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.problem))
+                        .collect::<Vec<_>>()
+                        .join("; ");
                     let reason = errors.first().map_or("Rejected", |e| e.problem.reason());
                     (None, false, reason, message)
                 }
@@ -311,7 +464,13 @@ impl<A: AzurePort> Reconciler<A> {
             };
             let old_status = svc.status.clone().unwrap_or_default();
             let old_conditions = old_status.conditions.clone().unwrap_or_default();
-            let conditions = status::service_conditions(&old_conditions, ready, reason, &message, svc.meta().generation);
+            let conditions = status::service_conditions(
+                &old_conditions,
+                ready,
+                reason,
+                &message,
+                svc.meta().generation,
+            );
             let old_ips: Vec<String> = old_status
                 .load_balancer
                 .and_then(|lb| lb.ingress)
@@ -324,15 +483,25 @@ impl<A: AzurePort> Reconciler<A> {
                 continue;
             }
             if !ready {
-                self.event(&svc.object_ref(&()), EventType::Warning, reason, &message).await;
+                self.event(&svc.object_ref(&()), EventType::Warning, reason, &message)
+                    .await;
             }
             let mut patch = json!({"status": {"conditions": conditions}});
             if let Some(ips) = ingress {
-                let list: Vec<_> = ips.iter().map(|ip| json!({"ip": ip, "ipMode": "VIP"})).collect();
+                let list: Vec<_> = ips
+                    .iter()
+                    .map(|ip| json!({"ip": ip, "ipMode": "VIP"}))
+                    .collect();
                 patch["status"]["loadBalancer"] = json!({"ingress": list});
             }
-            let api: Api<Service> = Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
-            api.patch_status(&svc.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            let api: Api<Service> =
+                Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
+            api.patch_status(
+                &svc.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -351,12 +520,18 @@ impl<A: AzurePort> Reconciler<A> {
         let mut new = AksNetworkStatus {
             observed_generation: generation,
             conditions,
-            ip_plan: aksnet_crds::ipplan::summarize(network.spec.network_model, &network.spec.ip_plan),
+            ip_plan: aksnet_crds::ipplan::summarize(
+                network.spec.network_model,
+                &network.spec.ip_plan,
+            ),
             ..old.clone()
         };
         if let (Some(desired), Some(observed)) = (desired, observed) {
             let public_ips = public_ip_status(desired, observed);
-            let addresses: Vec<String> = public_ips.iter().filter_map(|p| p.address.clone()).collect();
+            let addresses: Vec<String> = public_ips
+                .iter()
+                .filter_map(|p| p.address.clone())
+                .collect();
             new.public_ip_addresses = (!addresses.is_empty()).then(|| addresses.join(","));
             new.public_ips = public_ips;
             new.counts = Some(counts(desired, observed));
@@ -373,18 +548,30 @@ impl<A: AzurePort> Reconciler<A> {
             return Ok(());
         }
         let patch = json!({"status": new});
-        api.patch_status(&network.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch_status(
+            &network.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
         Ok(())
     }
 }
 
 /// Replace an object's finalizers, guarded by its resourceVersion.
-async fn set_finalizers<K>(api: &Api<K>, name: &str, resource_version: Option<String>, finalizers: Vec<String>) -> Result<(), kube::Error>
+async fn set_finalizers<K>(
+    api: &Api<K>,
+    name: &str,
+    resource_version: Option<String>,
+    finalizers: Vec<String>,
+) -> Result<(), kube::Error>
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}});
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(())
 }
 
@@ -413,13 +600,26 @@ fn observe_request(network: &AksNetwork, services: &[Service]) -> ObserveRequest
 /// The address behind an ingress source, once Azure has one.
 fn address(source: &IngressSource, observed: &Observed) -> Option<String> {
     match source {
-        IngressSource::PublicIp { resource_group, name } => observed.public_ip(resource_group, name)?.address.clone(),
-        IngressSource::PrivateFrontend { static_ip: Some(ip), .. } => Some(ip.clone()),
-        IngressSource::PrivateFrontend { load_balancer, frontend, .. } => observed
+        IngressSource::PublicIp {
+            resource_group,
+            name,
+        } => observed.public_ip(resource_group, name)?.address.clone(),
+        IngressSource::PrivateFrontend {
+            static_ip: Some(ip),
+            ..
+        } => Some(ip.clone()),
+        IngressSource::PrivateFrontend {
+            load_balancer,
+            frontend,
+            ..
+        } => observed
             .load_balancer(load_balancer)?
             .frontends
             .iter()
-            .find(|f| name_key(&f.name) == name_key(frontend) && matches!(f.target, FrontendTarget::Private { .. }))?
+            .find(|f| {
+                name_key(&f.name) == name_key(frontend)
+                    && matches!(f.target, FrontendTarget::Private { .. })
+            })?
             .private_ip
             .clone(),
     }
@@ -431,7 +631,9 @@ fn public_ip_status(desired: &Desired, observed: &Observed) -> Vec<PublicIpStatu
         .iter()
         .map(|p| PublicIpStatus {
             name: p.name.clone(),
-            address: observed.public_ip(&p.resource_group, &p.name).and_then(|o| o.address.clone()),
+            address: observed
+                .public_ip(&p.resource_group, &p.name)
+                .and_then(|o| o.address.clone()),
             service: p.tags.get(TAG_SERVICE).cloned(),
         })
         .collect();
@@ -441,12 +643,31 @@ fn public_ip_status(desired: &Desired, observed: &Observed) -> Vec<PublicIpStatu
 
 fn counts(desired: &Desired, observed: &Observed) -> ManagedCounts {
     let o = &desired.ownership;
-    let planned = desired.services.values().filter(|s| matches!(s, ServiceOutcome::Planned { .. })).count();
+    let planned = desired
+        .services
+        .values()
+        .filter(|s| matches!(s, ServiceOutcome::Planned { .. }))
+        .count();
     ManagedCounts {
         services: planned as u32,
-        load_balancer_rules: observed.load_balancers.iter().flat_map(|l| l.rules.iter()).filter(|r| o.owns_child(&r.name)).count() as u32,
-        security_rules: observed.security_group.iter().flat_map(|n| n.rules.iter()).filter(|r| o.owns_child(&r.name)).count() as u32,
-        routes: observed.route_table.iter().flat_map(|t| t.routes.iter()).filter(|r| o.owns_child(&r.name)).count() as u32,
+        load_balancer_rules: observed
+            .load_balancers
+            .iter()
+            .flat_map(|l| l.rules.iter())
+            .filter(|r| o.owns_child(&r.name))
+            .count() as u32,
+        security_rules: observed
+            .security_group
+            .iter()
+            .flat_map(|n| n.rules.iter())
+            .filter(|r| o.owns_child(&r.name))
+            .count() as u32,
+        routes: observed
+            .route_table
+            .iter()
+            .flat_map(|t| t.routes.iter())
+            .filter(|r| o.owns_child(&r.name))
+            .count() as u32,
     }
 }
 
@@ -460,9 +681,28 @@ fn summary(desired: &Desired) -> String {
         };
         *by_state.entry(k).or_default() += 1;
     }
-    let services = by_state.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ");
-    let errors = if desired.errors.is_empty() { String::new() } else { format!("; {} problem(s): {}", desired.errors.len(), desired.errors[0]) };
-    format!("Azure matches the spec; Services: {}{errors}", if services.is_empty() { "none".into() } else { services })
+    let services = by_state
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let errors = if desired.errors.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} problem(s): {}",
+            desired.errors.len(),
+            desired.errors[0]
+        )
+    };
+    format!(
+        "Azure matches the spec; Services: {}{errors}",
+        if services.is_empty() {
+            "none".into()
+        } else {
+            services
+        }
+    )
 }
 
 fn describe(ops: &[Op]) -> String {

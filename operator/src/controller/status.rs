@@ -28,7 +28,15 @@ pub enum Health {
     },
 }
 
-fn condition(type_: &str, status: bool, reason: &str, message: &str, generation: Option<i64>, old: &[Condition], now: &Time) -> Condition {
+fn condition(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    old: &[Condition],
+    now: &Time,
+) -> Condition {
     let status = if status { "True" } else { "False" }.to_string();
     // The transition time moves only when the status does.
     let last = old
@@ -47,7 +55,11 @@ fn condition(type_: &str, status: bool, reason: &str, message: &str, generation:
 }
 
 /// `Ready`, `Reconciling` and `Stalled` for a health.
-pub fn network_conditions(health: &Health, generation: Option<i64>, old: &[Condition]) -> Vec<Condition> {
+pub fn network_conditions(
+    health: &Health,
+    generation: Option<i64>,
+    old: &[Condition],
+) -> Vec<Condition> {
     let now = Time(Timestamp::now());
     let c = |t: &str, s: bool, r: &str, m: &str| condition(t, s, r, m, generation, old, &now);
     match health {
@@ -70,16 +82,42 @@ pub fn network_conditions(health: &Health, generation: Option<i64>, old: &[Condi
 }
 
 /// A Service's conditions with aksnet's one replaced (others kept).
-pub fn service_conditions(old: &[Condition], ready: bool, reason: &str, message: &str, generation: Option<i64>) -> Vec<Condition> {
+pub fn service_conditions(
+    old: &[Condition],
+    ready: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) -> Vec<Condition> {
     let now = Time(Timestamp::now());
-    let mut out: Vec<Condition> = old.iter().filter(|c| c.type_ != SERVICE_CONDITION).cloned().collect();
-    out.push(condition(SERVICE_CONDITION, ready, reason, message, generation, old, &now));
+    let mut out: Vec<Condition> = old
+        .iter()
+        .filter(|c| c.type_ != SERVICE_CONDITION)
+        .cloned()
+        .collect();
+    out.push(condition(
+        SERVICE_CONDITION,
+        ready,
+        reason,
+        message,
+        generation,
+        old,
+        &now,
+    ));
     out
 }
 
 /// Whether two condition lists say the same (ignoring transition times).
 pub fn same_conditions(a: &[Condition], b: &[Condition]) -> bool {
-    let key = |c: &Condition| (c.type_.clone(), c.status.clone(), c.reason.clone(), c.message.clone(), c.observed_generation);
+    let key = |c: &Condition| {
+        (
+            c.type_.clone(),
+            c.status.clone(),
+            c.reason.clone(),
+            c.message.clone(),
+            c.observed_generation,
+        )
+    };
     let mut ka: Vec<_> = a.iter().map(key).collect();
     let mut kb: Vec<_> = b.iter().map(key).collect();
     ka.sort();
@@ -94,14 +132,34 @@ mod tests {
     #[test]
     fn kstatus_conditions_and_stable_transition_times() {
         let ready = network_conditions(&Health::Ready("ok".into()), Some(3), &[]);
-        let types: Vec<_> = ready.iter().map(|c| (c.type_.as_str(), c.status.as_str())).collect();
-        assert_eq!(types, vec![("Ready", "True"), ("Reconciling", "False"), ("Stalled", "False")]);
+        let types: Vec<_> = ready
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect();
+        assert_eq!(
+            types,
+            vec![
+                ("Ready", "True"),
+                ("Reconciling", "False"),
+                ("Stalled", "False")
+            ]
+        );
         assert!(ready.iter().all(|c| c.observed_generation == Some(3)));
         let again = network_conditions(&Health::Ready("ok".into()), Some(3), &ready);
         assert_eq!(again[0].last_transition_time, ready[0].last_transition_time);
         assert!(same_conditions(&again, &ready));
-        let stalled = network_conditions(&Health::Stalled { reason: "InvalidSpec".into(), message: "bad".into() }, Some(4), &ready);
-        assert_eq!((stalled[2].status.as_str(), stalled[2].reason.as_str()), ("True", "InvalidSpec"));
+        let stalled = network_conditions(
+            &Health::Stalled {
+                reason: "InvalidSpec".into(),
+                message: "bad".into(),
+            },
+            Some(4),
+            &ready,
+        );
+        assert_eq!(
+            (stalled[2].status.as_str(), stalled[2].reason.as_str()),
+            ("True", "InvalidSpec")
+        );
         assert_eq!(stalled[0].status, "False");
         assert!(!same_conditions(&stalled, &ready));
     }
@@ -116,7 +174,13 @@ mod tests {
             observed_generation: None,
             last_transition_time: Time(Timestamp::now()),
         };
-        let out = service_conditions(std::slice::from_ref(&other), false, "PortInUse", "port 80 is taken", Some(1));
+        let out = service_conditions(
+            std::slice::from_ref(&other),
+            false,
+            "PortInUse",
+            "port 80 is taken",
+            Some(1),
+        );
         assert_eq!(out.len(), 2);
         assert!(out.contains(&other));
         assert_eq!(out[1].type_, SERVICE_CONDITION);

@@ -202,7 +202,11 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
 /// never deletes those). Resources that do not exist are not created.
 pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
     let az = &network.azure;
-    let ownership = Ownership::new(&az.subscription_id, &az.resource_group, &network.cluster_name);
+    let ownership = Ownership::new(
+        &az.subscription_id,
+        &az.resource_group,
+        &network.cluster_name,
+    );
     let lb = network.load_balancer.clone();
     let names = lb.map_or_else(
         || vec!["kubernetes".to_string(), "kubernetes-internal".to_string()],

@@ -1,0 +1,481 @@
+//! The operator end to end: the real kube-apiserver, azure-mock over HTTP with the real SDK, and
+//! the `aksnet-operator` binary as a process. One scenario walks the product's main paths in
+//! order (tests in this binary would otherwise see each other's nodes).
+
+use std::future::Future;
+use std::time::Duration;
+
+use aksnet_e2e::azure::MockAzure;
+use aksnet_e2e::operator::{OperatorOptions, OperatorProcess};
+use aksnet_e2e::{TestCluster, manifests, namespace, repo_root};
+use k8s_openapi::api::core::v1::{Event, Node, Service};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+const SUB: &str = "00000000-0000-0000-0000-0000000e2e02";
+const RG: &str = "mc_operator_e2e";
+
+/// Poll `check` every 200 ms until it returns `Some`, for at most `secs` seconds.
+async fn eventually<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn net_id(kind: &str, name: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/{kind}/{name}")
+}
+
+async fn ingress_ip(api: &Api<Service>, name: &str) -> Option<String> {
+    let svc = api.get_opt(name).await.ok()??;
+    svc.status?.load_balancer?.ingress?.first()?.ip.clone()
+}
+
+async fn create_node(nodes: &Api<Node>, name: &str, ip: &str, cidr: &str) {
+    let node: Node = serde_json::from_value(
+        json!({"metadata": {"name": name}, "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}),
+    )
+    .expect("node");
+    nodes
+        .create(&PostParams::default(), &node)
+        .await
+        .expect("create node");
+    let status = json!({"status": {"addresses": [{"type": "InternalIP", "address": ip}]}});
+    nodes
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("node status");
+}
+
+fn lb_service(name: &str, class: &str, port: u16, annotations: Value) -> Service {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {"type": "LoadBalancer", "loadBalancerClass": class, "ports": [{"name": "p", "port": port, "protocol": "TCP"}]}
+    }))
+    .expect("service")
+}
+
+async fn warning_reasons(events: &Api<Event>, object: &str) -> Vec<String> {
+    events
+        .list(&ListParams::default())
+        .await
+        .map(|l| {
+            l.items
+                .into_iter()
+                .filter(|e| {
+                    e.involved_object.name.as_deref() == Some(object)
+                        && e.type_.as_deref() == Some("Warning")
+                })
+                .filter_map(|e| e.reason)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_serves_services_and_keeps_azure_in_line() {
+    let cluster = TestCluster::shared();
+    let client = cluster.client().await.expect("client");
+    let crd =
+        std::fs::read_to_string(repo_root().join("crds/aksnet.io_aksnetworks.yaml")).expect("crd");
+    manifests::apply_yaml(&client, &crd, None)
+        .await
+        .expect("apply CRD");
+    let ns = namespace::create_unique(&client, "operator")
+        .await
+        .expect("namespace");
+    let class = format!("aksnet.io/{ns}");
+    let network_name = format!("net-{ns}");
+
+    let mock = MockAzure::start(azure_mock::Config {
+        operation_duration: Duration::from_millis(100),
+        ..azure_mock::Config::default()
+    })
+    .await
+    .expect("mock");
+    mock.seed_cluster(SUB, RG).await.expect("seed azure");
+
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node_a = format!("{ns}-a");
+    let node_b = format!("{ns}-b");
+    create_node(&nodes, &node_a, "10.224.0.4", "10.244.1.0/24").await;
+    create_node(&nodes, &node_b, "10.224.0.5", "10.244.2.0/24").await;
+
+    let network = json!({
+        "apiVersion": "aksnet.io/v1alpha1", "kind": "AksNetwork", "metadata": {"name": network_name},
+        "spec": {
+            "clusterName": "e2e",
+            "azure": {"subscriptionId": SUB, "resourceGroup": RG, "location": "westeurope", "vnet": {"name": "aks-vnet", "subnetName": "aks-subnet"}},
+            "networkModel": "kubenet",
+            "ipPlan": {"vnetCidrs": ["10.224.0.0/12"], "nodeSubnetCidr": "10.224.0.0/16", "podCidr": "10.244.0.0/16"},
+            "publicIps": [{"name": "static-ip"}],
+            "securityGroup": {"name": "aks-nsg", "rules": [{"name": "deny-telnet", "priority": 200, "direction": "Inbound", "access": "Deny", "protocol": "Tcp", "sourceAddressPrefixes": ["*"], "destinationAddressPrefixes": ["*"], "destinationPortRanges": ["23"]}]},
+            "routeTable": {"name": "aks-rt", "routes": [{"name": "egress", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.225.0.4"}]}
+        }
+    });
+    manifests::apply_yaml(
+        &client,
+        &serde_yaml::to_string(&network).expect("yaml"),
+        None,
+    )
+    .await
+    .expect("apply network");
+
+    let scratch = cluster.scratch_dir().to_path_buf();
+    let options = OperatorOptions {
+        kubeconfig: cluster.kubeconfig().to_path_buf(),
+        network: network_name.clone(),
+        class: class.clone(),
+        azure_url: mock.url(),
+        drift: "3s".into(),
+        log: scratch.join(format!("operator-{ns}.log")),
+        extra: vec![],
+    };
+    let mut operator = OperatorProcess::start(&options).expect("start operator");
+
+    // A public Service gets an IP; Azure holds the LB rule, the PIP, the NSG rule and routes.
+    let services: Api<Service> = Api::namespaced(client.clone(), &ns);
+    services
+        .create(
+            &PostParams::default(),
+            &lb_service("web", &class, 80, json!({})),
+        )
+        .await
+        .expect("web");
+    let ip = eventually("web's ingress IP", 60, || ingress_ip(&services, "web")).await;
+    let lb = mock
+        .get(&net_id("loadBalancers", "kubernetes"))
+        .await
+        .expect("LB");
+    let rules = lb["properties"]["loadBalancingRules"]
+        .as_array()
+        .expect("rules")
+        .clone();
+    assert!(
+        rules.iter().any(|r| r["properties"]["frontendPort"] == 80),
+        "{lb:#}"
+    );
+    let pool =
+        &lb["properties"]["backendAddressPools"][0]["properties"]["loadBalancerBackendAddresses"];
+    let pool_ips: Vec<&str> = pool
+        .as_array()
+        .expect("pool")
+        .iter()
+        .filter_map(|a| a["properties"]["ipAddress"].as_str())
+        .collect();
+    assert!(
+        pool_ips.contains(&"10.224.0.4") && pool_ips.contains(&"10.224.0.5"),
+        "{pool_ips:?}"
+    );
+    let nsg = mock
+        .get(&net_id("networkSecurityGroups", "aks-nsg"))
+        .await
+        .expect("nsg");
+    let nsg_rules = nsg["properties"]["securityRules"]
+        .as_array()
+        .expect("rules")
+        .clone();
+    assert!(
+        nsg_rules
+            .iter()
+            .any(|r| r["name"] == "allow-bastion" && r["properties"]["priority"] == 500),
+        "rules of others survive"
+    );
+    assert!(
+        nsg_rules.iter().any(
+            |r| r["properties"]["destinationAddressPrefix"] == ip.as_str()
+                && r["properties"]["destinationPortRange"] == "80"
+        ),
+        "{nsg_rules:#?}"
+    );
+    assert!(nsg_rules.iter().any(|r| {
+        r["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("-deny-telnet"))
+            && r["properties"]["priority"] == 200
+    }));
+    let rt = mock
+        .get(&net_id("routeTables", "aks-rt"))
+        .await
+        .expect("rt");
+    let routes: Vec<String> = rt["properties"]["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| {
+            format!(
+                "{}>{}",
+                r["properties"]["addressPrefix"].as_str().unwrap_or(""),
+                r["properties"]["nextHopIpAddress"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    for want in ["192.168.0.0/16>-", "0.0.0.0/0>10.225.0.4"] {
+        assert!(routes.contains(&want.to_string()), "{want} in {routes:?}");
+    }
+    eventually("pod routes of both nodes", 30, || async {
+        let rt = mock.get(&net_id("routeTables", "aks-rt")).await.ok()?;
+        let text = rt["properties"]["routes"].to_string();
+        (text.contains("10.244.1.0/24") && text.contains("10.244.2.0/24")).then_some(())
+    })
+    .await;
+    let static_ip = mock
+        .get(&net_id("publicIPAddresses", "static-ip"))
+        .await
+        .expect("static IP created");
+    assert_eq!(static_ip["tags"]["aksnet.io-deletion-policy"], "Retain");
+
+    // The AksNetwork reports Ready with the generation it saw.
+    let networks: Api<aksnet_crds::AksNetwork> = Api::all(client.clone());
+    eventually("AksNetwork Ready", 30, || async {
+        let n = networks.get(&network_name).await.ok()?;
+        let status = n.status?;
+        let ready = status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        (ready && status.observed_generation == n.metadata.generation).then_some(())
+    })
+    .await;
+
+    // Two Services share the static IP on different ports; a third clashes on a port.
+    let share = |name: &str, port| {
+        lb_service(
+            name,
+            &class,
+            port,
+            json!({"service.beta.kubernetes.io/azure-pip-name": "static-ip"}),
+        )
+    };
+    services
+        .create(&PostParams::default(), &share("first", 443))
+        .await
+        .expect("first");
+    let first_ip = eventually("first's IP", 30, || ingress_ip(&services, "first")).await;
+    services
+        .create(&PostParams::default(), &share("second", 8443))
+        .await
+        .expect("second");
+    let second_ip = eventually("second's IP", 30, || ingress_ip(&services, "second")).await;
+    assert_eq!(first_ip, second_ip, "one IP, two Services");
+    services
+        .create(&PostParams::default(), &share("clash", 443))
+        .await
+        .expect("clash");
+    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
+    let reasons = eventually("a PortInUse Warning on clash", 30, || async {
+        let r = warning_reasons(&events, "clash").await;
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    assert!(reasons.iter().any(|r| r == "PortInUse"), "{reasons:?}");
+    let clash = services.get("clash").await.expect("clash");
+    let cond = clash.status.and_then(|s| s.conditions).unwrap_or_default();
+    assert!(
+        cond.iter().any(|c| c.type_ == "aksnet.io/LoadBalancerReady"
+            && c.status == "False"
+            && c.reason == "PortInUse"),
+        "{cond:?}"
+    );
+    assert_eq!(
+        ingress_ip(&services, "first").await.as_deref(),
+        Some(first_ip.as_str()),
+        "the older Service keeps working"
+    );
+    services
+        .delete("clash", &DeleteParams::default())
+        .await
+        .expect("delete clash");
+    eventually("clash released", 30, || async {
+        services
+            .get_opt("clash")
+            .await
+            .ok()
+            .and_then(|s| s.is_none().then_some(()))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // A rule deleted behind our back is repaired within the drift interval, with an Event.
+    let web_rule = rules
+        .iter()
+        .find(|r| r["properties"]["frontendPort"] == 80)
+        .and_then(|r| r["name"].as_str())
+        .expect("rule name")
+        .to_string();
+    mock.remove_out_of_band(&format!(
+        "{}/loadBalancingRules/{web_rule}",
+        net_id("loadBalancers", "kubernetes")
+    ))
+    .await
+    .expect("remove rule");
+    eventually("the rule repaired", 30, || async {
+        let lb = mock
+            .get(&net_id("loadBalancers", "kubernetes"))
+            .await
+            .ok()?;
+        lb["properties"]["loadBalancingRules"]
+            .as_array()?
+            .iter()
+            .any(|r| r["name"] == web_rule.as_str())
+            .then_some(())
+    })
+    .await;
+    let all_events: Api<Event> = Api::all(client.clone());
+    eventually("a DriftRepaired Event", 30, || async {
+        let list = all_events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|e| {
+                e.involved_object.name.as_deref() == Some(network_name.as_str())
+                    && e.reason.as_deref() == Some("DriftRepaired")
+            })
+            .then_some(())
+    })
+    .await;
+
+    // Restarted with nothing changed: zero ARM writes.
+    operator.stop().expect("stop");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    mock.clear_journal().await.expect("journal");
+    let mut operator = OperatorProcess::start(&options).expect("restart operator");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(operator.running(), "operator runs:\n{}", operator.log());
+    assert_eq!(
+        mock.writes().await.expect("journal"),
+        0,
+        "no writes after a restart with nothing changed:\n{}",
+        operator.log()
+    );
+
+    // A node leaves: its route goes.
+    nodes
+        .delete(&node_b, &DeleteParams::default())
+        .await
+        .expect("delete node");
+    eventually("node b's route removed", 30, || async {
+        let rt = mock.get(&net_id("routeTables", "aks-rt")).await.ok()?;
+        (!rt["properties"]["routes"]
+            .to_string()
+            .contains("10.244.2.0/24"))
+        .then_some(())
+    })
+    .await;
+
+    // Deleting a Service removes its Azure objects, then the finalizer; the static IP stays.
+    let web_pip: Vec<String> = {
+        let list = mock.arm("GET", &format!("/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/publicIPAddresses"), None).await.expect("pips");
+        list["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .filter(|p| p["tags"]["aksnet.io-service"] == format!("{ns}/web").as_str())
+            .filter_map(|p| p["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(web_pip.len(), 1, "web's own PIP");
+    services
+        .delete("web", &DeleteParams::default())
+        .await
+        .expect("delete web");
+    eventually("web gone from the API", 30, || async {
+        services
+            .get_opt("web")
+            .await
+            .ok()
+            .and_then(|s| s.is_none().then_some(()))
+    })
+    .await;
+    assert!(
+        mock.get(&net_id("publicIPAddresses", &web_pip[0]))
+            .await
+            .is_err(),
+        "web's PIP deleted"
+    );
+    services
+        .delete("first", &DeleteParams::default())
+        .await
+        .expect("delete first");
+    services
+        .delete("second", &DeleteParams::default())
+        .await
+        .expect("delete second");
+    eventually("shared Services gone", 30, || async {
+        services
+            .list(&ListParams::default())
+            .await
+            .ok()
+            .and_then(|l| l.items.is_empty().then_some(()))
+    })
+    .await;
+    assert!(
+        mock.get(&net_id("publicIPAddresses", "static-ip"))
+            .await
+            .is_ok(),
+        "static IP kept"
+    );
+
+    // Deleting the AksNetwork cleans up what aksnet made and keeps what others own.
+    networks
+        .delete(&network_name, &DeleteParams::default())
+        .await
+        .expect("delete network");
+    eventually("AksNetwork gone", 60, || async {
+        networks
+            .get_opt(&network_name)
+            .await
+            .ok()
+            .and_then(|n| n.is_none().then_some(()))
+    })
+    .await;
+    let nsg = mock
+        .get(&net_id("networkSecurityGroups", "aks-nsg"))
+        .await
+        .expect("nsg");
+    let names: Vec<&str> = nsg["properties"]["securityRules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["allow-bastion"]);
+    let rt = mock
+        .get(&net_id("routeTables", "aks-rt"))
+        .await
+        .expect("rt");
+    let names: Vec<&str> = rt["properties"]["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["to-onprem"]);
+    assert!(
+        mock.get(&net_id("publicIPAddresses", "static-ip"))
+            .await
+            .is_ok(),
+        "Retain keeps the static IP"
+    );
+    assert!(
+        mock.get(&net_id("loadBalancers", "kubernetes"))
+            .await
+            .is_err(),
+        "our LB is gone"
+    );
+
+    operator.stop().expect("stop");
+    let _ = nodes.delete(&node_a, &DeleteParams::default()).await;
+    mock.stop().await;
+}
