@@ -37,6 +37,8 @@ pub struct OperatorOptions {
     pub drift: String,
     /// Where to write the log.
     pub log: PathBuf,
+    /// Address of /metrics, /healthz, /readyz.
+    pub http_addr: String,
     /// More flags.
     pub extra: Vec<String>,
 }
@@ -64,7 +66,7 @@ impl OperatorProcess {
                 "--debounce",
                 "300ms",
                 "--http-addr",
-                "127.0.0.1:0",
+                &o.http_addr,
             ])
             .args(&o.extra)
             .env("AZURE_TENANT_ID", TENANT)
@@ -116,4 +118,34 @@ impl Drop for OperatorProcess {
     fn drop(&mut self) {
         let _ = self.stop();
     }
+}
+
+/// A free port on 127.0.0.1 (bound and released).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A copy of `kubeconfig` whose user acts as `user` (impersonation), written to `out`.
+pub fn impersonating_kubeconfig(kubeconfig: &Path, user: &str, out: &Path) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(kubeconfig)?;
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(std::io::Error::other)?;
+    if let Some(users) = doc
+        .get_mut("users")
+        .and_then(serde_yaml::Value::as_sequence_mut)
+    {
+        for u in users {
+            if let Some(m) = u
+                .get_mut("user")
+                .and_then(serde_yaml::Value::as_mapping_mut)
+            {
+                m.insert("as".into(), user.into());
+            }
+        }
+    }
+    std::fs::write(
+        out,
+        serde_yaml::to_string(&doc).map_err(std::io::Error::other)?,
+    )
 }

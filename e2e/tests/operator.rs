@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use aksnet_e2e::azure::MockAzure;
-use aksnet_e2e::operator::{OperatorOptions, OperatorProcess};
-use aksnet_e2e::{TestCluster, manifests, namespace, repo_root};
+use aksnet_e2e::operator::{OperatorOptions, OperatorProcess, free_port, impersonating_kubeconfig};
+use aksnet_e2e::{TestCluster, kubectl, manifests, namespace, repo_root};
 use k8s_openapi::api::core::v1::{Event, Node, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -133,15 +133,45 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
     .await
     .expect("apply network");
 
+    // The operator runs as the ServiceAccount of config/rbac (impersonation), with leader election.
     let scratch = cluster.scratch_dir().to_path_buf();
+    let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let system: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "aksnet-system"}})).expect("ns");
+    let _ = ns_api.create(&PostParams::default(), &system).await;
+    let out = kubectl(cluster.kubeconfig())
+        .args(["apply", "--server-side", "-k", "config/rbac"])
+        .current_dir(repo_root())
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sa_kubeconfig = scratch.join(format!("sa-{ns}.kubeconfig"));
+    impersonating_kubeconfig(
+        cluster.kubeconfig(),
+        "system:serviceaccount:aksnet-system:aksnet-operator",
+        &sa_kubeconfig,
+    )
+    .expect("kubeconfig");
+    let port = free_port().expect("port");
     let options = OperatorOptions {
-        kubeconfig: cluster.kubeconfig().to_path_buf(),
+        kubeconfig: sa_kubeconfig,
+        http_addr: format!("127.0.0.1:{port}"),
         network: network_name.clone(),
         class: class.clone(),
         azure_url: mock.url(),
         drift: "3s".into(),
-        log: scratch.join(format!("operator-{ns}.log")),
-        extra: vec![],
+        log: std::env::temp_dir().join(format!("aksnet-operator-{ns}.log")),
+        extra: vec![
+            "--leader-elect".into(),
+            "--lease-namespace".into(),
+            "aksnet-system".into(),
+            "--identity".into(),
+            format!("e2e-{ns}"),
+        ],
     };
     let mut operator = OperatorProcess::start(&options).expect("start operator");
 
@@ -237,6 +267,120 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         .expect("static IP created");
     assert_eq!(static_ip["tags"]["aksnet.io-deletion-policy"], "Retain");
 
+    // An internal Service with source ranges, and one with externalTrafficPolicy Local.
+    let mut inner = lb_service(
+        "inner",
+        &class,
+        5432,
+        json!({"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}),
+    );
+    inner
+        .spec
+        .as_mut()
+        .expect("spec")
+        .load_balancer_source_ranges = Some(vec!["10.0.0.0/8".into()]);
+    services
+        .create(&PostParams::default(), &inner)
+        .await
+        .expect("inner");
+    let inner_ip = eventually("inner's private IP", 30, || ingress_ip(&services, "inner")).await;
+    assert!(
+        inner_ip.starts_with("10.224."),
+        "a private address in the node subnet: {inner_ip}"
+    );
+    let nsg = mock
+        .get(&net_id("networkSecurityGroups", "aks-nsg"))
+        .await
+        .expect("nsg");
+    assert!(
+        nsg["properties"]["securityRules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .any(|r| r["properties"]["sourceAddressPrefix"] == "10.0.0.0/8"
+                && r["properties"]["destinationAddressPrefix"] == inner_ip.as_str()),
+        "{nsg:#}"
+    );
+    let mut local = lb_service("local", &class, 9000, json!({}));
+    local.spec.as_mut().expect("spec").external_traffic_policy = Some("Local".into());
+    services
+        .create(&PostParams::default(), &local)
+        .await
+        .expect("local");
+    eventually("local's IP", 30, || ingress_ip(&services, "local")).await;
+    let hc_port = services
+        .get("local")
+        .await
+        .expect("local")
+        .spec
+        .and_then(|s| s.health_check_node_port)
+        .expect("health check node port");
+    let lb = mock
+        .get(&net_id("loadBalancers", "kubernetes"))
+        .await
+        .expect("LB");
+    assert!(
+        lb["properties"]["probes"]
+            .as_array()
+            .expect("probes")
+            .iter()
+            .any(|p| p["properties"]["requestPath"] == "/healthz"
+                && p["properties"]["port"] == hc_port),
+        "{:#}",
+        lb["properties"]["probes"]
+    );
+
+    // Ports change: the rule follows.
+    let patch = json!({"spec": {"ports": [{"name": "p", "port": 8080, "protocol": "TCP"}]}});
+    services
+        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("patch web");
+    eventually("web's rule on 8080 only", 30, || async {
+        let lb = mock
+            .get(&net_id("loadBalancers", "kubernetes"))
+            .await
+            .ok()?;
+        let ports: Vec<i64> = lb["properties"]["loadBalancingRules"]
+            .as_array()?
+            .iter()
+            .filter_map(|r| r["properties"]["frontendPort"].as_i64())
+            .collect();
+        (ports.contains(&8080) && !ports.contains(&80)).then_some(())
+    })
+    .await;
+
+    // A node labelled for exclusion leaves the backend pool.
+    let label = json!({"metadata": {"labels": {"node.kubernetes.io/exclude-from-external-load-balancers": "true"}}});
+    nodes
+        .patch(&node_a, &PatchParams::default(), &Patch::Merge(&label))
+        .await
+        .expect("label node");
+    eventually("node a out of the pool", 30, || async {
+        let lb = mock.get(&net_id("loadBalancers", "kubernetes")).await.ok()?;
+        let pool = lb["properties"]["backendAddressPools"][0]["properties"]["loadBalancerBackendAddresses"].to_string();
+        (!pool.contains("10.224.0.4") && pool.contains("10.224.0.5")).then_some(())
+    })
+    .await;
+
+    // Metrics count ARM calls by resource type, verb and code.
+    let metrics = match reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
+        Ok(r) => r.text().await.expect("text"),
+        Err(e) => panic!("metrics: {e}\n{}", operator.log()),
+    };
+    assert!(
+        metrics.contains("aksnet_arm_requests_total{resource=\"loadBalancers\",verb=\"PUT\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("controller_runtime_reconcile_total"),
+        "{metrics}"
+    );
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+
     // The AksNetwork reports Ready with the generation it saw.
     let networks: Api<aksnet_crds::AksNetwork> = Api::all(client.clone());
     eventually("AksNetwork Ready", 30, || async {
@@ -277,10 +421,10 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);
     let reasons = eventually("a PortInUse Warning on clash", 30, || async {
         let r = warning_reasons(&events, "clash").await;
-        (!r.is_empty()).then_some(r)
+        r.iter().any(|r| r == "PortInUse").then_some(r)
     })
     .await;
-    assert!(reasons.iter().any(|r| r == "PortInUse"), "{reasons:?}");
+    assert!(!reasons.is_empty());
     let clash = services.get("clash").await.expect("clash");
     let cond = clash.status.and_then(|s| s.conditions).unwrap_or_default();
     assert!(
@@ -309,9 +453,15 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // A rule deleted behind our back is repaired within the drift interval, with an Event.
-    let web_rule = rules
+    let lb = mock
+        .get(&net_id("loadBalancers", "kubernetes"))
+        .await
+        .expect("LB");
+    let web_rule = lb["properties"]["loadBalancingRules"]
+        .as_array()
+        .expect("rules")
         .iter()
-        .find(|r| r["properties"]["frontendPort"] == 80)
+        .find(|r| r["properties"]["frontendPort"] == 8080)
         .and_then(|r| r["name"].as_str())
         .expect("rule name")
         .to_string();
@@ -404,6 +554,12 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
             .is_err(),
         "web's PIP deleted"
     );
+    for name in ["inner", "local"] {
+        services
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
+    }
     services
         .delete("first", &DeleteParams::default())
         .await
@@ -412,14 +568,36 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         .delete("second", &DeleteParams::default())
         .await
         .expect("delete second");
-    eventually("shared Services gone", 30, || async {
-        services
-            .list(&ListParams::default())
-            .await
-            .ok()
-            .and_then(|l| l.items.is_empty().then_some(()))
-    })
-    .await;
+    let mut left = Vec::new();
+    for _ in 0..150 {
+        let l = services.list(&ListParams::default()).await.expect("list");
+        left = l
+            .items
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {:?} {:?} {:?}",
+                    s.metadata.name.clone().unwrap_or_default(),
+                    s.metadata.finalizers,
+                    s.metadata.deletion_timestamp,
+                    s.spec.as_ref().map(|x| x.load_balancer_class.clone())
+                )
+            })
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let net_status = networks
+        .get(&network_name)
+        .await
+        .ok()
+        .and_then(|n| n.status);
+    assert!(
+        left.is_empty(),
+        "Services still there: {left:?}\n{net_status:#?}"
+    );
     assert!(
         mock.get(&net_id("publicIPAddresses", "static-ip"))
             .await
