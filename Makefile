@@ -54,7 +54,8 @@ $(VENV)/.installed: $(PY_REQUIREMENTS)
 unit: ## Unit and property tests only (no API server)
 	$(CARGO) test --workspace --lib --bins
 
-run: testenv ## A local cluster with the CRDs and samples applied; Ctrl-C stops it
+run: testenv ## A local cluster, azure-mock and the operator with the samples applied; Ctrl-C stops it
+	$(CARGO) build -q -p aksnet-operator -p aksnet-e2e --bins
 	$(CARGO) run -q -p aksnet-e2e --bin aksnet-run
 
 fmt: ## Format the Rust and Go code

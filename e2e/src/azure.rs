@@ -36,6 +36,23 @@ pub enum MockError {
     },
 }
 
+/// Names of a cluster's Azure network to create in the mock.
+#[derive(Clone, Copy, Debug)]
+pub struct Seed<'a> {
+    /// Subscription id.
+    pub subscription: &'a str,
+    /// Node resource group.
+    pub resource_group: &'a str,
+    /// Virtual network.
+    pub vnet: &'a str,
+    /// Node subnet.
+    pub subnet: &'a str,
+    /// NSG.
+    pub security_group: &'a str,
+    /// Route table.
+    pub route_table: &'a str,
+}
+
 /// A running azure-mock.
 pub struct MockAzure {
     server: MockServer,
@@ -118,24 +135,27 @@ impl MockAzure {
 
     /// Create a resource group, a VNet with a subnet, an NSG with a rule of someone else's
     /// (`allow-bastion`, priority 500) and a route table with a route of someone else's
-    /// (`to-onprem`).
-    pub async fn seed_cluster(&self, sub: &str, rg: &str) -> Result<(), MockError> {
-        let base = format!("/subscriptions/{sub}/resourceGroups/{rg}");
+    /// (`to-onprem`): the Azure side of a cluster before aksnet runs.
+    pub async fn seed(&self, seed: &Seed<'_>) -> Result<(), MockError> {
+        let base = format!(
+            "/subscriptions/{}/resourceGroups/{}",
+            seed.subscription, seed.resource_group
+        );
         self.arm("PUT", &base, Some(json!({"location": "westeurope"})))
             .await?;
         let net = format!("{base}/providers/Microsoft.Network");
         self.arm(
             "PUT",
-            &format!("{net}/virtualNetworks/aks-vnet"),
+            &format!("{net}/virtualNetworks/{}", seed.vnet),
             Some(json!({"location": "westeurope", "properties": {
                 "addressSpace": {"addressPrefixes": ["10.224.0.0/12"]},
-                "subnets": [{"name": "aks-subnet", "properties": {"addressPrefix": "10.224.0.0/16"}}]
+                "subnets": [{"name": seed.subnet, "properties": {"addressPrefix": "10.224.0.0/16"}}]
             }})),
         )
         .await?;
         self.arm(
             "PUT",
-            &format!("{net}/networkSecurityGroups/aks-nsg"),
+            &format!("{net}/networkSecurityGroups/{}", seed.security_group),
             Some(json!({"location": "westeurope", "properties": {"securityRules": [
                 {"name": "allow-bastion", "properties": {"priority": 500, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
                  "sourceAddressPrefix": "10.1.0.0/16", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "22"}}
@@ -144,13 +164,31 @@ impl MockAzure {
         .await?;
         self.arm(
             "PUT",
-            &format!("{net}/routeTables/aks-rt"),
+            &format!("{net}/routeTables/{}", seed.route_table),
             Some(json!({"location": "westeurope", "properties": {"routes": [
                 {"name": "to-onprem", "properties": {"addressPrefix": "192.168.0.0/16", "nextHopType": "VirtualNetworkGateway"}}
             ]}})),
         )
         .await?;
         Ok(())
+    }
+
+    /// [`MockAzure::seed`] with the names the tests use (`aks-vnet`/`aks-subnet`, `aks-nsg`,
+    /// `aks-rt`).
+    pub async fn seed_cluster(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+    ) -> Result<(), MockError> {
+        self.seed(&Seed {
+            subscription,
+            resource_group,
+            vnet: "aks-vnet",
+            subnet: "aks-subnet",
+            security_group: "aks-nsg",
+            route_table: "aks-rt",
+        })
+        .await
     }
 
     /// A resource's stored JSON (through ARM).

@@ -5,6 +5,7 @@ pub mod azure;
 pub mod cluster;
 pub mod manifests;
 pub mod namespace;
+pub mod nodes;
 pub mod operator;
 
 use std::path::{Path, PathBuf};

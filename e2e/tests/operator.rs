@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aksnet_e2e::azure::MockAzure;
+use aksnet_e2e::nodes::create_node;
 use aksnet_e2e::operator::{OperatorOptions, OperatorProcess, free_port, impersonating_kubeconfig};
 use aksnet_e2e::{TestCluster, kubectl, manifests, namespace, repo_root};
 use k8s_openapi::api::core::v1::{Event, Node, Service};
@@ -41,22 +42,6 @@ fn net_id(kind: &str, name: &str) -> String {
 async fn ingress_ip(api: &Api<Service>, name: &str) -> Option<String> {
     let svc = api.get_opt(name).await.ok()??;
     svc.status?.load_balancer?.ingress?.first()?.ip.clone()
-}
-
-async fn create_node(nodes: &Api<Node>, name: &str, ip: &str, cidr: &str) {
-    let node: Node = serde_json::from_value(
-        json!({"metadata": {"name": name}, "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}),
-    )
-    .expect("node");
-    nodes
-        .create(&PostParams::default(), &node)
-        .await
-        .expect("create node");
-    let status = json!({"status": {"addresses": [{"type": "InternalIP", "address": ip}]}});
-    nodes
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .expect("node status");
 }
 
 fn lb_service(name: &str, class: &str, port: u16, annotations: Value) -> Service {
@@ -110,8 +95,12 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
     let nodes: Api<Node> = Api::all(client.clone());
     let node_a = format!("{ns}-a");
     let node_b = format!("{ns}-b");
-    create_node(&nodes, &node_a, "10.224.0.4", "10.244.1.0/24").await;
-    create_node(&nodes, &node_b, "10.224.0.5", "10.244.2.0/24").await;
+    create_node(&nodes, &node_a, "10.224.0.4", "10.244.1.0/24")
+        .await
+        .expect("node a");
+    create_node(&nodes, &node_b, "10.224.0.5", "10.244.2.0/24")
+        .await
+        .expect("node b");
 
     let network = json!({
         "apiVersion": "aksnet.io/v1alpha1", "kind": "AksNetwork", "metadata": {"name": network_name},
