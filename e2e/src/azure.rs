@@ -227,6 +227,17 @@ impl MockAzure {
         Ok(())
     }
 
+    /// Inject faults (the admin API's `Faults`, e.g. `{"throttleNext": 2}`).
+    pub async fn set_faults(&self, faults: &Value) -> Result<(), MockError> {
+        self.http
+            .put(format!("{}/_mock/faults", self.url()))
+            .json(faults)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
     /// Stop the server.
     pub async fn stop(self) {
         self.server.shutdown().await;

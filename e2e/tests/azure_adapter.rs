@@ -7,7 +7,7 @@ use std::time::Duration;
 use aksnet_e2e::azure::{CLIENT_ID, CLIENT_SECRET, MockAzure, TENANT};
 use aksnet_operator::azure::{AzureClient, AzurePort, ObserveRequest, Settings};
 use aksnet_operator::diff::diff;
-use aksnet_operator::metrics::Metrics;
+use aksnet_operator::metrics::{ArmCall, Metrics};
 use aksnet_operator::model::Observed;
 use aksnet_operator::plan::{Desired, Limits, PlanInput, plan};
 use k8s_openapi::api::core::v1::{Node, Service};
@@ -114,7 +114,7 @@ async fn adapter_converges_keeps_foreign_objects_and_repairs_drift() {
         write_burst: 20,
         poll_interval: Duration::from_millis(50),
     };
-    let azure = AzureClient::new(&settings, credential, metrics).expect("client");
+    let azure = AzureClient::new(&settings, credential, metrics.clone()).expect("client");
 
     let services = [
         service("web", 80, json!({})),
@@ -187,6 +187,39 @@ async fn adapter_converges_keeps_foreign_objects_and_repairs_drift() {
             .rules
             .iter()
             .any(|r| r.name == ours)
+    );
+
+    // Throttling and a transient 5xx: the SDK waits for Retry-After and retries; every call is
+    // counted by status code.
+    mock.set_faults(
+        &json!({"throttleNext": 2, "retryAfterSeconds": 1, "errorNext": 1, "errorStatus": 503}),
+    )
+    .await
+    .expect("faults");
+    mock.remove_out_of_band(&format!("{nsg_id}/securityRules/{ours}"))
+        .await
+        .expect("out-of-band delete");
+    let (_, _, applied) = converge(&azure, &services, &nodes).await;
+    assert_eq!(applied, 1, "repaired despite 429s and a 503");
+    let count = |code: &str| {
+        ["networkSecurityGroups", "publicIPAddresses"]
+            .iter()
+            .map(|resource| {
+                metrics
+                    .arm_requests
+                    .get_or_create(&ArmCall {
+                        resource: (*resource).into(),
+                        verb: "GET".into(),
+                        code: code.into(),
+                    })
+                    .get()
+            })
+            .sum::<u64>()
+    };
+    assert!(
+        count("429") >= 1 && count("200") > 0,
+        "429s counted: {}",
+        count("429")
     );
 
     // Services gone: our objects go, the foreign ones stay.

@@ -499,6 +499,55 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         operator.log()
     );
 
+    // reconcile.policy observe: a new Service is planned and reported, and nothing is written.
+    let observe = json!({"spec": {"reconcile": {"policy": "observe"}}});
+    networks
+        .patch(
+            &network_name,
+            &PatchParams::default(),
+            &Patch::Merge(&observe),
+        )
+        .await
+        .expect("observe policy");
+    services
+        .create(
+            &PostParams::default(),
+            &lb_service("later", &class, 7000, json!({})),
+        )
+        .await
+        .expect("later");
+    let message = eventually("ObserveOnly reported", 30, || async {
+        let n = networks.get(&network_name).await.ok()?;
+        let c = n.status?.conditions.into_iter().find(|c| {
+            c.type_ == "Reconciling" && c.status == "True" && c.reason == "ObserveOnly"
+        })?;
+        Some(c.message)
+    })
+    .await;
+    assert!(message.contains("put loadBalancer kubernetes"), "{message}");
+    assert_eq!(
+        mock.writes().await.expect("journal"),
+        0,
+        "observe never writes"
+    );
+    let manage = json!({"spec": {"reconcile": {"policy": "manage"}}});
+    networks
+        .patch(
+            &network_name,
+            &PatchParams::default(),
+            &Patch::Merge(&manage),
+        )
+        .await
+        .expect("manage policy");
+    eventually("later's IP once managed", 30, || {
+        ingress_ip(&services, "later")
+    })
+    .await;
+    services
+        .delete("later", &DeleteParams::default())
+        .await
+        .expect("delete later");
+
     // A node leaves: its route goes.
     nodes
         .delete(&node_b, &DeleteParams::default())

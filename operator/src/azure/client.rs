@@ -12,6 +12,8 @@ use std::time::Duration;
 use azure_core::auth::TokenCredential;
 use azure_core::{TransportOptions, Url};
 use azure_mgmt_network::package_2024_03::{Client, ClientBuilder, models};
+use std::future::IntoFuture;
+
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -117,6 +119,39 @@ impl AzureClient {
         }
     }
 
+    /// PUT `body` as the SDK model `M` through `send` (which waits for the long-running
+    /// operation), and remember the result as the resource's last observed body.
+    async fn put<M, F, Fut>(&self, id: String, body: Value, send: F) -> Result<(), AzureError>
+    where
+        M: serde::de::DeserializeOwned + serde::Serialize,
+        F: FnOnce(M) -> Fut,
+        Fut: std::future::Future<Output = azure_core::Result<M>>,
+    {
+        let done = send(model::<M>(body)?)
+            .await
+            .map_err(|e| AzureError::from_sdk(&e))?;
+        self.remember(id, json(&done));
+        Ok(())
+    }
+
+    /// Send a DELETE, poll `get` until the resource is gone, and forget it.
+    async fn delete<R, Fut, F, GetFut, T>(
+        &self,
+        id: String,
+        send: Fut,
+        get: F,
+    ) -> Result<(), AzureError>
+    where
+        Fut: std::future::Future<Output = azure_core::Result<R>>,
+        F: Fn() -> GetFut,
+        GetFut: std::future::Future<Output = azure_core::Result<T>>,
+    {
+        send.await.map_err(|e| AzureError::from_sdk(&e))?;
+        self.wait_gone(get).await?;
+        self.forget(&id);
+        Ok(())
+    }
+
     /// Poll until a deleted resource is gone.
     async fn wait_gone<F, Fut, T>(&self, get: F) -> Result<(), AzureError>
     where
@@ -206,116 +241,81 @@ impl AzurePort for AzureClient {
 
     async fn apply(&self, op: &Op) -> Result<(), AzureError> {
         let sub = self.scope.subscription.clone();
-        let err = |e: azure_core::Error| AzureError::from_sdk(&e);
+        let net = &self.net;
         match op {
             Op::PutPublicIp(p) => {
                 let id = self
                     .scope
                     .id(&p.resource_group, "publicIPAddresses", &p.name);
                 let body = arm_json::public_ip_body(p, self.recall(&id).as_ref());
-                let done = self
-                    .net
-                    .public_ip_addresses_client()
-                    .create_or_update(
-                        p.resource_group.clone(),
-                        p.name.clone(),
-                        model::<models::PublicIpAddress>(body)?,
-                        sub,
-                    )
-                    .await
-                    .map_err(err)?;
-                self.remember(id, json(&done));
+                self.put(id, body, |m: models::PublicIpAddress| {
+                    net.public_ip_addresses_client()
+                        .create_or_update(p.resource_group.clone(), p.name.clone(), m, sub)
+                        .into_future()
+                })
+                .await
             }
             Op::PutLoadBalancer(lb) => {
                 let id = self.scope.id(&lb.resource_group, "loadBalancers", &lb.name);
                 let body = arm_json::load_balancer_body(lb, &id, self.recall(&id).as_ref());
-                let done = self
-                    .net
-                    .load_balancers_client()
-                    .create_or_update(
-                        lb.resource_group.clone(),
-                        lb.name.clone(),
-                        model::<models::LoadBalancer>(body)?,
-                        sub,
-                    )
-                    .await
-                    .map_err(err)?;
-                self.remember(id, json(&done));
+                self.put(id, body, |m: models::LoadBalancer| {
+                    net.load_balancers_client()
+                        .create_or_update(lb.resource_group.clone(), lb.name.clone(), m, sub)
+                        .into_future()
+                })
+                .await
             }
             Op::PutSecurityGroup(nsg) => {
                 let id = self
                     .scope
                     .id(&nsg.resource_group, "networkSecurityGroups", &nsg.name);
                 let body = arm_json::security_group_body(nsg, self.recall(&id).as_ref());
-                let done = self
-                    .net
-                    .network_security_groups_client()
-                    .create_or_update(
-                        nsg.resource_group.clone(),
-                        nsg.name.clone(),
-                        model::<models::NetworkSecurityGroup>(body)?,
-                        sub,
-                    )
-                    .await
-                    .map_err(err)?;
-                self.remember(id, json(&done));
+                self.put(id, body, |m: models::NetworkSecurityGroup| {
+                    net.network_security_groups_client()
+                        .create_or_update(nsg.resource_group.clone(), nsg.name.clone(), m, sub)
+                        .into_future()
+                })
+                .await
             }
             Op::PutRouteTable(rt) => {
                 let id = self.scope.id(&rt.resource_group, "routeTables", &rt.name);
                 let body = arm_json::route_table_body(rt, self.recall(&id).as_ref());
-                let done = self
-                    .net
-                    .route_tables_client()
-                    .create_or_update(
-                        rt.resource_group.clone(),
-                        rt.name.clone(),
-                        model::<models::RouteTable>(body)?,
-                        sub,
-                    )
-                    .await
-                    .map_err(err)?;
-                self.remember(id, json(&done));
+                self.put(id, body, |m: models::RouteTable| {
+                    net.route_tables_client()
+                        .create_or_update(rt.resource_group.clone(), rt.name.clone(), m, sub)
+                        .into_future()
+                })
+                .await
             }
             Op::DeleteLoadBalancer {
                 resource_group,
                 name,
                 ..
             } => {
-                let client = self.net.load_balancers_client();
-                client
-                    .delete(resource_group.clone(), name.clone(), sub.clone())
-                    .send()
-                    .await
-                    .map_err(err)?;
-                self.wait_gone(|| {
-                    client
-                        .get(resource_group.clone(), name.clone(), sub.clone())
-                        .into_future()
-                })
-                .await?;
-                self.forget(&self.scope.id(resource_group, "loadBalancers", name));
+                let client = net.load_balancers_client();
+                let (rg, n) = (resource_group.clone(), name.clone());
+                self.delete(
+                    self.scope.id(resource_group, "loadBalancers", name),
+                    client.delete(rg.clone(), n.clone(), sub.clone()).send(),
+                    || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
+                )
+                .await
             }
             Op::DeletePublicIp {
                 resource_group,
                 name,
                 ..
             } => {
-                let client = self.net.public_ip_addresses_client();
-                client
-                    .delete(resource_group.clone(), name.clone(), sub.clone())
-                    .send()
-                    .await
-                    .map_err(err)?;
-                self.wait_gone(|| {
-                    client
-                        .get(resource_group.clone(), name.clone(), sub.clone())
-                        .into_future()
-                })
-                .await?;
-                self.forget(&self.scope.id(resource_group, "publicIPAddresses", name));
+                let client = net.public_ip_addresses_client();
+                let (rg, n) = (resource_group.clone(), name.clone());
+                self.delete(
+                    self.scope.id(resource_group, "publicIPAddresses", name),
+                    client.delete(rg.clone(), n.clone(), sub.clone()).send(),
+                    || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
+                )
+                .await
             }
         }
-        Ok(())
     }
 }
 

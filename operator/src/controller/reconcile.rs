@@ -20,9 +20,9 @@ use crate::annotations;
 use crate::azure::{AzureError, AzurePort, ObserveRequest};
 use crate::diff::{Op, diff};
 use crate::metrics::Metrics;
-use crate::model::{FrontendTarget, Observed, name_key};
+use crate::model::Observed;
 use crate::naming::TAG_SERVICE;
-use crate::plan::{self, Desired, IngressSource, Limits, PlanInput, ServiceOutcome};
+use crate::plan::{self, Desired, Limits, PlanInput, ServiceOutcome};
 
 /// Finalizer on every Service aksnet serves: removed once its Azure objects are gone.
 pub const SERVICE_FINALIZER: &str = "aksnet.io/load-balancer-cleanup";
@@ -436,7 +436,7 @@ impl<A: AzurePort> Reconciler<A> {
                 Some(ServiceOutcome::Planned { ingress }) => {
                     let ips: Vec<String> = ingress
                         .iter()
-                        .filter_map(|i| address(i, observed))
+                        .filter_map(|i| i.address(observed, |rg, n| observed.public_ip(rg, n)))
                         .collect();
                     let ready = ips.len() == ingress.len();
                     let message = if ready {
@@ -594,34 +594,6 @@ fn observe_request(network: &AksNetwork, services: &[Service]) -> ObserveRequest
         ),
         security_group: spec.security_group.as_ref().map(|s| s.name.clone()),
         route_table: spec.route_table.as_ref().map(|r| r.name.clone()),
-    }
-}
-
-/// The address behind an ingress source, once Azure has one.
-fn address(source: &IngressSource, observed: &Observed) -> Option<String> {
-    match source {
-        IngressSource::PublicIp {
-            resource_group,
-            name,
-        } => observed.public_ip(resource_group, name)?.address.clone(),
-        IngressSource::PrivateFrontend {
-            static_ip: Some(ip),
-            ..
-        } => Some(ip.clone()),
-        IngressSource::PrivateFrontend {
-            load_balancer,
-            frontend,
-            ..
-        } => observed
-            .load_balancer(load_balancer)?
-            .frontends
-            .iter()
-            .find(|f| {
-                name_key(&f.name) == name_key(frontend)
-                    && matches!(f.target, FrontendTarget::Private { .. })
-            })?
-            .private_ip
-            .clone(),
     }
 }
 

@@ -92,6 +92,38 @@ pub enum IngressSource {
     },
 }
 
+impl IngressSource {
+    /// The address Azure has given this source, if any; `public_ip` finds a public IP by
+    /// resource group and name in `observed`.
+    pub fn address<'o>(
+        &self,
+        observed: &'o Observed,
+        public_ip: impl Fn(&str, &str) -> Option<&'o PublicIp>,
+    ) -> Option<String> {
+        match self {
+            IngressSource::PublicIp {
+                resource_group,
+                name,
+            } => public_ip(resource_group, name)?.address.clone(),
+            IngressSource::PrivateFrontend {
+                static_ip: Some(ip),
+                ..
+            } => Some(ip.clone()),
+            IngressSource::PrivateFrontend {
+                load_balancer,
+                frontend,
+                ..
+            } => observed
+                .load_balancer(load_balancer)?
+                .frontends
+                .iter()
+                .find(|f| name_key(&f.name) == name_key(frontend))?
+                .private_ip
+                .clone(),
+        }
+    }
+}
+
 /// What the plan decided for one Service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServiceOutcome {

@@ -256,15 +256,17 @@ impl<'c, 'a> Planner<'c, 'a> {
                     Destination::NodesOf(f) => {
                         dests.extend(node_ips.get(&f).cloned().unwrap_or_default())
                     }
-                    Destination::Frontend(source) => match address_of(ctx, &source) {
-                        Some(ip) => {
-                            dests.insert(ip);
+                    Destination::Frontend(source) => {
+                        match source.address(ctx.input.observed, |rg, n| ctx.observed_ip(rg, n)) {
+                            Some(ip) => {
+                                dests.insert(ip);
+                            }
+                            None => pending.push(format!(
+                                "NSG rule {} waits for the address of {source:?}",
+                                w.rule.name
+                            )),
                         }
-                        None => pending.push(format!(
-                            "NSG rule {} waits for the address of {source:?}",
-                            w.rule.name
-                        )),
-                    },
+                    }
                 }
             }
             if dests.is_empty() {
@@ -330,34 +332,6 @@ fn sources(intent: &ServiceIntent, family: Family) -> Vec<String> {
             out.dedup();
             out
         }
-    }
-}
-
-/// The address a frontend has in Azure now, if known.
-fn address_of(ctx: &Context<'_>, source: &IngressSource) -> Option<String> {
-    let observed = ctx.input.observed;
-    match source {
-        IngressSource::PublicIp {
-            resource_group,
-            name,
-        } => ctx
-            .observed_ip(resource_group, name)
-            .and_then(|p| p.address.clone()),
-        IngressSource::PrivateFrontend {
-            static_ip: Some(ip),
-            ..
-        } => Some(ip.clone()),
-        IngressSource::PrivateFrontend {
-            load_balancer,
-            frontend,
-            ..
-        } => observed
-            .load_balancer(load_balancer)?
-            .frontends
-            .iter()
-            .find(|f| name_key(&f.name) == name_key(frontend))?
-            .private_ip
-            .clone(),
     }
 }
 
