@@ -441,6 +441,51 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
+    // A Service asks for an existing public IP by address; the IP is used, never tagged or deleted.
+    let byo = mock
+        .arm("PUT", &net_id("publicIPAddresses", "byo-ip"), Some(json!({"location": "westeurope", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}})))
+        .await
+        .expect("BYO IP");
+    let byo_address = byo["properties"]["ipAddress"]
+        .as_str()
+        .expect("address")
+        .to_string();
+    services
+        .create(
+            &PostParams::default(),
+            &lb_service(
+                "byaddr",
+                &class,
+                6000,
+                json!({"service.beta.kubernetes.io/azure-load-balancer-ipv4": byo_address}),
+            ),
+        )
+        .await
+        .expect("byaddr");
+    let got = eventually("byaddr's IP", 30, || ingress_ip(&services, "byaddr")).await;
+    assert_eq!(got, byo_address);
+    services
+        .delete("byaddr", &DeleteParams::default())
+        .await
+        .expect("delete byaddr");
+    eventually("byaddr released", 30, || async {
+        services
+            .get_opt("byaddr")
+            .await
+            .ok()
+            .and_then(|s| s.is_none().then_some(()))
+    })
+    .await;
+    let byo = mock
+        .get(&net_id("publicIPAddresses", "byo-ip"))
+        .await
+        .expect("BYO IP kept");
+    assert!(
+        byo.get("tags")
+            .is_none_or(|t| t.as_object().is_none_or(|m| m.is_empty())),
+        "never tagged: {byo:#}"
+    );
+
     // A rule deleted behind our back is repaired within the drift interval, with an Event.
     let lb = mock
         .get(&net_id("loadBalancers", "kubernetes"))
@@ -498,6 +543,59 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         "no writes after a restart with nothing changed:\n{}",
         operator.log()
     );
+
+    // A second replica waits while the first leads, and takes over when the leader stops.
+    let mut standby_options = options.clone();
+    standby_options.http_addr = format!("127.0.0.1:{}", free_port().expect("port"));
+    standby_options.log = std::env::temp_dir().join(format!("aksnet-operator-{ns}-standby.log"));
+    standby_options.extra = vec![
+        "--leader-elect".into(),
+        "--lease-namespace".into(),
+        "aksnet-system".into(),
+        "--lease-duration".into(),
+        "4s".into(),
+        "--identity".into(),
+        format!("standby-{ns}"),
+    ];
+    let mut standby = OperatorProcess::start(&standby_options).expect("standby");
+    eventually("the standby waiting", 30, || async {
+        standby
+            .log()
+            .contains("another replica leads")
+            .then_some(())
+    })
+    .await;
+    operator.stop().expect("stop leader");
+    eventually("the standby leading", 60, || async {
+        standby.log().contains("leading").then_some(())
+    })
+    .await;
+    services
+        .create(
+            &PostParams::default(),
+            &lb_service("takeover", &class, 7100, json!({})),
+        )
+        .await
+        .expect("takeover");
+    eventually("takeover's IP from the new leader", 30, || {
+        ingress_ip(&services, "takeover")
+    })
+    .await;
+    services
+        .delete("takeover", &DeleteParams::default())
+        .await
+        .expect("delete takeover");
+    eventually("takeover released", 30, || async {
+        services
+            .get_opt("takeover")
+            .await
+            .ok()
+            .and_then(|s| s.is_none().then_some(()))
+    })
+    .await;
+    standby.stop().expect("stop standby");
+    let mut operator = OperatorProcess::start(&options).expect("leader again");
+    mock.clear_journal().await.expect("journal");
 
     // reconcile.policy observe: a new Service is planned and reported, and nothing is written.
     let observe = json!({"spec": {"reconcile": {"policy": "observe"}}});

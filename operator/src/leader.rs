@@ -126,6 +126,32 @@ pub async fn acquire(client: Client, s: LeaseSettings) -> watch::Receiver<bool> 
     rx
 }
 
+/// Give the lease up if this replica holds it, so a standby takes over at once.
+pub async fn release(client: Client, s: &LeaseSettings) {
+    let api: Api<Lease> = Api::namespaced(client, &s.namespace);
+    let Ok(Some(lease)) = api.get_opt(&s.name).await else {
+        return;
+    };
+    let holder = lease
+        .spec
+        .as_ref()
+        .and_then(|l| l.holder_identity.as_deref());
+    if holder != Some(s.identity.as_str()) {
+        return;
+    }
+    let patch = json!({
+        "metadata": {"resourceVersion": lease.metadata.resource_version},
+        "spec": {"holderIdentity": "", "renewTime": null}
+    });
+    match api
+        .patch(&s.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => tracing::info!(lease = %s.name, "lease released"),
+        Err(e) => tracing::warn!(error = %e, "could not release the lease"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

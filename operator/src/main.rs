@@ -70,6 +70,9 @@ struct Args {
     /// Namespace of the leader Lease.
     #[arg(long, env = "POD_NAMESPACE", default_value = "aksnet-system")]
     lease_namespace: String,
+    /// How long the leader's Lease holds without renewal (another replica takes over after it).
+    #[arg(long, env = "AKSNET_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    lease_duration: Duration,
     /// This replica's identity in the Lease.
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
@@ -148,13 +151,13 @@ async fn run(args: Args) -> Result<(), FatalError> {
         .identity
         .clone()
         .unwrap_or_else(|| format!("aksnet-{}", std::process::id()));
-    if args.leader_elect {
-        let lease = LeaseSettings {
-            namespace: args.lease_namespace.clone(),
-            name: "aksnet-operator-leader".into(),
-            identity: identity.clone(),
-            duration: Duration::from_secs(15),
-        };
+    let lease = args.leader_elect.then(|| LeaseSettings {
+        namespace: args.lease_namespace.clone(),
+        name: "aksnet-operator-leader".into(),
+        identity: identity.clone(),
+        duration: args.lease_duration,
+    });
+    if let Some(lease) = lease.clone() {
         let mut leading = tokio::select! {
             l = leader::acquire(client.clone(), lease) => l,
             _ = async { let mut s = shutdown_rx.clone(); let _ = s.wait_for(|v| *v).await; } => return Ok(()),
@@ -210,7 +213,11 @@ async fn run(args: Args) -> Result<(), FatalError> {
         debounce: args.debounce,
         drift_interval: args.drift_interval,
     };
+    let kube_client = reconciler.client.clone();
     controller::run(reconciler, watches, timing, shutdown_rx, ready_tx).await;
+    if let Some(lease) = &lease {
+        leader::release(kube_client, lease).await;
+    }
     let _ = shutdown_tx.send(true);
     http.await
         .map_err(|e| FatalError::Http(std::io::Error::other(e)))??;

@@ -109,7 +109,16 @@ pub struct Reconciler<A> {
 fn plan_fingerprint(desired: &Desired) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    format!("{desired:?}").hash(&mut h);
+    // Only what is wanted in Azure: Services coming and going without Azure changes (e.g. a
+    // released Service's object finally removed) do not make a new plan.
+    let azure = (
+        &desired.public_ips,
+        &desired.load_balancers,
+        &desired.security_group,
+        &desired.route_table,
+        &desired.frozen,
+    );
+    format!("{azure:?}").hash(&mut h);
     h.finish()
 }
 
