@@ -52,6 +52,22 @@ fn lb_service(name: &str, class: &str, port: u16, annotations: Value) -> Service
     .expect("service")
 }
 
+/// Delete a Service and wait until aksnet has released it (its finalizer gone).
+async fn delete_service(services: &Api<Service>, name: &str) {
+    services
+        .delete(name, &DeleteParams::default())
+        .await
+        .expect("delete Service");
+    eventually(&format!("{name} released"), 30, || async {
+        services
+            .get_opt(name)
+            .await
+            .ok()
+            .and_then(|s| s.is_none().then_some(()))
+    })
+    .await;
+}
+
 async fn warning_reasons(events: &Api<Event>, object: &str) -> Vec<String> {
     events
         .list(&ListParams::default())
@@ -427,18 +443,7 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         Some(first_ip.as_str()),
         "the older Service keeps working"
     );
-    services
-        .delete("clash", &DeleteParams::default())
-        .await
-        .expect("delete clash");
-    eventually("clash released", 30, || async {
-        services
-            .get_opt("clash")
-            .await
-            .ok()
-            .and_then(|s| s.is_none().then_some(()))
-    })
-    .await;
+    delete_service(&services, "clash").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // A Service asks for an existing public IP by address; the IP is used, never tagged or deleted.
@@ -464,18 +469,7 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         .expect("byaddr");
     let got = eventually("byaddr's IP", 30, || ingress_ip(&services, "byaddr")).await;
     assert_eq!(got, byo_address);
-    services
-        .delete("byaddr", &DeleteParams::default())
-        .await
-        .expect("delete byaddr");
-    eventually("byaddr released", 30, || async {
-        services
-            .get_opt("byaddr")
-            .await
-            .ok()
-            .and_then(|s| s.is_none().then_some(()))
-    })
-    .await;
+    delete_service(&services, "byaddr").await;
     let byo = mock
         .get(&net_id("publicIPAddresses", "byo-ip"))
         .await
@@ -581,18 +575,7 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         ingress_ip(&services, "takeover")
     })
     .await;
-    services
-        .delete("takeover", &DeleteParams::default())
-        .await
-        .expect("delete takeover");
-    eventually("takeover released", 30, || async {
-        services
-            .get_opt("takeover")
-            .await
-            .ok()
-            .and_then(|s| s.is_none().then_some(()))
-    })
-    .await;
+    delete_service(&services, "takeover").await;
     standby.stop().expect("stop standby");
     let mut operator = OperatorProcess::start(&options).expect("leader again");
     mock.clear_journal().await.expect("journal");
@@ -672,18 +655,7 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
             .collect()
     };
     assert_eq!(web_pip.len(), 1, "web's own PIP");
-    services
-        .delete("web", &DeleteParams::default())
-        .await
-        .expect("delete web");
-    eventually("web gone from the API", 30, || async {
-        services
-            .get_opt("web")
-            .await
-            .ok()
-            .and_then(|s| s.is_none().then_some(()))
-    })
-    .await;
+    delete_service(&services, "web").await;
     assert!(
         mock.get(&net_id("publicIPAddresses", &web_pip[0]))
             .await
