@@ -580,7 +580,59 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
     let mut operator = OperatorProcess::start(&options).expect("leader again");
     mock.clear_journal().await.expect("journal");
 
+    // A Service that stops being a LoadBalancer is released: its rule goes, its ingress is
+    // cleared and the finalizer removed, while the Service itself stays.
+    services
+        .create(
+            &PostParams::default(),
+            &lb_service("retype", &class, 7200, json!({})),
+        )
+        .await
+        .expect("retype");
+    eventually("retype's IP", 30, || ingress_ip(&services, "retype")).await;
+    let to_cluster_ip = json!({"spec": {"type": "ClusterIP", "loadBalancerClass": null}});
+    services
+        .patch(
+            "retype",
+            &PatchParams::default(),
+            &Patch::Merge(&to_cluster_ip),
+        )
+        .await
+        .expect("type change");
+    eventually("retype released", 30, || async {
+        let svc = services.get("retype").await.ok()?;
+        let finalized = svc
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .iter()
+            .any(|f| f.starts_with("aksnet.io/"));
+        let ingress = svc
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|l| l.ingress)
+            .unwrap_or_default();
+        (!finalized && ingress.is_empty()).then_some(())
+    })
+    .await;
+    let lb = mock
+        .get(&net_id("loadBalancers", "kubernetes"))
+        .await
+        .expect("LB");
+    assert!(
+        !lb["properties"]["loadBalancingRules"]
+            .to_string()
+            .contains("7200"),
+        "retype's rule removed"
+    );
+    services
+        .delete("retype", &DeleteParams::default())
+        .await
+        .expect("delete retype");
+
     // reconcile.policy observe: a new Service is planned and reported, and nothing is written.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    mock.clear_journal().await.expect("journal");
     let observe = json!({"spec": {"reconcile": {"policy": "observe"}}});
     networks
         .patch(
@@ -590,6 +642,11 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         )
         .await
         .expect("observe policy");
+    eventually("the observe policy seen", 30, || async {
+        let n = networks.get(&network_name).await.ok()?;
+        (n.status?.observed_generation == n.metadata.generation).then_some(())
+    })
+    .await;
     services
         .create(
             &PostParams::default(),
