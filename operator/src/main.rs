@@ -287,3 +287,29 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_or_say_why() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5d").is_err_and(|e| e.contains("unknown unit")));
+        assert!(parse_duration("m").is_err_and(|e| e.contains("not a duration")));
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn bad_flags_are_refused_by_name() {
+        let err = Args::try_parse_from(["aksnet-operator", "--drift-interval", "soon"])
+            .expect_err("bad duration");
+        assert!(err.to_string().contains("--drift-interval"), "{err}");
+        let err = Args::try_parse_from(["aksnet-operator", "--http-addr", "nowhere"])
+            .expect_err("bad address");
+        assert!(err.to_string().contains("--http-addr"), "{err}");
+    }
+}

@@ -8,7 +8,6 @@ use aksnet_operator::annotations as a;
 use aksnet_operator::error::Problem;
 use aksnet_operator::model::{
     Distribution, Family, FrontendTarget, LoadBalancer, Observed, ProbeProtocol, Protocol,
-    SecurityRule,
 };
 use aksnet_operator::naming::TAG_SERVICE;
 use aksnet_operator::plan::{Desired, ServiceOutcome};
@@ -71,20 +70,6 @@ fn check_values(key: &str, rows: &[(&str, bool)]) {
             );
         }
     }
-}
-
-fn service_rules<'a>(state: &'a Observed, svc: &str) -> Vec<&'a SecurityRule> {
-    let desc = format!("aksnet: default/{svc}");
-    state
-        .security_group
-        .as_ref()
-        .map(|n| {
-            n.rules
-                .iter()
-                .filter(|r| r.description.as_deref() == Some(&desc))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]

@@ -165,17 +165,7 @@ fn nsg_custom_rules_and_stable_priorities() {
             .iter()
             .any(|r| r.name == d.ownership.spec_child("deny-telnet") && r.priority == 200)
     );
-    let prio = |state: &Observed, svc: &str| {
-        let desc = format!("aksnet: default/{svc}");
-        state
-            .security_group
-            .as_ref()
-            .unwrap()
-            .rules
-            .iter()
-            .find(|r| r.description.as_deref() == Some(&desc))
-            .map(|r| r.priority)
-    };
+    let prio = |state: &Observed, svc: &str| service_rules(state, svc).first().map(|r| r.priority);
     assert_eq!(
         (prio(&state, "one"), prio(&state, "two")),
         (Some(501), Some(502)),
@@ -386,15 +376,7 @@ fn service_deletion_removes_its_objects_in_order() {
     let (state, _, _) = converge(&network(), &svcs[1..], &nodes(2), state, 4);
     assert_eq!(lb(&state, "kubernetes").rules.len(), 1);
     assert_eq!(lb(&state, "kubernetes").probes.len(), 1);
-    assert!(
-        state
-            .security_group
-            .as_ref()
-            .unwrap()
-            .rules
-            .iter()
-            .all(|r| r.description.as_deref() != Some("aksnet: default/web"))
-    );
+    assert!(service_rules(&state, "web").is_empty());
 }
 
 #[test]

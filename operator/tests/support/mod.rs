@@ -237,3 +237,21 @@ pub fn byo_ip(name: &str, rg: &str, address: &str) -> aksnet_operator::model::Pu
         etag: Some("1".into()),
     }
 }
+
+/// The NSG rules aksnet made for Service `default/<svc>` (found by their description).
+pub fn service_rules<'a>(
+    state: &'a Observed,
+    svc: &str,
+) -> Vec<&'a aksnet_operator::model::SecurityRule> {
+    let desc = format!("aksnet: default/{svc}");
+    state
+        .security_group
+        .as_ref()
+        .map(|n| {
+            n.rules
+                .iter()
+                .filter(|r| r.description.as_deref() == Some(&desc))
+                .collect()
+        })
+        .unwrap_or_default()
+}
