@@ -196,16 +196,28 @@ impl MockAzure {
         self.arm("GET", id, None).await
     }
 
-    /// Writes (PUT, PATCH, DELETE, POST) in the journal since it was last cleared.
-    pub async fn writes(&self) -> Result<u64, MockError> {
-        let v: Value = self
+    async fn journal(&self) -> Result<Value, MockError> {
+        Ok(self
             .http
             .get(format!("{}/_mock/journal", self.url()))
             .send()
             .await?
             .json()
-            .await?;
-        Ok(v["writes"].as_u64().unwrap_or(0))
+            .await?)
+    }
+
+    /// Writes (PUT, PATCH, DELETE, POST) in the journal since it was last cleared.
+    pub async fn writes(&self) -> Result<u64, MockError> {
+        Ok(self.journal().await?["writes"].as_u64().unwrap_or(0))
+    }
+
+    /// Body properties that Azure would have ignored (unknown to the api-version's
+    /// definitions), one `METHOD path: [properties]` line per request since the journal was
+    /// last cleared.
+    pub async fn ignored_properties(&self) -> Result<Vec<String>, MockError> {
+        Ok(azure_mock::admin::ignored_property_lines(
+            &self.journal().await?,
+        ))
     }
 
     /// Clear the journal.

@@ -154,6 +154,12 @@ async fn adapter_converges_keeps_foreign_objects_and_repairs_drift() {
     );
     assert_eq!(rt.routes.len(), 3);
 
+    assert_eq!(
+        mock.ignored_properties().await.expect("journal"),
+        Vec::<String>::new(),
+        "every body the adapter wrote is read by Azure's definitions as sent"
+    );
+
     // Steady state: nothing to write.
     mock.clear_journal().await.expect("journal");
     let (_, _, applied) = converge(&azure, &services, &nodes).await;

@@ -524,6 +524,13 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
     })
     .await;
 
+    // Every body the operator wrote so far was read by Azure's definitions as sent.
+    assert_eq!(
+        mock.ignored_properties().await.expect("journal"),
+        Vec::<String>::new(),
+        "properties Azure would ignore"
+    );
+
     // Restarted with nothing changed: zero ARM writes.
     operator.stop().expect("stop");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -820,5 +827,10 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
 
     operator.stop().expect("stop");
     let _ = nodes.delete(&node_a, &DeleteParams::default()).await;
+    assert_eq!(
+        mock.ignored_properties().await.expect("journal"),
+        Vec::<String>::new(),
+        "properties Azure would ignore"
+    );
     mock.stop().await;
 }

@@ -162,3 +162,17 @@ async fn remove(State(state): State<Shared>, Path(id): Path<String>) -> StatusCo
     s.persist();
     StatusCode::NO_CONTENT
 }
+
+/// One `METHOD path: [properties]` line per request, in a journal as `GET /_mock/journal`
+/// returns it, whose body carried properties Azure would have ignored.
+pub fn ignored_property_lines(journal: &Value) -> Vec<String> {
+    journal["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let ignored = e.get("ignoredProperties")?;
+            Some(format!("{} {}: {ignored}", e["method"], e["path"]))
+        })
+        .collect()
+}

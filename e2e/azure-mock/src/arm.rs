@@ -16,8 +16,9 @@ use crate::ids::{self, ArmPath, ChildKind, Kind};
 use crate::json::new_etag;
 use crate::kinds;
 use crate::normalize::{self, Put, stamp_etag, valid_name};
+use crate::schema;
 use crate::server::base_url;
-use crate::state::{Shared, State as MockState};
+use crate::state::{IgnoredProperties, Shared, State as MockState};
 use crate::store;
 
 /// What one request asked for, parsed.
@@ -83,11 +84,12 @@ pub async fn handle(
         Ok(r) => r,
         Err(wait) => return throttled(wait),
     };
-    let mut response = match dispatch(&mut s, path, &req) {
+    let response = match dispatch(&mut s, path, &req) {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     drop(s);
+    let mut response = serialize_deferred(response);
     let h = response.headers_mut();
     let kind = if write { "writes" } else { "reads" };
     if let Ok(v) = HeaderValue::from_str(&remaining.to_string()) {
@@ -105,6 +107,33 @@ pub async fn handle(
         }
     }
     response
+}
+
+/// A JSON body that is serialized only once the state lock is released: a load balancer with
+/// a thousand rules takes milliseconds to serialize, and readers need not wait on each other
+/// for that.
+#[derive(Debug, Clone)]
+struct DeferredJson(Value);
+
+/// A response whose JSON body [`serialize_deferred`] writes later.
+fn deferred_json(status: StatusCode, body: Value) -> Response {
+    let mut response = status.into_response();
+    response.extensions_mut().insert(DeferredJson(body));
+    response
+}
+
+/// Writes a deferred JSON body into the response.
+fn serialize_deferred(mut response: Response) -> Response {
+    let Some(DeferredJson(body)) = response.extensions_mut().remove::<DeferredJson>() else {
+        return response;
+    };
+    let (json, bytes) = axum::Json(body).into_response().into_parts();
+    if !json.status.is_success() {
+        return Response::from_parts(json, bytes);
+    }
+    let (mut parts, _) = response.into_parts();
+    parts.headers.extend(json.headers);
+    Response::from_parts(parts, bytes)
 }
 
 fn subscription(path: &ArmPath) -> &str {
@@ -365,7 +394,7 @@ fn page(items: Vec<Value>, req: &Req, size: usize) -> Response {
             skip + size
         ));
     }
-    (StatusCode::OK, axum::Json(body)).into_response()
+    deferred_json(StatusCode::OK, body)
 }
 
 fn parse_body(body: &Bytes) -> ArmResult<Value> {
@@ -565,7 +594,7 @@ fn written(
         StatusCode::OK
     };
     let body = shown(s, &resource);
-    let mut r = (status, axum::Json(body)).into_response();
+    let mut r = deferred_json(status, body);
     lro_headers(s, &mut r, sub, &location, &op, req, false);
     r
 }
@@ -582,11 +611,12 @@ fn resource(
     match *req.method {
         Method::GET => {
             let r = stored_ref(s, sub, rg, kind, name)?;
-            Ok(axum::Json(view(s, r)).into_response())
+            Ok(deferred_json(StatusCode::OK, view(s, r)))
         }
         Method::PUT => {
             require_rg(s, sub, rg)?;
-            let body = parse_body(req.body)?;
+            let mut body = parse_body(req.body)?;
+            let ignored = conform(schema::resource_model(kind.segment), &mut body, version)?;
             let key = ids::key(&ids::resource_id(sub, rg, kind, name));
             let existing = s.data.resources.get(&key).cloned();
             if existing.is_none() && !valid_name(name) {
@@ -615,14 +645,9 @@ fn resource(
                 limits: &s.config.limits,
             };
             let resource = normalize::normalize(&put, body)?;
-            Ok(written(
-                s,
-                key,
-                resource,
-                existing.is_none(),
-                sub,
-                req,
-                view,
+            Ok(with_ignored(
+                written(s, key, resource, existing.is_none(), sub, req, view),
+                ignored,
             ))
         }
         Method::PATCH => {
@@ -695,13 +720,17 @@ fn child_resource(
             let shown = view(s, &parent);
             store::find_child(&shown, child.segment, child_name)
                 .cloned()
-                .map(|c| axum::Json(c).into_response())
+                .map(|c| deferred_json(StatusCode::OK, c))
                 .ok_or_else(not_found)
         }
         Method::PUT if child.writable => {
             preconditions(req.headers, existing.as_ref())?;
             let mut body = parse_body(req.body)?;
-            crate::json::object(&body, "body")?;
+            let ignored = conform(
+                schema::child_model(kind.segment, child.segment),
+                &mut body,
+                version,
+            )?;
             body["name"] = json!(
                 existing
                     .as_ref()
@@ -722,7 +751,7 @@ fn child_resource(
             let resource = normalize::normalize(&put, new_parent)?;
             let segment = child.segment;
             let child_name = child_name.to_string();
-            Ok(written(
+            let response = written(
                 s,
                 key,
                 resource,
@@ -734,7 +763,8 @@ fn child_resource(
                         .cloned()
                         .unwrap_or(Value::Null)
                 },
-            ))
+            );
+            Ok(with_ignored(response, ignored))
         }
         Method::DELETE if child.writable => {
             let Some(existing) = existing else {
@@ -767,6 +797,28 @@ fn child_resource(
         }
         _ => Err(method_not_allowed(req.method)),
     }
+}
+
+/// Conforms a PUT body to its model (every writable type has one) and returns the properties
+/// Azure would have ignored.
+fn conform(
+    model: Option<&'static schema::Model>,
+    body: &mut Value,
+    version: &str,
+) -> ArmResult<Vec<String>> {
+    match model {
+        Some(model) => schema::conform(model, body, version),
+        None => crate::json::object(body, "body").map(|_| Vec::new()),
+    }
+}
+
+/// Attaches the ignored properties to the response for the journal, and logs them.
+fn with_ignored(mut response: Response, ignored: Vec<String>) -> Response {
+    if !ignored.is_empty() {
+        tracing::info!(ignored = ?ignored, "request body properties Azure ignores");
+        response.extensions_mut().insert(IgnoredProperties(ignored));
+    }
+    response
 }
 
 /// Replaces (or with `None` removes) one child in a parent body, keeping the others.
@@ -814,7 +866,7 @@ fn operation(
             (false, _, _) => StatusCode::ACCEPTED.into_response(),
             (true, Some(err), _) => err.clone().into_response(),
             (true, None, Some(rid)) => match s.data.get(rid).or_else(|| s.data.child(rid)) {
-                Some(r) => axum::Json(view(s, r)).into_response(),
+                Some(r) => deferred_json(StatusCode::OK, view(s, r)),
                 None => StatusCode::NO_CONTENT.into_response(),
             },
             (true, None, None) => StatusCode::NO_CONTENT.into_response(),

@@ -21,6 +21,14 @@ pub struct Limits {
     pub probes_per_load_balancer: usize,
     /// Public IP addresses per subscription (Azure default quota: 1,000).
     pub public_ips_per_subscription: usize,
+    /// Source or destination address prefixes, or source or destination port ranges, summed
+    /// over the rules of one NSG, each kind on its own (Azure: 4,000).
+    #[serde(default = "default_addresses_or_ports_per_nsg")]
+    pub addresses_or_ports_per_nsg: usize,
+}
+
+fn default_addresses_or_ports_per_nsg() -> usize {
+    4000
 }
 
 impl Default for Limits {
@@ -32,6 +40,7 @@ impl Default for Limits {
             frontends_per_load_balancer: 600,
             probes_per_load_balancer: 1000,
             public_ips_per_subscription: 1000,
+            addresses_or_ports_per_nsg: default_addresses_or_ports_per_nsg(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod json;
 pub mod kinds;
 pub mod normalize;
+pub mod schema;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -53,6 +53,9 @@ struct Args {
     /// Public IPs per subscription.
     #[arg(long, default_value_t = 1000)]
     public_ips_per_subscription: usize,
+    /// Address prefixes (or port ranges) of one kind summed over an NSG's rules.
+    #[arg(long, default_value_t = 4000)]
+    addresses_or_ports_per_nsg: usize,
 }
 
 #[tokio::main]
@@ -71,6 +74,7 @@ async fn main() -> std::process::ExitCode {
             rules_per_nsg: args.rules_per_nsg,
             rules_per_load_balancer: args.rules_per_load_balancer,
             public_ips_per_subscription: args.public_ips_per_subscription,
+            addresses_or_ports_per_nsg: args.addresses_or_ports_per_nsg,
             ..Limits::default()
         },
         read_budget: args.read_budget,

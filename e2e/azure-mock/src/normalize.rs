@@ -192,19 +192,16 @@ pub fn stamp_etag(resource: &mut Value, etag: &str) {
     }
 }
 
-/// Refuses a collection that exceeds a limit, with ARM's shape of message.
+/// Refuses a collection that exceeds a limit with `code` and the message `message` makes of
+/// the limit.
 pub fn check_limit(
     count: usize,
     limit: usize,
     code: &str,
-    what: &str,
-    owner: &str,
+    message: impl FnOnce(usize) -> String,
 ) -> ArmResult<()> {
     if count > limit {
-        return Err(ArmError::bad_request(
-            code,
-            format!("{owner} has {count} {what}, more than the limit of {limit}."),
-        ));
+        return Err(ArmError::bad_request(code, message(limit)));
     }
     Ok(())
 }

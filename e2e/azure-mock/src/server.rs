@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::config::Config;
-use crate::state::{JournalEntry, Shared};
+use crate::state::{IgnoredProperties, JournalEntry, Shared};
 use crate::store::{Data, StoreError};
 use crate::{admin, arm, auth};
 
@@ -101,6 +101,11 @@ async fn journal(State(state): State<Shared>, req: Request, next: Next) -> Respo
             status: response.status().as_u16(),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             time,
+            ignored_properties: response
+                .extensions()
+                .get::<IgnoredProperties>()
+                .map(|i| i.0.clone())
+                .unwrap_or_default(),
         };
         state.lock().journal.push(entry);
     }

@@ -40,7 +40,15 @@ pub struct JournalEntry {
     pub duration_ms: u64,
     /// When it arrived (RFC 3339).
     pub time: String,
+    /// Body properties Azure would have ignored (unknown to the api-version's definitions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_properties: Vec<String>,
 }
+
+/// The body properties a write ignored, carried from the handler to the journal as a response
+/// extension.
+#[derive(Debug, Clone)]
+pub struct IgnoredProperties(pub Vec<String>);
 
 /// Faults the admin API injects into the next requests.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -114,6 +114,7 @@ async fn public_ip_create_get_list_update_delete() {
         )
         .await;
     assert_eq!(status, 204);
+    env.assert_nothing_ignored().await;
 }
 
 async fn vnet(env: &Env) {
@@ -283,6 +284,7 @@ async fn load_balancer_children_back_references_and_in_use_delete() {
         .await
         .expect_err("missing reference");
     assert_eq!(error_code(&err), (400, "InvalidResourceReference".into()));
+    env.assert_nothing_ignored().await;
 }
 
 fn rule(priority: i64, port: &str) -> models::SecurityRule {
@@ -383,6 +385,74 @@ async fn security_rules_conflict_replace_and_in_use_nsg() {
         error_code(&err),
         (400, "InUseNetworkSecurityGroupCannotBeDeleted".into())
     );
+    env.assert_nothing_ignored().await;
+}
+
+#[tokio::test]
+async fn security_group_limits_answer_with_azures_codes() {
+    let limits = Limits {
+        rules_per_nsg: 2,
+        addresses_or_ports_per_nsg: 5,
+        ..Limits::default()
+    };
+    let env = Env::with_limits(limits).await;
+    let nsgs = env.net.network_security_groups_client();
+    nsgs.create_or_update(
+        RG,
+        "nsg",
+        model::<models::NetworkSecurityGroup>(json!({"location": "westeurope"})),
+        SUB,
+    )
+    .await
+    .expect("nsg");
+    let rules = env.net.security_rules_client();
+    for (priority, port) in [(100, "80"), (101, "443")] {
+        rules
+            .create_or_update(RG, "nsg", format!("r{priority}"), rule(priority, port), SUB)
+            .await
+            .expect("within the limit");
+    }
+    let err = rules
+        .create_or_update(RG, "nsg", "r102", rule(102, "8080"), SUB)
+        .await
+        .expect_err("a third rule");
+    assert_eq!(
+        error_code(&err),
+        (400, "SecurityRuleCountLimitReached".into())
+    );
+    let third = serde_json::to_value(rule(102, "8080")).expect("rule json");
+    let (_, body) = env
+        .arm(
+            "PUT",
+            &format!(
+                "{}/securityRules/r102?api-version=2024-03-01",
+                env.id("networkSecurityGroups", "nsg")
+            ),
+            Some(third),
+        )
+        .await;
+    assert_eq!(
+        body["error"]["message"],
+        "A security group cannot have more than 2 security rules."
+    );
+    let many = model::<models::SecurityRule>(
+        json!({"properties": {"priority": 101, "direction": "Inbound",
+        "access": "Allow", "protocol": "Tcp", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+        "destinationAddressPrefixes": ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"],
+        "destinationPortRange": "443"}}),
+    );
+    let err = rules
+        .create_or_update(RG, "nsg", "r101", many, SUB)
+        .await
+        .expect_err("six destination prefixes in the NSG");
+    assert_eq!(
+        error_code(&err),
+        (
+            400,
+            "SecurityRuleAddressesOrPortsPerSecurityGroupLimitReached".into()
+        )
+    );
+    env.assert_nothing_ignored().await;
 }
 
 #[tokio::test]
@@ -391,11 +461,7 @@ async fn routes_and_the_route_limit() {
         routes_per_table: 3,
         ..Limits::default()
     };
-    let env = Env::start(Config {
-        limits,
-        ..Config::default()
-    })
-    .await;
+    let env = Env::with_limits(limits).await;
     route_table(&env, "rt").await;
     let routes = env.net.routes_client();
     for i in 0..3 {
@@ -428,6 +494,7 @@ async fn routes_and_the_route_limit() {
         .await
         .expect("rt");
     assert_eq!(rt.properties.expect("props").routes.len(), 3);
+    env.assert_nothing_ignored().await;
 }
 
 #[tokio::test]
@@ -556,6 +623,7 @@ async fn long_running_operations_are_polled_to_completion() {
         err.to_string().contains("Long running operation failed"),
         "{err}"
     );
+    env.assert_nothing_ignored().await;
 }
 
 #[tokio::test]
@@ -799,4 +867,112 @@ async fn state_survives_a_restart_with_a_data_dir() {
         state["resources"][&key]["properties"]["ipAddress"],
         json!(created.properties.and_then(|p| p.ip_address))
     );
+}
+
+#[tokio::test]
+async fn bodies_are_read_as_the_2024_03_01_definitions_say() {
+    let env = Env::start(Config::default()).await;
+    let nsg = env.id("networkSecurityGroups", "nsg");
+    // Names match case-insensitively, enum values take Azure's casing, read-only properties are
+    // the server's, and a property the definitions do not know is dropped and reported.
+    let (status, _) = env
+        .arm(
+            "PUT",
+            &format!("{nsg}?api-version=2024-03-01"),
+            Some(json!({"location": "westeurope", "Properties": {"SecurityRules": [
+                {"name": "web", "properties": {"protocol": "tcp", "access": "allow", "priority": 200,
+                    "direction": "inbound", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                    "destinationAddressPrefix": "*", "destinationPortRange": "80",
+                    "provisioningState": "Failed", "destinationPortRnage": "443"}}
+            ]}})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let got = env
+        .net
+        .network_security_groups_client()
+        .get(RG, "nsg", SUB)
+        .await
+        .expect("SDK reads what was stored");
+    let rule = got
+        .properties
+        .expect("properties")
+        .security_rules
+        .into_iter()
+        .next()
+        .expect("the rule");
+    let p = rule.properties.expect("rule properties");
+    assert_eq!(
+        serde_json::to_value(&p.protocol).expect("protocol"),
+        json!("Tcp")
+    );
+    assert_eq!(p.destination_port_range.as_deref(), Some("80"));
+    assert_eq!(
+        env.ignored_properties().await,
+        vec![format!(
+            "\"PUT\" \"{nsg}\": [\"properties.securityRules[0].properties.destinationPortRnage\"]"
+        )]
+    );
+    env.admin("DELETE", "/journal", None).await;
+
+    // A wrong JSON type or a missing required property is refused, naming the property.
+    let (status, body) = env
+        .arm(
+            "PUT",
+            &format!("{nsg}/securityRules/ssh?api-version=2024-03-01"),
+            Some(json!({"properties": {"protocol": "Tcp", "access": "Allow", "priority": "300", "direction": "Inbound"}})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "InvalidRequestFormat");
+    assert_eq!(
+        body["error"]["message"],
+        "Cannot parse the request. Property 'properties.priority' must be an integer."
+    );
+    route_table(&env, "rt").await;
+    let created = env
+        .net
+        .routes_client()
+        .create_or_update(
+            RG,
+            "rt",
+            "no-hop",
+            model::<models::Route>(
+                json!({"properties": {"addressPrefix": "10.0.0.0/24", "nextHopType": "VnetLocal"}}),
+            ),
+            SUB,
+        )
+        .await;
+    assert!(created.is_ok(), "a complete route is accepted: {created:?}");
+    let (status, body) = env
+        .arm(
+            "PUT",
+            &format!(
+                "{}/routes/no-hop?api-version=2024-03-01",
+                env.id("routeTables", "rt")
+            ),
+            Some(json!({"properties": {"addressPrefix": "10.0.0.0/24"}})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (
+            400,
+            Some("Cannot parse the request. Property 'properties.nextHopType' is required.")
+        )
+    );
+
+    // A newer api-version may carry properties the 2024-03-01 definitions lack: kept.
+    let (status, body) = env
+        .arm(
+            "PUT",
+            &format!("{nsg}/securityRules/web?api-version=2026-03-01"),
+            Some(json!({"properties": {"protocol": "Tcp", "access": "Allow", "priority": 200,
+                "direction": "Inbound", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                "destinationAddressPrefix": "*", "destinationPortRange": "80", "futureSetting": true}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["properties"]["futureSetting"], true);
+    env.assert_nothing_ignored().await;
 }

@@ -44,23 +44,24 @@ pub fn normalize(
     check_limit(
         count("frontendIPConfigurations"),
         limits.frontends_per_load_balancer,
-        "LoadBalancerFrontendIPConfigurationsLimitReached",
-        "frontend IP configurations",
-        &put.id,
+        "LoadBalancerFrontendIPConfigurationCountLimitReached",
+        |limit| format!("A load balancer cannot have more than {limit} FrontendIPConfigurations."),
     )?;
     check_limit(
         count("probes"),
         limits.probes_per_load_balancer,
-        "LoadBalancerProbesLimitReached",
-        "probes",
-        &put.id,
+        "LoadBalancerProbeCountLimitReached",
+        |limit| format!("A load balancer cannot have more than {limit} Probes."),
     )?;
     check_limit(
         count("loadBalancingRules") + count("inboundNatRules"),
         limits.rules_per_load_balancer,
-        "LoadBalancerRulesLimitReached",
-        "rules",
-        &put.id,
+        "LoadBalancerRuleCountLimitReached",
+        |limit| {
+            format!(
+                "A load balancer cannot have more than {limit} LoadBalancingRules and InboundNatRules combined."
+            )
+        },
     )?;
 
     let mut taken_private: Vec<IpAddr> = Vec::new();

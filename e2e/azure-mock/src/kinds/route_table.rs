@@ -28,8 +28,12 @@ pub fn normalize(put: &Put, props: &mut Map<String, Value>) -> ArmResult<()> {
         count,
         put.limits.routes_per_table,
         "RouteTableRouteLimitReached",
-        "routes",
-        &put.id,
+        |limit| {
+            format!(
+                "Route table {} has {count} routes, more than the limit of {limit}.",
+                put.id
+            )
+        },
     )?;
     let bgp = props
         .get("disableBgpRoutePropagation")

@@ -21,10 +21,10 @@ pub fn normalize(put: &Put, props: &mut Map<String, Value>) -> ArmResult<()> {
     check_limit(
         count,
         put.limits.rules_per_nsg,
-        "SecurityRulesPerNetworkSecurityGroupLimitReached",
-        "security rules",
-        &put.id,
+        "SecurityRuleCountLimitReached",
+        |limit| format!("A security group cannot have more than {limit} security rules."),
     )?;
+    addresses_and_ports(put, props)?;
     let mut seen: Vec<(i64, String, String)> = Vec::new();
     for (i, rule) in props
         .get_mut("securityRules")
@@ -57,6 +57,54 @@ pub fn normalize(put: &Put, props: &mut Map<String, Value>) -> ArmResult<()> {
         "defaultSecurityRules".into(),
         default_security_rules(&put.id),
     );
+    Ok(())
+}
+
+/// Refuses an NSG whose rules together name more addresses or ports of one kind than Azure
+/// allows (`MaxSecurityRuleAddressesOrPortsPerSecurityGroup`).
+fn addresses_and_ports(put: &Put, props: &Map<String, Value>) -> ArmResult<()> {
+    let rules = props
+        .get("securityRules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for (single, plural, kind) in [
+        (
+            "sourceAddressPrefix",
+            "sourceAddressPrefixes",
+            "SourceAddressPrefixes",
+        ),
+        (
+            "destinationAddressPrefix",
+            "destinationAddressPrefixes",
+            "DestinationAddressPrefixes",
+        ),
+        ("sourcePortRange", "sourcePortRanges", "SourcePortRanges"),
+        (
+            "destinationPortRange",
+            "destinationPortRanges",
+            "DestinationPortRanges",
+        ),
+    ] {
+        let count: usize = rules
+            .iter()
+            .map(|r| {
+                let p = &r["properties"];
+                usize::from(p[single].is_string()) + p[plural].as_array().map_or(0, Vec::len)
+            })
+            .sum();
+        check_limit(
+            count,
+            put.limits.addresses_or_ports_per_nsg,
+            "SecurityRuleAddressesOrPortsPerSecurityGroupLimitReached",
+            |limit| {
+                format!(
+                    "Network security group {} has {count} {kind}. A security group cannot have more than {limit} {kind} as per the limit MaxSecurityRuleAddressesOrPortsPerSecurityGroup.",
+                    put.id
+                )
+            },
+        )?;
+    }
     Ok(())
 }
 

@@ -76,6 +76,15 @@ impl Env {
             .to_string()
     }
 
+    /// Starts a mock with these limits (the rest default).
+    pub async fn with_limits(limits: azure_mock::Limits) -> Env {
+        Env::start(Config {
+            limits,
+            ..Config::default()
+        })
+        .await
+    }
+
     /// A raw ARM request with the bearer token; returns status and JSON body (Null when empty).
     pub async fn arm(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let (status, _, body) = self.arm_full(method, path, body, &[]).await;
@@ -129,6 +138,17 @@ impl Env {
             resp.status()
         );
         resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// The ignored body properties the journal recorded, per request (`METHOD path: [..]`).
+    pub async fn ignored_properties(&self) -> Vec<String> {
+        azure_mock::admin::ignored_property_lines(&self.admin("GET", "/journal", None).await)
+    }
+
+    /// Asserts that no request so far sent a property Azure would ignore.
+    pub async fn assert_nothing_ignored(&self) {
+        let ignored = self.ignored_properties().await;
+        assert!(ignored.is_empty(), "ignored properties: {ignored:?}");
     }
 
     /// The id of a resource in the test resource group.
