@@ -387,13 +387,23 @@ async fn main() -> anyhow::Result<()> {
         "  curl -s {}/_mock/state | head   # Azure as azure-mock holds it",
         mock.url()
     );
-    println!("\nCtrl-C stops the operator, azure-mock and the cluster.");
-    tokio::signal::ctrl_c().await?;
+    println!("\nCtrl-C (or SIGTERM) stops the operator, azure-mock and the cluster.");
+    stop_requested().await?;
     println!("stopping");
     operator.stop()?;
     mock.stop().await;
     tokio::task::spawn_blocking(move || cluster.stop()).await??;
     Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM (what `timeout`, CI runners and service managers send), so
+/// that either stops the processes this program started.
+async fn stop_requested() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted,
+        _ = terminate.recv() => Ok(()),
+    }
 }
 
 /// The operator's default `loadBalancerClass` (the example Services set none).
