@@ -443,3 +443,52 @@ fn steady_state_is_zero_writes() {
     assert!(desired.pending.is_empty());
     assert!(diff(&desired, &state).is_empty());
 }
+
+#[test]
+fn nsg_address_limit_counts_others_rules_and_rejects_the_newer_service() {
+    let ranges = |n: usize| {
+        let cidrs: Vec<String> = (0..n).map(|i| format!("10.{i}.0.0/16")).collect();
+        json!({"spec": {"loadBalancerSourceRanges": cidrs}})
+    };
+    let svcs = [
+        with(service("one", 1, &[(80, 30080)]), ranges(3)),
+        with(service("two", 2, &[(81, 30081)]), ranges(2)),
+    ];
+    let net = network();
+    let ns = nodes(1);
+    let observed = observed_base();
+    let outcomes = |limit: usize| {
+        plan(&PlanInput {
+            network: &net,
+            services: &svcs,
+            nodes: &ns,
+            observed: &observed,
+            load_balancer_class: CLASS,
+            limits: Limits {
+                addresses_or_ports_per_security_group: limit,
+                ..Limits::default()
+            },
+        })
+        .services
+    };
+    // Others' rule names one source prefix: 1 + 3 + 2 fits in 6, not in 5.
+    let fits = outcomes(6);
+    assert!(
+        fits.values()
+            .all(|o| matches!(o, ServiceOutcome::Planned { .. }))
+    );
+    let tight = outcomes(5);
+    assert!(matches!(
+        &tight["default/one"],
+        ServiceOutcome::Planned { .. }
+    ));
+    let ServiceOutcome::Rejected { errors } = &tight["default/two"] else {
+        panic!("the newer Service is rejected: {:?}", tight["default/two"]);
+    };
+    assert_eq!(errors[0].field, "spec.loadBalancerSourceRanges");
+    assert!(
+        matches!(&errors[0].problem, Problem::Limit { what, limit: 5 } if what == "source address prefixes in NSG aks-nsg"),
+        "{:?}",
+        errors[0].problem
+    );
+}

@@ -141,6 +141,7 @@ fn world_strategy() -> impl Strategy<Value = World> {
                         probes_per_load_balancer: rules,
                         rules_per_security_group: nsg,
                         routes_per_table: routes,
+                        addresses_or_ports_per_security_group: nsg / 2 + 2,
                     },
                 };
                 World {
@@ -333,6 +334,18 @@ proptest! {
         let foreign_routes = w.observed.route_table.as_ref().map_or(0, |t| t.routes.len());
         prop_assert!(after.rules.len() <= w.limits.rules_per_security_group.max(foreign_rules) || reported);
         prop_assert!(state.route_table.as_ref().expect("rt").routes.len() <= w.limits.routes_per_table.max(foreign_routes) || reported);
+        let named = |rules: &[aksnet_operator::model::SecurityRule]| {
+            rules.iter().fold([0usize; 4], |[s, sp, d, dp], r| {
+                [s + r.sources.len(), sp + r.source_ports.len(), d + r.destinations.len(), dp + r.destination_ports.len()]
+            })
+        };
+        let foreign_named = named(w.observed.security_group.as_ref().map_or(&[][..], |n| &n.rules[..]));
+        for (kind, (total, foreign)) in named(&after.rules).into_iter().zip(foreign_named).enumerate() {
+            let limit = w.limits.addresses_or_ports_per_security_group;
+            // The plan counts what its rules will name before admitting a Service, so this
+            // holds without excuses: nothing aksnet wrote is over.
+            prop_assert!(total <= limit.max(foreign), "NSG address/port kind {kind}: {total} over {limit}");
+        }
 
         // Every planned Service has its ingress available in Azure.
         for outcome in desired.services.values() {

@@ -40,6 +40,10 @@ pub struct Limits {
     pub rules_per_security_group: usize,
     /// Routes per route table (400).
     pub routes_per_table: usize,
+    /// Source prefixes, destination prefixes, source ports or destination ports, each kind
+    /// summed over the rules of one NSG (4,000; Azure's
+    /// `MaxSecurityRuleAddressesOrPortsPerSecurityGroup`).
+    pub addresses_or_ports_per_security_group: usize,
 }
 
 impl Default for Limits {
@@ -50,6 +54,7 @@ impl Default for Limits {
             probes_per_load_balancer: 1000,
             rules_per_security_group: 1000,
             routes_per_table: 400,
+            addresses_or_ports_per_security_group: 4000,
         }
     }
 }
@@ -186,7 +191,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let mut outcomes = BTreeMap::new();
     let mut frozen = BTreeSet::new();
     let mut lbs = load_balancer::Planner::new(&ctx, &nodes);
-    let mut nsg = security::Planner::new(&ctx);
+    let mut nsg = security::Planner::new(&ctx, lbs.node_ips());
     for ((_, key), svc) in services {
         let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
         if !ctx.serves(svc) {
@@ -210,7 +215,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         outcomes.insert(key, outcome);
     }
     nsg.reserve_frozen(&frozen);
-    let (security_group, mut pending, mut errors) = nsg.finish(lbs.node_ips());
+    let (security_group, mut pending, mut errors) = nsg.finish();
     let (public_ips, load_balancers, lb_errors) = lbs.finish();
     errors.extend(lb_errors);
     let (route_table, route_errors) = routes::plan(&ctx, &nodes);

@@ -26,6 +26,62 @@ enum Destination {
     NodesOf(Family),
 }
 
+/// How many addresses and ports of each kind rules name. Azure counts each kind over all the
+/// rules of an NSG and refuses more than a limit of each.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    sources: usize,
+    source_ports: usize,
+    destinations: usize,
+    destination_ports: usize,
+}
+
+impl Tally {
+    /// What one rule names.
+    fn of(rule: &SecurityRule) -> Self {
+        Self {
+            sources: rule.sources.len(),
+            source_ports: rule.source_ports.len(),
+            destinations: rule.destinations.len(),
+            destination_ports: rule.destination_ports.len(),
+        }
+    }
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            sources: self.sources + other.sources,
+            source_ports: self.source_ports + other.source_ports,
+            destinations: self.destinations + other.destinations,
+            destination_ports: self.destination_ports + other.destination_ports,
+        }
+    }
+
+    /// The first kind over `limit`, and the Service field that feeds it.
+    fn over(self, limit: usize) -> Option<(&'static str, &'static str)> {
+        [
+            (
+                self.sources,
+                "source address prefixes",
+                "spec.loadBalancerSourceRanges",
+            ),
+            (self.source_ports, "source port ranges", "spec.ports"),
+            (
+                self.destinations,
+                "destination address prefixes",
+                "spec.ports",
+            ),
+            (
+                self.destination_ports,
+                "destination port ranges",
+                "spec.ports",
+            ),
+        ]
+        .into_iter()
+        .find(|(n, _, _)| *n > limit)
+        .map(|(_, kind, field)| (kind, field))
+    }
+}
+
 /// Plans the NSG.
 pub(crate) struct Planner<'c, 'a> {
     ctx: &'c Context<'a>,
@@ -37,19 +93,28 @@ pub(crate) struct Planner<'c, 'a> {
     reserved: BTreeSet<u32>,
     /// Rules in the NSG that are not ours, plus the spec's.
     fixed_count: usize,
+    /// What those rules name.
+    fixed_tally: Tally,
+    /// What the wanted rules name so far.
+    tally: Tally,
+    /// Node addresses per family (destinations of rules without floating IP).
+    node_ips: BTreeMap<Family, Vec<String>>,
 }
 
 impl<'c, 'a> Planner<'c, 'a> {
-    /// A planner for the AksNetwork's NSG, if it names one.
-    pub fn new(ctx: &'c Context<'a>) -> Self {
+    /// A planner for the AksNetwork's NSG, if it names one; `node_ips` are the backend nodes'
+    /// addresses per family.
+    pub fn new(ctx: &'c Context<'a>, node_ips: BTreeMap<Family, Vec<String>>) -> Self {
         let spec = ctx.input.network.security_group.as_ref();
         let mut reserved = BTreeSet::new();
         let mut fixed_count = 0;
+        let mut fixed_tally = Tally::default();
         if let Some(spec) = spec {
             for r in &spec.rules {
                 if r.direction == aksnet_crds::Direction::Inbound {
                     reserved.insert(r.priority);
                 }
+                fixed_tally = fixed_tally.add(Tally::of(&custom_rule(ctx, r)));
             }
             fixed_count = spec.rules.len();
             if let Some(nsg) = &ctx.input.observed.security_group {
@@ -59,6 +124,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     .filter(|r| !ctx.ownership.owns_child(&r.name))
                 {
                     fixed_count += 1;
+                    fixed_tally = fixed_tally.add(Tally::of(r));
                     if r.direction == Direction::Inbound {
                         reserved.insert(r.priority);
                     }
@@ -72,6 +138,17 @@ impl<'c, 'a> Planner<'c, 'a> {
             index: BTreeMap::new(),
             reserved,
             fixed_count,
+            fixed_tally,
+            tally: Tally::default(),
+            node_ips,
+        }
+    }
+
+    /// How many addresses a destination will stand for.
+    fn destination_count(&self, d: &Destination) -> usize {
+        match d {
+            Destination::NodesOf(family) => self.node_ips.get(family).map_or(0, Vec::len),
+            Destination::Frontend(_) | Destination::Literal(_) => 1,
         }
     }
 
@@ -170,6 +247,24 @@ impl<'c, 'a> Planner<'c, 'a> {
             .iter()
             .filter(|(k, _)| !self.index.contains_key(k))
             .count();
+        // A rule shared with earlier Services only gains destinations.
+        let extra = new_rules.iter().fold(Tally::default(), |t, (k, w)| {
+            let destinations: usize = w
+                .destinations
+                .iter()
+                .map(|d| self.destination_count(d))
+                .sum();
+            let new = if self.index.contains_key(k) {
+                Tally::default()
+            } else {
+                Tally::of(&w.rule)
+            };
+            t.add(new).add(Tally {
+                destinations,
+                ..Tally::default()
+            })
+        });
+        let addresses_limit = ctx.input.limits.addresses_or_ports_per_security_group;
         let limit = ctx.input.limits.rules_per_security_group;
         let mut errors = Vec::new();
         if self.fixed_count + self.wanted.len() + added > limit {
@@ -188,10 +283,29 @@ impl<'c, 'a> Planner<'c, 'a> {
                 limit: self.capacity(),
             };
             errors.push(ServiceError::new(&intent.key, "spec.ports", p));
+        } else if let Some((kind, field)) = self
+            .fixed_tally
+            .add(self.tally)
+            .add(extra)
+            .over(addresses_limit)
+        {
+            let what = format!(
+                "{kind} in NSG {}",
+                self.spec.map_or("", |s| s.name.as_str())
+            );
+            errors.push(ServiceError::new(
+                &intent.key,
+                field,
+                Problem::Limit {
+                    what,
+                    limit: addresses_limit,
+                },
+            ));
         }
         if !errors.is_empty() {
             return Err(errors);
         }
+        self.tally = self.tally.add(extra);
         for (key, wanted) in new_rules {
             match self.index.get(&key) {
                 Some(i) => self.wanted[*i].destinations.extend(wanted.destinations),
@@ -223,10 +337,7 @@ impl<'c, 'a> Planner<'c, 'a> {
     }
 
     /// The NSG with our rules, what waits for addresses, and problems.
-    pub fn finish(
-        self,
-        node_ips: BTreeMap<Family, Vec<String>>,
-    ) -> (Option<SecurityGroup>, Vec<String>, Vec<ObjectError>) {
+    pub fn finish(self) -> (Option<SecurityGroup>, Vec<String>, Vec<ObjectError>) {
         let Some(spec) = self.spec else {
             return (None, Vec::new(), Vec::new());
         };
@@ -254,7 +365,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                         dests.insert(s);
                     }
                     Destination::NodesOf(f) => {
-                        dests.extend(node_ips.get(&f).cloned().unwrap_or_default())
+                        dests.extend(self.node_ips.get(&f).cloned().unwrap_or_default())
                     }
                     Destination::Frontend(source) => {
                         match source.address(ctx.input.observed, |rg, n| ctx.observed_ip(rg, n)) {
