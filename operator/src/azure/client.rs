@@ -18,7 +18,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::arm_json::{self, Scope};
-use super::transport::{ArmTransport, WriteBudget};
+use super::transport::{ArmTransport, ThrottleHint, WriteBudget};
 use super::{AzureError, AzurePort, ObserveRequest};
 use crate::diff::Op;
 use crate::metrics::Metrics;
@@ -46,6 +46,8 @@ pub struct AzureClient {
     poll_interval: Duration,
     /// Observed ARM bodies by lower-cased id.
     raw: Mutex<HashMap<String, Value>>,
+    /// ARM's last `Retry-After`, noted by the transport.
+    throttle: Arc<ThrottleHint>,
 }
 
 impl std::fmt::Debug for AzureClient {
@@ -65,17 +67,6 @@ fn json<T: serde::Serialize>(m: &T) -> Value {
     serde_json::to_value(m).unwrap_or(Value::Null)
 }
 
-/// `Ok(None)` for 404.
-fn found<T>(r: azure_core::Result<T>) -> Result<Option<T>, AzureError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) => match AzureError::from_sdk(&e) {
-            AzureError::NotFound(_) => Ok(None),
-            other => Err(other),
-        },
-    }
-}
-
 impl AzureClient {
     /// A client for `settings` with `credential`, counting calls in `metrics`.
     pub fn new(
@@ -87,7 +78,13 @@ impl AzureClient {
             settings.writes_per_minute,
             settings.write_burst,
         ));
-        let transport = ArmTransport::new(azure_core::new_http_client(), budget, metrics);
+        let throttle = Arc::new(ThrottleHint::default());
+        let transport = ArmTransport::new(
+            azure_core::new_http_client(),
+            budget,
+            metrics,
+            throttle.clone(),
+        );
         let net = ClientBuilder::new(credential)
             .endpoint(settings.endpoint.clone())
             .transport(TransportOptions::new_custom_policy(Arc::new(transport)))
@@ -100,7 +97,24 @@ impl AzureClient {
             },
             poll_interval: settings.poll_interval,
             raw: Mutex::new(HashMap::new()),
+            throttle,
         })
+    }
+
+    /// An SDK error, classified, with ARM's requested wait when it was throttled.
+    async fn error(&self, e: &azure_core::Error) -> AzureError {
+        AzureError::from_sdk(e).with_retry_after(self.throttle.remaining().await)
+    }
+
+    /// `Ok(None)` for 404.
+    async fn found<T>(&self, r: azure_core::Result<T>) -> Result<Option<T>, AzureError> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => match self.error(&e).await {
+                AzureError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
     }
 
     fn remember(&self, id: String, body: Value) {
@@ -127,9 +141,10 @@ impl AzureClient {
         F: FnOnce(M) -> Fut,
         Fut: std::future::Future<Output = azure_core::Result<M>>,
     {
-        let done = send(model::<M>(body)?)
-            .await
-            .map_err(|e| AzureError::from_sdk(&e))?;
+        let done = match send(model::<M>(body)?).await {
+            Ok(done) => done,
+            Err(e) => return Err(self.error(&e).await),
+        };
         self.remember(id, json(&done));
         Ok(())
     }
@@ -146,7 +161,9 @@ impl AzureClient {
         F: Fn() -> GetFut,
         GetFut: std::future::Future<Output = azure_core::Result<T>>,
     {
-        send.await.map_err(|e| AzureError::from_sdk(&e))?;
+        if let Err(e) = send.await {
+            return Err(self.error(&e).await);
+        }
         self.wait_gone(get).await?;
         self.forget(&id);
         Ok(())
@@ -159,7 +176,7 @@ impl AzureClient {
         Fut: std::future::Future<Output = azure_core::Result<T>>,
     {
         for _ in 0..600 {
-            if found(get().await)?.is_none() {
+            if self.found(get().await).await?.is_none() {
                 return Ok(());
             }
             tokio::time::sleep(self.poll_interval).await;
@@ -186,7 +203,7 @@ impl AzurePort for AzureClient {
                 .list(group.clone(), sub.clone())
                 .into_stream();
             while let Some(page) = pages.next().await {
-                let page = match found(page)? {
+                let page = match self.found(page).await? {
                     Some(p) => p,
                     None => break, // a resource group that does not exist holds no IPs
                 };
@@ -199,12 +216,15 @@ impl AzurePort for AzureClient {
             }
         }
         for name in &req.load_balancers {
-            if let Some(lb) = found(
-                self.net
-                    .load_balancers_client()
-                    .get(rg.clone(), name.clone(), sub.clone())
-                    .await,
-            )? {
+            if let Some(lb) = self
+                .found(
+                    self.net
+                        .load_balancers_client()
+                        .get(rg.clone(), name.clone(), sub.clone())
+                        .await,
+                )
+                .await?
+            {
                 let v = json(&lb);
                 observed
                     .load_balancers
@@ -213,24 +233,28 @@ impl AzurePort for AzureClient {
             }
         }
         if let Some(name) = &req.security_group
-            && let Some(nsg) = found(
-                self.net
-                    .network_security_groups_client()
-                    .get(rg.clone(), name.clone(), sub.clone())
-                    .await,
-            )?
+            && let Some(nsg) = self
+                .found(
+                    self.net
+                        .network_security_groups_client()
+                        .get(rg.clone(), name.clone(), sub.clone())
+                        .await,
+                )
+                .await?
         {
             let v = json(&nsg);
             observed.security_group = Some(arm_json::security_group(&v, rg));
             self.remember(self.scope.id(rg, "networkSecurityGroups", name), v);
         }
         if let Some(name) = &req.route_table
-            && let Some(rt) = found(
-                self.net
-                    .route_tables_client()
-                    .get(rg.clone(), name.clone(), sub.clone())
-                    .await,
-            )?
+            && let Some(rt) = self
+                .found(
+                    self.net
+                        .route_tables_client()
+                        .get(rg.clone(), name.clone(), sub.clone())
+                        .await,
+                )
+                .await?
         {
             let v = json(&rt);
             observed.route_table = Some(arm_json::route_table(&v, rg));

@@ -89,6 +89,20 @@ impl AzureError {
         }
     }
 
+    /// This error with ARM's requested wait, when it is a throttle that does not carry one.
+    pub fn with_retry_after(self, wait: Option<Duration>) -> Self {
+        match self {
+            AzureError::Throttled {
+                retry_after: None,
+                message,
+            } => AzureError::Throttled {
+                retry_after: wait,
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// Classify an SDK error.
     pub fn from_sdk(err: &azure_core::Error) -> Self {
         let message = err.to_string();

@@ -1,12 +1,14 @@
 //! The last step of every ARM request: concurrency guards (`If-Match` / `If-None-Match` from
-//! the body's `etag`), the write budget, metrics, then the HTTP client.
+//! the body's `etag`), the write budget, metrics, ARM's `Retry-After` on throttling, then the
+//! HTTP client.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use azure_core::{Body, Context, HttpClient, Method, Policy, PolicyResult, Request};
+use azure_core::headers::{HeaderName, Headers, RETRY_AFTER, RETRY_AFTER_MS};
+use azure_core::{Body, Context, HttpClient, Method, Policy, PolicyResult, Request, StatusCode};
 use tokio::sync::Mutex;
 
 use crate::metrics::{ArmCall, Metrics};
@@ -52,21 +54,65 @@ impl WriteBudget {
     }
 }
 
+/// How long ARM last asked us to wait (`Retry-After` on a 429). The SDK's retry policy honours
+/// it between its own retries; once those are spent, the controller waits out what is left
+/// instead of guessing with its back-off.
+#[derive(Debug, Default)]
+pub struct ThrottleHint(Mutex<Option<Instant>>);
+
+impl ThrottleHint {
+    async fn note(&self, wait: Duration) {
+        *self.0.lock().await = Some(Instant::now() + wait);
+    }
+
+    /// What is left of the last wait ARM asked for, if any.
+    pub async fn remaining(&self) -> Option<Duration> {
+        let until = (*self.0.lock().await)?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+}
+
+/// The wait a throttled response asks for: `retry-after-ms`, `x-ms-retry-after-ms` or
+/// `retry-after` in seconds.
+fn retry_after(headers: &Headers) -> Option<Duration> {
+    let ms = |name: &HeaderName| headers.get_optional_str(name)?.trim().parse::<u64>().ok();
+    ms(&RETRY_AFTER_MS)
+        .or_else(|| ms(&HeaderName::from_static("x-ms-retry-after-ms")))
+        .map(Duration::from_millis)
+        .or_else(|| {
+            let secs = headers
+                .get_optional_str(&RETRY_AFTER)?
+                .trim()
+                .parse()
+                .ok()?;
+            Some(Duration::from_secs(secs))
+        })
+}
+
 /// The transport policy.
 #[derive(Debug)]
 pub struct ArmTransport {
     http: Arc<dyn HttpClient>,
     budget: Arc<WriteBudget>,
     metrics: Arc<Metrics>,
+    throttle: Arc<ThrottleHint>,
 }
 
 impl ArmTransport {
-    /// A transport over `http`.
-    pub fn new(http: Arc<dyn HttpClient>, budget: Arc<WriteBudget>, metrics: Arc<Metrics>) -> Self {
+    /// A transport over `http` that notes ARM's throttling waits in `throttle`.
+    pub fn new(
+        http: Arc<dyn HttpClient>,
+        budget: Arc<WriteBudget>,
+        metrics: Arc<Metrics>,
+        throttle: Arc<ThrottleHint>,
+    ) -> Self {
         Self {
             http,
             budget,
             metrics,
+            throttle,
         }
     }
 }
@@ -130,6 +176,12 @@ impl Policy for ArmTransport {
             Ok(r) => u16::from(r.status()).to_string(),
             Err(_) => "error".to_string(),
         };
+        if let Ok(r) = &result
+            && r.status() == StatusCode::TooManyRequests
+            && let Some(wait) = retry_after(r.headers())
+        {
+            self.throttle.note(wait).await;
+        }
         let labels = ArmCall {
             resource,
             verb: method.as_ref().to_string(),
@@ -169,6 +221,64 @@ mod tests {
                 "/subscriptions/s/providers/Microsoft.Network/locations/westeurope/operations/x"
             ),
             "locations/operations"
+        );
+    }
+
+    /// Answers every request with 429 and `Retry-After: 7`.
+    #[derive(Debug)]
+    struct Throttling;
+
+    #[async_trait::async_trait]
+    impl HttpClient for Throttling {
+        async fn execute_request(&self, _: &Request) -> azure_core::Result<azure_core::Response> {
+            let mut headers = Headers::new();
+            headers.insert(RETRY_AFTER, "7");
+            Ok(azure_core::Response::new(
+                StatusCode::TooManyRequests,
+                headers,
+                Box::pin(futures::stream::empty()),
+            ))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_answer_leaves_its_wait_for_the_controller() {
+        let hint = Arc::new(ThrottleHint::default());
+        assert_eq!(hint.remaining().await, None);
+        let transport = ArmTransport::new(
+            Arc::new(Throttling),
+            Arc::new(WriteBudget::new(60, 10)),
+            Arc::new(Metrics::new(
+                &mut prometheus_client::registry::Registry::default(),
+            )),
+            hint.clone(),
+        );
+        let url = azure_core::Url::parse("http://127.0.0.1/subscriptions/s").expect("url");
+        let mut request = Request::new(url, Method::Get);
+        let response = transport
+            .send(&Context::new(), &mut request, &[])
+            .await
+            .expect("a response");
+        assert_eq!(response.status(), StatusCode::TooManyRequests);
+        assert_eq!(hint.remaining().await, Some(Duration::from_secs(7)));
+        tokio::time::advance(Duration::from_secs(7)).await;
+        assert_eq!(hint.remaining().await, None, "the wait is over");
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_milliseconds() {
+        let mut h = Headers::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, "3");
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(RETRY_AFTER_MS, "250");
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+        let mut h = Headers::new();
+        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(
+            retry_after(&h),
+            None,
+            "HTTP dates are left to the SDK's policy"
         );
     }
 
