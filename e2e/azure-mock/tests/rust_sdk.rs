@@ -976,3 +976,52 @@ async fn bodies_are_read_as_the_2024_03_01_definitions_say() {
     assert_eq!(body["properties"]["futureSetting"], true);
     env.assert_nothing_ignored().await;
 }
+
+#[tokio::test]
+async fn internal_frontends_take_addresses_no_backend_holds() {
+    let env = Env::start(Config::default()).await;
+    vnet(&env).await;
+    let subnet = format!("{}/subnets/nodes", env.id("virtualNetworks", "vnet"));
+    let internal = |name: &str, nodes: &[&str]| {
+        let addresses: Vec<_> = nodes
+            .iter()
+            .map(|ip| json!({"name": ip, "properties": {"ipAddress": ip, "virtualNetwork": {"id": env.id("virtualNetworks", "vnet")}}}))
+            .collect();
+        model::<models::LoadBalancer>(
+            json!({"location": "westeurope", "sku": {"name": "Standard"}, "properties": {
+                "frontendIPConfigurations": [{"name": name, "properties": {"subnet": {"id": subnet}}}],
+                "backendAddressPools": [{"name": "nodes", "properties": {"loadBalancerBackendAddresses": addresses}}],
+            }}),
+        )
+    };
+    let private_ip = |lb: &models::LoadBalancer| {
+        let fe = &lb
+            .properties
+            .as_ref()
+            .expect("props")
+            .frontend_ip_configurations[0];
+        fe.properties
+            .as_ref()
+            .and_then(|p| p.private_ip_address.clone())
+            .expect("a private address")
+    };
+    let lbs = env.net.load_balancers_client();
+    // The nodes hold .4 and .5 (the first addresses Azure gives out): the frontend gets .6.
+    let first = lbs
+        .create_or_update(
+            RG,
+            "internal",
+            internal("fe", &["10.0.0.4", "10.0.0.5"]),
+            SUB,
+        )
+        .await
+        .expect("internal LB");
+    assert_eq!(private_ip(&first), "10.0.0.6");
+    // Another load balancer's backends count too.
+    let second = lbs
+        .create_or_update(RG, "other", internal("fe2", &[]), SUB)
+        .await
+        .expect("second internal LB");
+    assert_eq!(private_ip(&second), "10.0.0.7");
+    env.assert_nothing_ignored().await;
+}

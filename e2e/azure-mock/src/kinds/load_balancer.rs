@@ -64,7 +64,8 @@ pub fn normalize(
         },
     )?;
 
-    let mut taken_private: Vec<IpAddr> = Vec::new();
+    // Backend addresses stand for NICs in the subnet: a frontend never takes one of them.
+    let mut taken_private: Vec<IpAddr> = backend_ips(props).collect();
     for (i, fe) in children_mut(props, "frontendIPConfigurations").enumerate() {
         frontend(put, &sku_name, i, fe, &mut taken_private)?;
     }
@@ -289,10 +290,15 @@ fn fe_name(id: &str) -> &str {
 }
 
 /// Private addresses other load balancers' frontends hold in a subnet.
+/// Private addresses other load balancers hold: their frontends in `subnet_id`, and their
+/// backend addresses (the NICs behind them).
 fn used_private(put: &Put, subnet_id: &str) -> Vec<IpAddr> {
-    put.data
-        .of_type("loadBalancers")
-        .filter(|lb| !same_id(lb["id"].as_str().unwrap_or_default(), &put.id))
+    let others = || {
+        put.data
+            .of_type("loadBalancers")
+            .filter(|lb| !same_id(lb["id"].as_str().unwrap_or_default(), &put.id))
+    };
+    others()
         .flat_map(|lb| crate::store::children(lb, "frontendIPConfigurations").iter())
         .filter(|f| {
             f["properties"]["subnet"]["id"]
@@ -300,7 +306,29 @@ fn used_private(put: &Put, subnet_id: &str) -> Vec<IpAddr> {
                 .is_some_and(|s| same_id(s, subnet_id))
         })
         .filter_map(|f| f["properties"]["privateIPAddress"].as_str()?.parse().ok())
+        .chain(others().flat_map(|lb| {
+            lb["properties"]
+                .as_object()
+                .map(|p| backend_ips(p).collect::<Vec<_>>())
+                .unwrap_or_default()
+        }))
         .collect()
+}
+
+/// The IP-based backend addresses of a load balancer's pools.
+fn backend_ips(props: &Map<String, Value>) -> impl Iterator<Item = IpAddr> + '_ {
+    props
+        .get("backendAddressPools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|pool| {
+            pool["properties"]["loadBalancerBackendAddresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|a| a["properties"]["ipAddress"].as_str()?.parse().ok())
 }
 
 /// The lowest address of the subnet that Azure does not reserve and nobody holds.
