@@ -102,15 +102,15 @@ impl AzureClient {
     }
 
     /// An SDK error, classified, with ARM's requested wait when it was throttled.
-    async fn error(&self, e: &azure_core::Error) -> AzureError {
-        AzureError::from_sdk(e).with_retry_after(self.throttle.remaining().await)
+    fn error(&self, e: &azure_core::Error) -> AzureError {
+        AzureError::from_sdk(e).with_retry_after(self.throttle.remaining())
     }
 
     /// `Ok(None)` for 404.
-    async fn found<T>(&self, r: azure_core::Result<T>) -> Result<Option<T>, AzureError> {
+    fn found<T>(&self, r: azure_core::Result<T>) -> Result<Option<T>, AzureError> {
         match r {
             Ok(v) => Ok(Some(v)),
-            Err(e) => match self.error(&e).await {
+            Err(e) => match self.error(&e) {
                 AzureError::NotFound(_) => Ok(None),
                 other => Err(other),
             },
@@ -141,10 +141,7 @@ impl AzureClient {
         F: FnOnce(M) -> Fut,
         Fut: std::future::Future<Output = azure_core::Result<M>>,
     {
-        let done = match send(model::<M>(body)?).await {
-            Ok(done) => done,
-            Err(e) => return Err(self.error(&e).await),
-        };
+        let done = send(model::<M>(body)?).await.map_err(|e| self.error(&e))?;
         self.remember(id, json(&done));
         Ok(())
     }
@@ -161,9 +158,7 @@ impl AzureClient {
         F: Fn() -> GetFut,
         GetFut: std::future::Future<Output = azure_core::Result<T>>,
     {
-        if let Err(e) = send.await {
-            return Err(self.error(&e).await);
-        }
+        send.await.map_err(|e| self.error(&e))?;
         self.wait_gone(get).await?;
         self.forget(&id);
         Ok(())
@@ -176,7 +171,7 @@ impl AzureClient {
         Fut: std::future::Future<Output = azure_core::Result<T>>,
     {
         for _ in 0..600 {
-            if self.found(get().await).await?.is_none() {
+            if self.found(get().await)?.is_none() {
                 return Ok(());
             }
             tokio::time::sleep(self.poll_interval).await;
@@ -203,7 +198,7 @@ impl AzurePort for AzureClient {
                 .list(group.clone(), sub.clone())
                 .into_stream();
             while let Some(page) = pages.next().await {
-                let page = match self.found(page).await? {
+                let page = match self.found(page)? {
                     Some(p) => p,
                     None => break, // a resource group that does not exist holds no IPs
                 };
@@ -216,15 +211,12 @@ impl AzurePort for AzureClient {
             }
         }
         for name in &req.load_balancers {
-            if let Some(lb) = self
-                .found(
-                    self.net
-                        .load_balancers_client()
-                        .get(rg.clone(), name.clone(), sub.clone())
-                        .await,
-                )
-                .await?
-            {
+            if let Some(lb) = self.found(
+                self.net
+                    .load_balancers_client()
+                    .get(rg.clone(), name.clone(), sub.clone())
+                    .await,
+            )? {
                 let v = json(&lb);
                 observed
                     .load_balancers
@@ -233,28 +225,24 @@ impl AzurePort for AzureClient {
             }
         }
         if let Some(name) = &req.security_group
-            && let Some(nsg) = self
-                .found(
-                    self.net
-                        .network_security_groups_client()
-                        .get(rg.clone(), name.clone(), sub.clone())
-                        .await,
-                )
-                .await?
+            && let Some(nsg) = self.found(
+                self.net
+                    .network_security_groups_client()
+                    .get(rg.clone(), name.clone(), sub.clone())
+                    .await,
+            )?
         {
             let v = json(&nsg);
             observed.security_group = Some(arm_json::security_group(&v, rg));
             self.remember(self.scope.id(rg, "networkSecurityGroups", name), v);
         }
         if let Some(name) = &req.route_table
-            && let Some(rt) = self
-                .found(
-                    self.net
-                        .route_tables_client()
-                        .get(rg.clone(), name.clone(), sub.clone())
-                        .await,
-                )
-                .await?
+            && let Some(rt) = self.found(
+                self.net
+                    .route_tables_client()
+                    .get(rg.clone(), name.clone(), sub.clone())
+                    .await,
+            )?
         {
             let v = json(&rt);
             observed.route_table = Some(arm_json::route_table(&v, rg));

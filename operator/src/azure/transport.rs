@@ -58,16 +58,18 @@ impl WriteBudget {
 /// it between its own retries; once those are spent, the controller waits out what is left
 /// instead of guessing with its back-off.
 #[derive(Debug, Default)]
-pub struct ThrottleHint(Mutex<Option<Instant>>);
+pub struct ThrottleHint(std::sync::Mutex<Option<Instant>>);
 
 impl ThrottleHint {
-    async fn note(&self, wait: Duration) {
-        *self.0.lock().await = Some(Instant::now() + wait);
+    fn note(&self, wait: Duration) {
+        if let Ok(mut until) = self.0.lock() {
+            *until = Some(Instant::now() + wait);
+        }
     }
 
     /// What is left of the last wait ARM asked for, if any.
-    pub async fn remaining(&self) -> Option<Duration> {
-        let until = (*self.0.lock().await)?;
+    pub fn remaining(&self) -> Option<Duration> {
+        let until = (*self.0.lock().ok()?)?;
         until
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
@@ -180,7 +182,7 @@ impl Policy for ArmTransport {
             && r.status() == StatusCode::TooManyRequests
             && let Some(wait) = retry_after(r.headers())
         {
-            self.throttle.note(wait).await;
+            self.throttle.note(wait);
         }
         let labels = ArmCall {
             resource,
@@ -244,7 +246,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_throttled_answer_leaves_its_wait_for_the_controller() {
         let hint = Arc::new(ThrottleHint::default());
-        assert_eq!(hint.remaining().await, None);
+        assert_eq!(hint.remaining(), None);
         let transport = ArmTransport::new(
             Arc::new(Throttling),
             Arc::new(WriteBudget::new(60, 10)),
@@ -260,9 +262,9 @@ mod tests {
             .await
             .expect("a response");
         assert_eq!(response.status(), StatusCode::TooManyRequests);
-        assert_eq!(hint.remaining().await, Some(Duration::from_secs(7)));
+        assert_eq!(hint.remaining(), Some(Duration::from_secs(7)));
         tokio::time::advance(Duration::from_secs(7)).await;
-        assert_eq!(hint.remaining().await, None, "the wait is over");
+        assert_eq!(hint.remaining(), None, "the wait is over");
     }
 
     #[test]
