@@ -1,24 +1,16 @@
-//! The aksnet operator: a pure planning core (cluster state to desired Azure state, and the diff
-//! against Azure), an Azure adapter, and the controllers that wire them to Kubernetes.
+//! The aksnet operator: the Azure adapter ([`azure`]), the apply engine that carries out a plan
+//! ([`apply`]), and the controllers that wire them to Kubernetes ([`controller`]). The pure
+//! planning core lives in the `aksnet-core` crate and is re-exported here.
 //!
-//! The planning core is [`plan`] (AksNetwork + Services + Nodes + what Azure holds → [`plan::Desired`])
-//! and [`diff`] (desired vs observed → ordered [`diff::Op`]s), over the Azure model in [`model`],
-//! with names and ownership proof from [`naming`] and Service annotations parsed by
-//! [`annotations`]. [`simulate`] applies operations to a snapshot as Azure would. See
-//! `docs/architecture.md` for the design.
+//! See `docs/architecture.md` for the design.
 
-pub mod annotations;
+pub use aksnet_core::{annotations, diff, model, naming, plan, problem, simulate};
+
 pub mod azure;
 pub mod controller;
-pub mod diff;
-pub mod error;
 pub mod leader;
 pub mod metrics;
-pub mod model;
-pub mod naming;
-pub mod plan;
 pub mod server;
-pub mod simulate;
 
 /// The `loadBalancerClass` aksnet serves (Services without a class are served too).
 pub const DEFAULT_LOAD_BALANCER_CLASS: &str = "aksnet.io/azure";

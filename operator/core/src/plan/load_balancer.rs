@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Node;
 
 use super::intent::{AddressSource, ServiceIntent};
 use super::{Context, IngressSource, nodes};
-use crate::error::{ObjectError, Problem, ServiceError};
+use crate::problem::{ObjectError, Problem, ServiceError};
 use crate::model::{
     BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
     LoadBalancer, OutboundRule, Probe, Protocol, PublicIp, name_key,

@@ -10,7 +10,7 @@ mod support;
 use std::alloc::System;
 use std::hint::black_box;
 
-use aksnet_operator::diff::diff;
+use aksnet_core::diff::diff;
 use criterion::{BenchmarkId, Criterion, criterion_main};
 use serde_json::json;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
             let rejected = desired
                 .services
                 .values()
-                .filter(|o| matches!(o, aksnet_operator::plan::ServiceOutcome::Rejected { .. }))
+                .filter(|o| matches!(o, aksnet_core::plan::ServiceOutcome::Rejected { .. }))
                 .count();
             println!(
                 "{label:>6} {n:>5} services x {NODES} nodes: {} ops, {rejected} rejected (Azure limits), {} allocations, {:.1} MiB allocated",

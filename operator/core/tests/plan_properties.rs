@@ -3,12 +3,12 @@
 
 mod support;
 
-use aksnet_operator::annotations as a;
-use aksnet_operator::diff::{Op, diff};
-use aksnet_operator::model::{Direction, Observed, Route};
-use aksnet_operator::naming::Ownership;
-use aksnet_operator::plan::{Desired, Limits, PlanInput, ServiceOutcome, plan};
-use aksnet_operator::simulate::apply;
+use aksnet_core::annotations as a;
+use aksnet_core::diff::{Op, diff};
+use aksnet_core::model::{Direction, Observed, Route};
+use aksnet_core::naming::Ownership;
+use aksnet_core::plan::{Desired, Limits, PlanInput, ServiceOutcome, plan};
+use aksnet_core::simulate::apply;
 use k8s_openapi::api::core::v1::{Node, Service};
 use proptest::prelude::*;
 use serde_json::json;
@@ -334,7 +334,7 @@ proptest! {
         let foreign_routes = w.observed.route_table.as_ref().map_or(0, |t| t.routes.len());
         prop_assert!(after.rules.len() <= w.limits.rules_per_security_group.max(foreign_rules) || reported);
         prop_assert!(state.route_table.as_ref().expect("rt").routes.len() <= w.limits.routes_per_table.max(foreign_routes) || reported);
-        let named = |rules: &[aksnet_operator::model::SecurityRule]| {
+        let named = |rules: &[aksnet_core::model::SecurityRule]| {
             rules.iter().fold([0usize; 4], |[s, sp, d, dp], r| {
                 [s + r.sources.len(), sp + r.source_ports.len(), d + r.destinations.len(), dp + r.destination_ports.len()]
             })

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::error::{Problem, ServiceError};
+use crate::problem::{Problem, ServiceError};
 use crate::model::{Family, ProbeProtocol, Tags};
 use crate::naming::RESERVED_TAG_PREFIX;
 

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use aksnet_crds::AksNetworkSpec;
-use aksnet_operator::diff::{Op, diff};
-use aksnet_operator::model::{
+use aksnet_core::diff::{Op, diff};
+use aksnet_core::model::{
     Access, Direction, Observed, Route, RouteTable, SecurityGroup, SecurityRule,
 };
-use aksnet_operator::plan::{Desired, Limits, PlanInput, plan};
+use aksnet_core::plan::{Desired, Limits, PlanInput, plan};
 use k8s_openapi::api::core::v1::{Node, Service};
 use serde_json::json;
 
@@ -92,7 +92,7 @@ pub fn annotated(svc: Service, key: &str, value: &str) -> Service {
 
 /// A deterministic UID for a name.
 pub fn uid(name: &str) -> String {
-    let h = aksnet_operator::naming::short_hash(name, 32);
+    let h = aksnet_core::naming::short_hash(name, 32);
     format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
@@ -201,7 +201,7 @@ pub fn converge(
         if ops.is_empty() {
             return (observed, desired, round);
         }
-        aksnet_operator::simulate::apply(&mut observed, &ops)
+        aksnet_core::simulate::apply(&mut observed, &ops)
             .expect("Azure accepts the operations");
     }
     let desired = plan_with(network, services, nodes, &observed);
@@ -222,12 +222,12 @@ pub fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// A public IP someone else made (no tags).
-pub fn byo_ip(name: &str, rg: &str, address: &str) -> aksnet_operator::model::PublicIp {
-    aksnet_operator::model::PublicIp {
+pub fn byo_ip(name: &str, rg: &str, address: &str) -> aksnet_core::model::PublicIp {
+    aksnet_core::model::PublicIp {
         name: name.into(),
         resource_group: rg.into(),
         location: "westeurope".into(),
-        family: aksnet_operator::model::Family::V4,
+        family: aksnet_core::model::Family::V4,
         zones: vec![],
         dns_label: None,
         prefix_id: None,
@@ -242,7 +242,7 @@ pub fn byo_ip(name: &str, rg: &str, address: &str) -> aksnet_operator::model::Pu
 pub fn service_rules<'a>(
     state: &'a Observed,
     svc: &str,
-) -> Vec<&'a aksnet_operator::model::SecurityRule> {
+) -> Vec<&'a aksnet_core::model::SecurityRule> {
     let desc = format!("aksnet: default/{svc}");
     state
         .security_group

@@ -5,7 +5,7 @@ use aksnet_crds::NetworkModel;
 use k8s_openapi::api::core::v1::Node;
 
 use super::{Context, nodes};
-use crate::error::{ObjectError, Problem};
+use crate::problem::{ObjectError, Problem};
 use crate::model::{Route, RouteTable};
 
 /// The route table with our routes, and the nodes or routes left out.

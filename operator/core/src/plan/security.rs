@@ -8,7 +8,7 @@ use aksnet_crds::SecurityGroupSpec;
 use super::intent::ServiceIntent;
 use super::load_balancer::Placed;
 use super::{Context, IngressSource};
-use crate::error::{ObjectError, Problem, ServiceError};
+use crate::problem::{ObjectError, Problem, ServiceError};
 use crate::model::{Access, Direction, Family, Protocol, SecurityGroup, SecurityRule, name_key};
 
 /// One service rule before its priority is known.

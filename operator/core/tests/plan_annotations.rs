@@ -4,13 +4,13 @@
 
 mod support;
 
-use aksnet_operator::annotations as a;
-use aksnet_operator::error::Problem;
-use aksnet_operator::model::{
+use aksnet_core::annotations as a;
+use aksnet_core::problem::Problem;
+use aksnet_core::model::{
     Distribution, Family, FrontendTarget, LoadBalancer, Observed, ProbeProtocol, Protocol,
 };
-use aksnet_operator::naming::TAG_SERVICE;
-use aksnet_operator::plan::{Desired, ServiceOutcome};
+use aksnet_core::naming::TAG_SERVICE;
+use aksnet_core::plan::{Desired, ServiceOutcome};
 use k8s_openapi::api::core::v1::Service;
 use serde_json::json;
 use support::*;
@@ -362,7 +362,7 @@ fn pip_tags_annotation() {
     );
 }
 
-fn probe_of(state: &Observed, port: u16) -> Option<&aksnet_operator::model::Probe> {
+fn probe_of(state: &Observed, port: u16) -> Option<&aksnet_core::model::Probe> {
     let lb = public_lb(state);
     let rule = lb.rules.iter().find(|r| r.frontend_port == port)?;
     lb.probes
@@ -828,7 +828,7 @@ fn rejected_service_keeps_what_it_has() {
     assert!(
         matches!(&desired.services["default/web"], ServiceOutcome::Rejected { errors } if errors[0].field == a::IDLE_TIMEOUT)
     );
-    let ops = aksnet_operator::diff::diff(&desired, &state);
+    let ops = aksnet_core::diff::diff(&desired, &state);
     assert!(
         ops.is_empty(),
         "a typo never tears a working Service down: {ops:#?}"

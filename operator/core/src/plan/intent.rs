@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 
 use crate::annotations::{self, Annotations, ProbePort};
-use crate::error::{Problem, ServiceError};
+use crate::problem::{Problem, ServiceError};
 use crate::model::{Family, Probe, ProbeProtocol, Protocol, Tags};
 
 /// Default probe interval (seconds), as the Azure cloud provider.

@@ -3,13 +3,13 @@
 
 mod support;
 
-use aksnet_operator::diff::{Op, diff};
-use aksnet_operator::error::Problem;
-use aksnet_operator::model::{
+use aksnet_core::diff::{Op, diff};
+use aksnet_core::problem::Problem;
+use aksnet_core::model::{
     Distribution, Frontend, FrontendTarget, LbRule, LoadBalancer, Observed, Protocol,
 };
-use aksnet_operator::naming::{TAG_DELETION_POLICY, TAG_SERVICE};
-use aksnet_operator::plan::{EXCLUDE_LABEL, Limits, PlanInput, ServiceOutcome, plan};
+use aksnet_core::naming::{TAG_DELETION_POLICY, TAG_SERVICE};
+use aksnet_core::plan::{EXCLUDE_LABEL, Limits, PlanInput, ServiceOutcome, plan};
 use serde_json::json;
 use support::*;
 
@@ -292,11 +292,11 @@ fn foreign_lb() -> LoadBalancer {
             target: FrontendTarget::Private {
                 subnet_id: "/x/subnets/s".into(),
                 static_ip: Some("10.224.0.9".into()),
-                family: aksnet_operator::model::Family::V4,
+                family: aksnet_core::model::Family::V4,
             },
             private_ip: Some("10.224.0.9".into()),
         }],
-        backend_pools: vec![aksnet_operator::model::BackendPool {
+        backend_pools: vec![aksnet_core::model::BackendPool {
             name: "their-pool".into(),
             addresses: vec![],
         }],
@@ -386,7 +386,7 @@ fn static_public_ips_follow_their_deletion_policy() {
     );
     let svc = annotated(
         service("web", 1, &[(80, 30080)]),
-        aksnet_operator::annotations::PIP_NAME,
+        aksnet_core::annotations::PIP_NAME,
         "keep-me",
     );
     let (state, d, _) = converge(&net, &[svc], &nodes(1), observed_base(), 4);
