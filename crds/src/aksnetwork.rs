@@ -725,6 +725,13 @@ pub struct PublicIpStatus {
 pub struct ManagedCounts {
     /// LoadBalancer services served.
     pub services: u32,
+    /// LoadBalancer services refused (their Events and `aksnet.io/LoadBalancerReady`
+    /// condition say why); they do not make the network `Stalled`.
+    #[serde(default)]
+    pub rejected_services: u32,
+    /// LoadBalancer services waiting for Azure (a public IP being created).
+    #[serde(default)]
+    pub pending_services: u32,
     /// Load-balancing rules.
     pub load_balancer_rules: u32,
     /// Security rules in the cluster NSG owned by the operator.

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aksnet_e2e::azure::{CLIENT_ID, CLIENT_SECRET, MockAzure, TENANT};
-use aksnet_operator::azure::{AzureClient, AzurePort, ObserveRequest, Settings};
+use aksnet_operator::azure::{AzureClient, AzurePort, BudgetSettings, ObserveRequest, Settings};
 use aksnet_operator::diff::diff;
 use aksnet_operator::metrics::{ArmCall, Metrics};
 use aksnet_operator::model::Observed;
-use aksnet_operator::plan::{Desired, Limits, PlanInput, plan};
+use aksnet_operator::plan::{Desired, Limits, PlanInput, Holds, plan};
 use k8s_openapi::api::core::v1::{Node, Service};
 use serde_json::json;
 
@@ -72,6 +72,7 @@ async fn converge(
             observed: &observed,
             load_balancer_class: "aksnet.io/azure",
             limits: Limits::default(),
+            holds: &Holds::default(),
         });
         let ops = diff(&desired, &observed);
         if ops.is_empty() {
@@ -110,8 +111,7 @@ async fn adapter_converges_keeps_foreign_objects_and_repairs_drift() {
     let settings = Settings {
         endpoint: url,
         subscription: SUB.into(),
-        writes_per_minute: 600,
-        write_burst: 20,
+        budget: BudgetSettings::default(),
         poll_interval: Duration::from_millis(50),
     };
     let azure = AzureClient::new(&settings, credential, metrics.clone()).expect("client");

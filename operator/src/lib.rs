@@ -4,8 +4,9 @@
 //!
 //! See `docs/architecture.md` for the design.
 
-pub use aksnet_core::{annotations, diff, model, naming, plan, problem, simulate};
+pub use aksnet_core::{annotations, blame, diff, model, naming, plan, problem, simulate};
 
+pub mod apply;
 pub mod azure;
 pub mod controller;
 pub mod leader;

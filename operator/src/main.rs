@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aksnet_operator::azure::{self, AzureClient};
-use aksnet_operator::controller::{self, Reconciler, Settings, Timing, Watches};
+use aksnet_operator::apply;
+use aksnet_operator::controller::{self, Publisher, Reconciler, Settings, Timing, Watches};
 use aksnet_operator::leader::{self, LeaseSettings};
 use aksnet_operator::metrics::Metrics;
 use aksnet_operator::plan::Limits;
@@ -52,9 +53,19 @@ struct Args {
     /// Quiet time after a change before reconciling (changes within it coalesce).
     #[arg(long, env = "AKSNET_DEBOUNCE", default_value = "1s", value_parser = parse_duration)]
     debounce: Duration,
-    /// Azure writes per minute at most (callers wait their turn).
-    #[arg(long, env = "AKSNET_WRITES_PER_MINUTE", default_value_t = 120)]
-    writes_per_minute: u32,
+    /// Azure writes that may leave back to back (the write budget's bucket; ARM's subscription
+    /// write bucket holds 200). The budget also follows ARM's remaining-writes header.
+    #[arg(long, env = "AKSNET_WRITE_BURST", default_value_t = 200)]
+    write_burst: u32,
+    /// Azure writes per second once the burst is spent (ARM refills 10 per second).
+    #[arg(long, env = "AKSNET_WRITES_PER_SECOND", default_value_t = 10.0, value_parser = parse_rate)]
+    writes_per_second: f64,
+    /// ARM writes left to others: below this remaining count, one write every few seconds.
+    #[arg(long, env = "AKSNET_WRITE_RESERVE", default_value_t = 20)]
+    write_reserve: u64,
+    /// Independent Azure writes (each Service's public IP) in flight at most.
+    #[arg(long, env = "AKSNET_MAX_CONCURRENT_WRITES", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=256))]
+    max_concurrent_writes: u32,
     /// Compute and report what would change; never write to Azure.
     #[arg(long, env = "AKSNET_DRY_RUN")]
     dry_run: bool,
@@ -92,6 +103,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => Ok(Duration::from_secs(n * 60)),
         "h" => Ok(Duration::from_secs(n * 3600)),
         _ => Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    }
+}
+
+/// A positive number of writes per second.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("{s:?} is not a positive number of writes per second")),
     }
 }
 
@@ -182,33 +201,43 @@ async fn run(args: Args) -> Result<(), FatalError> {
     let settings = azure::Settings {
         endpoint,
         subscription,
-        writes_per_minute: args.writes_per_minute,
-        write_burst: 20,
+        budget: azure::BudgetSettings {
+            burst: args.write_burst,
+            per_second: args.writes_per_second,
+            reserve: args.write_reserve,
+        },
         poll_interval: Duration::from_secs(2),
     };
-    let azure = AzureClient::new(&settings, credential, metrics.clone())?;
-    let reconciler = Reconciler {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "aksnet-operator".into(),
-                instance: Some(identity),
-            },
-        ),
+    let azure = Arc::new(AzureClient::new(&settings, credential, metrics.clone())?);
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "aksnet-operator".into(),
+            instance: Some(identity),
+        },
+    );
+    let publisher = Publisher::new(client.clone(), watches.services.clone(), recorder);
+    let reconciler = Reconciler::new(
         client,
         azure,
-        settings: Settings {
+        Settings {
             network: args.network.clone(),
             load_balancer_class: args.load_balancer_class.clone(),
             dry_run: args.dry_run,
             limits: Limits::default(),
+            apply: apply::Settings {
+                max_concurrent_writes: args.max_concurrent_writes as usize,
+                ..apply::Settings::default()
+            },
         },
-        networks: watches.networks.clone(),
-        services: watches.services.clone(),
-        nodes: watches.nodes.clone(),
+        (
+            watches.networks.clone(),
+            watches.services.clone(),
+            watches.nodes.clone(),
+        ),
+        publisher,
         metrics,
-        last_converged: Default::default(),
-    };
+    );
     let timing = Timing {
         debounce: args.debounce,
         drift_interval: args.drift_interval,
@@ -311,5 +340,15 @@ mod tests {
         let err = Args::try_parse_from(["aksnet-operator", "--http-addr", "nowhere"])
             .expect_err("bad address");
         assert!(err.to_string().contains("--http-addr"), "{err}");
+        for (flag, value) in [
+            ("--max-concurrent-writes", "0"),
+            ("--writes-per-second", "-1"),
+            ("--writes-per-second", "fast"),
+            ("--write-burst", "lots"),
+        ] {
+            let err = Args::try_parse_from(["aksnet-operator", flag, value])
+                .expect_err("bad write settings");
+            assert!(err.to_string().contains(flag), "{flag}: {err}");
+        }
     }
 }

@@ -63,6 +63,103 @@ impl Op {
     }
 }
 
+impl Op {
+    /// Whether this write touches only one Service's own resource (a public IP), so it can run
+    /// beside others; load balancers, the NSG and the route table are shared parents.
+    pub fn is_independent(&self) -> bool {
+        matches!(self, Op::PutPublicIp(_) | Op::DeletePublicIp { .. })
+    }
+
+    /// `kind/resourceGroup/name` in lower case: writes with the same key touch one resource.
+    pub fn resource_key(&self) -> String {
+        let (kind, rg, name) = match self {
+            Op::PutPublicIp(p) => ("publicipaddresses", &p.resource_group, &p.name),
+            Op::DeletePublicIp {
+                resource_group,
+                name,
+                ..
+            } => ("publicipaddresses", resource_group, name),
+            Op::PutLoadBalancer(l) => ("loadbalancers", &l.resource_group, &l.name),
+            Op::DeleteLoadBalancer {
+                resource_group,
+                name,
+                ..
+            } => ("loadbalancers", resource_group, name),
+            Op::PutSecurityGroup(n) => ("networksecuritygroups", &n.resource_group, &n.name),
+            Op::PutRouteTable(r) => ("routetables", &r.resource_group, &r.name),
+        };
+        name_key(&format!("{kind}/{rg}/{name}"))
+    }
+
+    /// The public IPs (by key) this write's body names: it must wait until they exist.
+    pub fn public_ips_named(&self) -> Vec<IpKey> {
+        let mut out = Vec::new();
+        if let Op::PutLoadBalancer(lb) = self {
+            for f in &lb.frontends {
+                if let FrontendTarget::Public { public_ip_id } = &f.target {
+                    out.extend(ip_key_of_id(public_ip_id));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The Services (lower-case name prefixes) whose objects a write creates, changes or removes
+/// against what `observed` holds: who to hold responsible when Azure refuses it.
+pub fn carried(op: &Op, observed: &Observed, ownership: &Ownership) -> BTreeSet<String> {
+    let mut names: Vec<String> = Vec::new();
+    match op {
+        Op::PutPublicIp(p) => names.push(p.name.clone()),
+        Op::DeletePublicIp { name, .. } => names.push(name.clone()),
+        Op::PutLoadBalancer(lb) => {
+            let new = canonical_lb(lb);
+            let old = observed
+                .load_balancer(&lb.name)
+                .map(canonical_lb)
+                .unwrap_or_default();
+            changed(&new.frontends, &old.frontends, |c| &c.name, &mut names);
+            changed(&new.probes, &old.probes, |c| &c.name, &mut names);
+            changed(&new.rules, &old.rules, |c| &c.name, &mut names);
+        }
+        Op::PutSecurityGroup(nsg) => {
+            let new = canonical_nsg(nsg);
+            let old = observed
+                .security_group
+                .as_ref()
+                .map(canonical_nsg)
+                .map(|n| n.rules)
+                .unwrap_or_default();
+            changed(&new.rules, &old, |c| &c.name, &mut names);
+        }
+        Op::PutRouteTable(_) | Op::DeleteLoadBalancer { .. } => {}
+    }
+    names
+        .iter()
+        .filter_map(|n| {
+            let key = name_key(n);
+            ownership.service_prefix_of(&key).map(str::to_string)
+        })
+        .collect()
+}
+
+/// Names of children that differ between two canonical lists (added, changed or removed).
+fn changed<T: PartialEq>(new: &[T], old: &[T], name: impl Fn(&T) -> &str, out: &mut Vec<String>) {
+    let old_by: HashMap<&str, &T> = old.iter().map(|c| (name(c), c)).collect();
+    let new_by: HashMap<&str, &T> = new.iter().map(|c| (name(c), c)).collect();
+    for (n, c) in &new_by {
+        if old_by.get(n) != Some(c) {
+            out.push(n.to_string());
+        }
+    }
+    out.extend(
+        old_by
+            .keys()
+            .filter(|n| !new_by.contains_key(*n))
+            .map(|n| n.to_string()),
+    );
+}
+
 /// Which observed children stay as they are.
 struct Keep<'a> {
     ownership: &'a Ownership,

@@ -13,6 +13,7 @@
 //! would. Planning problems are typed in [`problem`]. See `docs/architecture.md`.
 
 pub mod annotations;
+pub mod blame;
 pub mod diff;
 pub mod model;
 pub mod naming;

@@ -401,3 +401,73 @@ impl Observed {
             .collect()
     }
 }
+
+/// What Azure holds after one write: the resource as Azure answered the PUT, or a delete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// A public IP as written (with its address).
+    PublicIp(PublicIp),
+    /// A load balancer as written (with allocated private frontend addresses).
+    LoadBalancer(LoadBalancer),
+    /// The NSG as written.
+    SecurityGroup(SecurityGroup),
+    /// The route table as written.
+    RouteTable(RouteTable),
+    /// A load balancer is gone.
+    DeletedLoadBalancer {
+        /// Its name.
+        name: String,
+    },
+    /// A public IP is gone.
+    DeletedPublicIp {
+        /// Resource group.
+        resource_group: String,
+        /// Name.
+        name: String,
+    },
+}
+
+impl Observed {
+    /// Take in the result of a write, so the next plan sees Azure as it is now without reading
+    /// it again.
+    pub fn record(&mut self, applied: Applied) {
+        match applied {
+            Applied::PublicIp(p) => {
+                let key = ip_key(&p.resource_group, &p.name);
+                match self
+                    .public_ips
+                    .iter_mut()
+                    .find(|o| ip_key(&o.resource_group, &o.name) == key)
+                {
+                    Some(o) => *o = p,
+                    None => self.public_ips.push(p),
+                }
+            }
+            Applied::LoadBalancer(lb) => {
+                let key = name_key(&lb.name);
+                match self
+                    .load_balancers
+                    .iter_mut()
+                    .find(|o| name_key(&o.name) == key)
+                {
+                    Some(o) => *o = lb,
+                    None => self.load_balancers.push(lb),
+                }
+            }
+            Applied::SecurityGroup(nsg) => self.security_group = Some(nsg),
+            Applied::RouteTable(rt) => self.route_table = Some(rt),
+            Applied::DeletedLoadBalancer { name } => {
+                let key = name_key(&name);
+                self.load_balancers.retain(|o| name_key(&o.name) != key);
+            }
+            Applied::DeletedPublicIp {
+                resource_group,
+                name,
+            } => {
+                let key = ip_key(&resource_group, &name);
+                self.public_ips
+                    .retain(|o| ip_key(&o.resource_group, &o.name) != key);
+            }
+        }
+    }
+}

@@ -35,11 +35,21 @@ pub enum Problem {
     /// A feature that this combination of settings cannot have.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// Azure refused a write that carried this Service's objects.
+    #[error("Azure refused {resource}: {code}: {message}")]
+    AzureRefused {
+        /// ARM's error code (e.g. `DnsRecordInUse`).
+        code: String,
+        /// ARM's message.
+        message: String,
+        /// The ARM id of the resource written.
+        resource: String,
+    },
 }
 
 impl Problem {
-    /// CamelCase reason for Events and conditions.
-    pub fn reason(&self) -> &'static str {
+    /// CamelCase reason for Events and conditions: ARM's own code when Azure refused.
+    pub fn reason(&self) -> &str {
         match self {
             Problem::InvalidValue(_) => "InvalidValue",
             Problem::Conflict(_) => "ConflictingSettings",
@@ -47,6 +57,8 @@ impl Problem {
             Problem::Limit { .. } => "AzureLimitReached",
             Problem::NotFound(_) => "AzureResourceNotFound",
             Problem::Unsupported(_) => "Unsupported",
+            Problem::AzureRefused { code, .. } if !code.is_empty() => code,
+            Problem::AzureRefused { .. } => "AzureRefused",
         }
     }
 }

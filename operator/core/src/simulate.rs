@@ -5,7 +5,8 @@
 //! frontend, probe or pool; a frontend naming a missing public IP; deleting a public IP in use).
 
 use crate::diff::Op;
-use crate::model::{FrontendTarget, LoadBalancer, Observed, ip_key, ip_key_of_id};
+use crate::model::{Applied, FrontendTarget, LoadBalancer, Observed, ip_key, ip_key_of_id};
+use crate::naming::short_hash;
 
 /// Why Azure would refuse an operation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -31,9 +32,62 @@ pub enum Refused {
 /// Apply `ops` in order to `observed`.
 pub fn apply(observed: &mut Observed, ops: &[Op]) -> Result<(), Refused> {
     for op in ops {
-        apply_one(observed, op)?;
+        apply_op(observed, op)?;
     }
     Ok(())
+}
+
+/// Apply one operation to `state` and answer as ARM does: the resource as written (or that it
+/// is gone). Addresses depend only on names, so the order of independent writes does not
+/// change the outcome.
+pub fn apply_op(state: &mut Observed, op: &Op) -> Result<Applied, Refused> {
+    apply_one(state, op)?;
+    let found = match op {
+        Op::PutPublicIp(p) => state
+            .public_ip(&p.resource_group, &p.name)
+            .cloned()
+            .map(Applied::PublicIp),
+        Op::PutLoadBalancer(lb) => state
+            .load_balancer(&lb.name)
+            .cloned()
+            .map(Applied::LoadBalancer),
+        Op::PutSecurityGroup(_) => state.security_group.clone().map(Applied::SecurityGroup),
+        Op::PutRouteTable(_) => state.route_table.clone().map(Applied::RouteTable),
+        Op::DeleteLoadBalancer { name, .. } => {
+            Some(Applied::DeletedLoadBalancer { name: name.clone() })
+        }
+        Op::DeletePublicIp {
+            resource_group,
+            name,
+            ..
+        } => Some(Applied::DeletedPublicIp {
+            resource_group: resource_group.clone(),
+            name: name.clone(),
+        }),
+    };
+    found.ok_or_else(|| Refused::MissingReference {
+        op: op.describe(),
+        what: "the written resource".into(),
+        missing: "its result".into(),
+    })
+}
+
+/// A test address for a new public IP, from its name (the next free one on a clash).
+fn address_for(state: &Observed, p: &crate::model::PublicIp) -> String {
+    let seed = u32::from_str_radix(&short_hash(&p.name.to_ascii_lowercase(), 6), 16).unwrap_or(0);
+    let taken = |a: &str| state.public_ips.iter().any(|o| o.address.as_deref() == Some(a));
+    (0u32..)
+        .map(|i| {
+            let n = (seed + i) & 0x3f_ffff;
+            match p.family {
+                crate::model::Family::V4 => {
+                    format!("100.{}.{}.{}", 64 + (n >> 16), (n >> 8) & 0xff, n & 0xff)
+                }
+                crate::model::Family::V6 => format!("2001:db8::{n:x}"),
+            }
+        })
+        .find(|a| !taken(a))
+        .unwrap_or_default()
 }
 
 fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
@@ -60,11 +114,7 @@ fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
                     state.public_ips[i] = p;
                 }
                 None => {
-                    let n = state.public_ips.len();
-                    p.address = Some(match p.family {
-                        crate::model::Family::V4 => format!("198.18.{}.{}", n / 256, n % 256),
-                        crate::model::Family::V6 => format!("2001:db8::{n:x}"),
-                    });
+                    p.address = Some(address_for(state, &p));
                     p.etag = next_etag(&None);
                     state.public_ips.push(p);
                 }
@@ -79,16 +129,25 @@ fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
                 .as_ref()
                 .map(|o| o.nat_frontends.clone())
                 .unwrap_or_default();
-            for (i, f) in lb.frontends.iter_mut().enumerate() {
+            let mut used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+            for f in lb.frontends.iter_mut() {
                 if let FrontendTarget::Private { static_ip, .. } = &f.target {
                     let kept = old
                         .as_ref()
                         .and_then(|o| o.frontends.iter().find(|of| same(&of.name, &f.name)))
                         .and_then(|of| of.private_ip.clone());
-                    f.private_ip = static_ip
-                        .clone()
-                        .or(kept)
-                        .or_else(|| Some(format!("10.224.{}.{}", i / 250, 4 + i % 250)));
+                    let seed = u32::from_str_radix(&short_hash(&f.name.to_ascii_lowercase(), 4), 16)
+                        .unwrap_or(0);
+                    let fresh = (0u32..)
+                        .map(|i| {
+                            let n = (seed + i) % (250 * 250);
+                            format!("10.224.{}.{}", n / 250, 4 + n % 250)
+                        })
+                        .find(|a| !used.contains(a))
+                        .unwrap_or_default();
+                    let ip = static_ip.clone().or(kept).unwrap_or(fresh);
+                    used.insert(ip.clone());
+                    f.private_ip = Some(ip);
                 }
             }
             state.load_balancers.retain(|o| !same(&o.name, &lb.name));

@@ -9,7 +9,7 @@ use aksnet_core::model::{
     Distribution, Frontend, FrontendTarget, LbRule, LoadBalancer, Observed, Protocol,
 };
 use aksnet_core::naming::{TAG_DELETION_POLICY, TAG_SERVICE};
-use aksnet_core::plan::{EXCLUDE_LABEL, Limits, PlanInput, ServiceOutcome, plan};
+use aksnet_core::plan::{EXCLUDE_LABEL, Limits, PlanInput, Holds, ServiceOutcome, plan};
 use serde_json::json;
 use support::*;
 
@@ -120,6 +120,7 @@ fn route_limit_leaves_later_nodes_out_with_an_error() {
         observed: &observed,
         load_balancer_class: CLASS,
         limits,
+        holds: &Holds::default(),
     });
     assert_eq!(
         d.route_table.as_ref().unwrap().routes.len(),
@@ -218,15 +219,17 @@ fn frontend_limit_rejects_later_services_only() {
     let svcs: Vec<_> = (0..3)
         .map(|i| service(&format!("s{i}"), i, &[(80 + i as u16, 30080 + i as u16)]))
         .collect();
-    let observed = observed_base();
     let ns = nodes(1);
-    let d = plan(&PlanInput {
-        network: &net,
-        services: &svcs,
-        nodes: &ns,
-        observed: &observed,
-        load_balancer_class: CLASS,
-        limits,
+    let d = settled(observed_base(), |observed| {
+        plan(&PlanInput {
+            network: &net,
+            services: &svcs,
+            nodes: &ns,
+            observed,
+            load_balancer_class: CLASS,
+            limits,
+            holds: &Holds::default(),
+        })
     });
     assert!(matches!(
         &d.services["default/s0"],
@@ -456,18 +459,20 @@ fn nsg_address_limit_counts_others_rules_and_rejects_the_newer_service() {
     ];
     let net = network();
     let ns = nodes(1);
-    let observed = observed_base();
     let outcomes = |limit: usize| {
-        plan(&PlanInput {
-            network: &net,
-            services: &svcs,
-            nodes: &ns,
-            observed: &observed,
-            load_balancer_class: CLASS,
-            limits: Limits {
-                addresses_or_ports_per_security_group: limit,
-                ..Limits::default()
-            },
+        settled(observed_base(), |observed| {
+            plan(&PlanInput {
+                network: &net,
+                services: &svcs,
+                nodes: &ns,
+                observed,
+                load_balancer_class: CLASS,
+                limits: Limits {
+                    addresses_or_ports_per_security_group: limit,
+                    ..Limits::default()
+                },
+                holds: &Holds::default(),
+            })
         })
         .services
     };
@@ -491,4 +496,20 @@ fn nsg_address_limit_counts_others_rules_and_rejects_the_newer_service() {
         "{:?}",
         errors[0].problem
     );
+}
+
+/// The plan once Azure has carried it out (public IPs first, then the rest), as the apply
+/// engine would: Services wait for their public IPs before their rules are planned.
+fn settled(
+    mut observed: aksnet_core::model::Observed,
+    plan: impl Fn(&aksnet_core::model::Observed) -> aksnet_core::plan::Desired,
+) -> aksnet_core::plan::Desired {
+    for _ in 0..4 {
+        let ops = aksnet_core::diff::diff(&plan(&observed), &observed);
+        if ops.is_empty() {
+            break;
+        }
+        aksnet_core::simulate::apply(&mut observed, &ops).expect("Azure accepts the operations");
+    }
+    plan(&observed)
 }

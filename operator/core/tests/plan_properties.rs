@@ -7,7 +7,7 @@ use aksnet_core::annotations as a;
 use aksnet_core::diff::{Op, diff};
 use aksnet_core::model::{Direction, Observed, Route};
 use aksnet_core::naming::Ownership;
-use aksnet_core::plan::{Desired, Limits, PlanInput, ServiceOutcome, plan};
+use aksnet_core::plan::{Desired, Limits, PlanInput, Holds, ServiceOutcome, plan};
 use aksnet_core::simulate::apply;
 use k8s_openapi::api::core::v1::{Node, Service};
 use proptest::prelude::*;
@@ -167,6 +167,7 @@ fn plan_world(w: &World, services: &[Service], nodes: &[Node], observed: &Observ
         observed,
         load_balancer_class: CLASS,
         limits: w.limits,
+        holds: &Holds::default(),
     })
 }
 

@@ -18,11 +18,11 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::arm_json::{self, Scope};
-use super::transport::{ArmTransport, ThrottleHint, WriteBudget};
-use super::{AzureError, AzurePort, ObserveRequest};
+use super::transport::{ArmTransport, BudgetSettings, OperationFailures, ThrottleHint, WriteBudget};
+use super::{AzureError, AzurePort, Fault, ObserveRequest};
 use crate::diff::Op;
 use crate::metrics::Metrics;
-use crate::model::{Observed, name_key};
+use crate::model::{Applied, Observed, name_key};
 
 /// How to reach ARM.
 #[derive(Clone, Debug)]
@@ -31,10 +31,8 @@ pub struct Settings {
     pub endpoint: Url,
     /// Subscription id.
     pub subscription: String,
-    /// Writes per minute at most.
-    pub writes_per_minute: u32,
-    /// Writes allowed back to back before spacing applies.
-    pub write_burst: u32,
+    /// The write budget.
+    pub budget: BudgetSettings,
     /// How often a delete is polled until the resource is gone.
     pub poll_interval: Duration,
 }
@@ -48,6 +46,8 @@ pub struct AzureClient {
     raw: Mutex<HashMap<String, Value>>,
     /// ARM's last `Retry-After`, noted by the transport.
     throttle: Arc<ThrottleHint>,
+    /// Errors of failed long-running operations, noted by the transport.
+    operations: Arc<OperationFailures>,
 }
 
 impl std::fmt::Debug for AzureClient {
@@ -59,8 +59,11 @@ impl std::fmt::Debug for AzureClient {
 }
 
 fn model<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, AzureError> {
-    serde_json::from_value(v)
-        .map_err(|e| AzureError::Invalid(format!("body does not fit the SDK model: {e}")))
+    serde_json::from_value(v).map_err(|e| {
+        AzureError::Invalid(Fault::local(format!(
+            "body does not fit the SDK model: {e}"
+        )))
+    })
 }
 
 fn json<T: serde::Serialize>(m: &T) -> Value {
@@ -74,22 +77,21 @@ impl AzureClient {
         credential: Arc<dyn TokenCredential>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, AzureError> {
-        let budget = Arc::new(WriteBudget::new(
-            settings.writes_per_minute,
-            settings.write_burst,
-        ));
+        let budget = Arc::new(WriteBudget::new(settings.budget));
         let throttle = Arc::new(ThrottleHint::default());
+        let operations = Arc::new(OperationFailures::default());
         let transport = ArmTransport::new(
             azure_core::new_http_client(),
             budget,
             metrics,
             throttle.clone(),
+            operations.clone(),
         );
         let net = ClientBuilder::new(credential)
             .endpoint(settings.endpoint.clone())
             .transport(TransportOptions::new_custom_policy(Arc::new(transport)))
             .build()
-            .map_err(|e| AzureError::Invalid(format!("ARM client: {e}")))?;
+            .map_err(|e| AzureError::Invalid(Fault::local(format!("ARM client: {e}"))))?;
         Ok(Self {
             net,
             scope: Scope {
@@ -98,6 +100,7 @@ impl AzureClient {
             poll_interval: settings.poll_interval,
             raw: Mutex::new(HashMap::new()),
             throttle,
+            operations,
         })
     }
 
@@ -106,12 +109,33 @@ impl AzureClient {
         AzureError::from_sdk(e).with_retry_after(self.throttle.remaining())
     }
 
-    /// `Ok(None)` for 404.
+    /// An SDK error of a write on the resource `id`: a failed long-running operation gets the
+    /// code and message its status carried.
+    fn write_error(&self, e: &azure_core::Error, id: &str) -> AzureError {
+        let err = match self.operations.take(id) {
+            Some((code, message)) if !matches!(e.kind(), azure_core::error::ErrorKind::HttpResponse { .. }) => {
+                AzureError::failed_operation(code, message)
+            }
+            _ => self.error(e),
+        };
+        err.on(id)
+    }
+
+    /// The last observed body of `id`, when the write updates what was observed (`etag` set);
+    /// a create starts from nothing, so a stale body (and its entity tag) never comes back.
+    fn base(&self, id: &str, etag: &Option<String>) -> Option<Value> {
+        etag.as_ref().and_then(|_| self.recall(id))
+    }
+
+    /// `Ok(None)` when the resource does not exist (but not when its resource group does not:
+    /// that is the network's problem).
     fn found<T>(&self, r: azure_core::Result<T>) -> Result<Option<T>, AzureError> {
         match r {
             Ok(v) => Ok(Some(v)),
             Err(e) => match self.error(&e) {
-                AzureError::NotFound(_) => Ok(None),
+                AzureError::NotFound(f) if !f.code.eq_ignore_ascii_case("ResourceGroupNotFound") => {
+                    Ok(None)
+                }
                 other => Err(other),
             },
         }
@@ -134,16 +158,19 @@ impl AzureClient {
     }
 
     /// PUT `body` as the SDK model `M` through `send` (which waits for the long-running
-    /// operation), and remember the result as the resource's last observed body.
-    async fn put<M, F, Fut>(&self, id: String, body: Value, send: F) -> Result<(), AzureError>
+    /// operation), remember the result as the resource's last observed body, and answer it.
+    async fn put<M, F, Fut>(&self, id: String, body: Value, send: F) -> Result<Value, AzureError>
     where
         M: serde::de::DeserializeOwned + serde::Serialize,
         F: FnOnce(M) -> Fut,
         Fut: std::future::Future<Output = azure_core::Result<M>>,
     {
-        let done = send(model::<M>(body)?).await.map_err(|e| self.error(&e))?;
-        self.remember(id, json(&done));
-        Ok(())
+        let done = send(model::<M>(body).map_err(|e| e.on(&id))?)
+            .await
+            .map_err(|e| self.write_error(&e, &id))?;
+        let v = json(&done);
+        self.remember(id, v.clone());
+        Ok(v)
     }
 
     /// Send a DELETE, poll `get` until the resource is gone, and forget it.
@@ -158,8 +185,8 @@ impl AzureClient {
         F: Fn() -> GetFut,
         GetFut: std::future::Future<Output = azure_core::Result<T>>,
     {
-        send.await.map_err(|e| self.error(&e))?;
-        self.wait_gone(get).await?;
+        send.await.map_err(|e| self.write_error(&e, &id))?;
+        self.wait_gone(get).await.map_err(|e| e.on(&id))?;
         self.forget(&id);
         Ok(())
     }
@@ -176,9 +203,9 @@ impl AzureClient {
             }
             tokio::time::sleep(self.poll_interval).await;
         }
-        Err(AzureError::Transient(
-            "delete did not finish in time".into(),
-        ))
+        Err(AzureError::Transient(Fault::local(
+            "delete did not finish in time",
+        )))
     }
 }
 
@@ -187,6 +214,10 @@ impl AzurePort for AzureClient {
         let sub = &self.scope.subscription;
         let rg = &req.resource_group;
         let mut observed = Observed::default();
+        // What was read is all there is: bodies of resources gone since are forgotten.
+        if let Ok(mut raw) = self.raw.lock() {
+            raw.clear();
+        }
         let mut groups = vec![rg.clone()];
         groups.extend(req.public_ip_groups.iter().cloned());
         groups.sort_by_key(|g| name_key(g));
@@ -198,9 +229,15 @@ impl AzurePort for AzureClient {
                 .list(group.clone(), sub.clone())
                 .into_stream();
             while let Some(page) = pages.next().await {
-                let page = match self.found(page)? {
-                    Some(p) => p,
-                    None => break, // a resource group that does not exist holds no IPs
+                let page = match self.found(page) {
+                    Ok(Some(p)) => p,
+                    Ok(None) => break,
+                    // A resource group a Service names that does not exist holds no IPs; the
+                    // cluster's own missing is the network's problem.
+                    Err(AzureError::NotFound(_)) if name_key(group) != name_key(rg) => break,
+                    Err(e) => {
+                        return Err(e.on(&format!("/subscriptions/{sub}/resourceGroups/{group}")));
+                    }
                 };
                 for pip in page.value {
                     let v = json(&pip);
@@ -216,7 +253,9 @@ impl AzurePort for AzureClient {
                     .load_balancers_client()
                     .get(rg.clone(), name.clone(), sub.clone())
                     .await,
-            )? {
+            )
+            .map_err(|e| e.on(&self.scope.id(rg, "loadBalancers", name)))?
+            {
                 let v = json(&lb);
                 observed
                     .load_balancers
@@ -230,7 +269,8 @@ impl AzurePort for AzureClient {
                     .network_security_groups_client()
                     .get(rg.clone(), name.clone(), sub.clone())
                     .await,
-            )?
+            )
+            .map_err(|e| e.on(&self.scope.id(rg, "networkSecurityGroups", name)))?
         {
             let v = json(&nsg);
             observed.security_group = Some(arm_json::security_group(&v, rg));
@@ -242,7 +282,8 @@ impl AzurePort for AzureClient {
                     .route_tables_client()
                     .get(rg.clone(), name.clone(), sub.clone())
                     .await,
-            )?
+            )
+            .map_err(|e| e.on(&self.scope.id(rg, "routeTables", name)))?
         {
             let v = json(&rt);
             observed.route_table = Some(arm_json::route_table(&v, rg));
@@ -251,7 +292,7 @@ impl AzurePort for AzureClient {
         Ok(observed)
     }
 
-    async fn apply(&self, op: &Op) -> Result<(), AzureError> {
+    async fn apply(&self, op: &Op) -> Result<Applied, AzureError> {
         let sub = self.scope.subscription.clone();
         let net = &self.net;
         match op {
@@ -259,45 +300,63 @@ impl AzurePort for AzureClient {
                 let id = self
                     .scope
                     .id(&p.resource_group, "publicIPAddresses", &p.name);
-                let body = arm_json::public_ip_body(p, self.recall(&id).as_ref());
-                self.put(id, body, |m: models::PublicIpAddress| {
-                    net.public_ip_addresses_client()
-                        .create_or_update(p.resource_group.clone(), p.name.clone(), m, sub)
-                        .into_future()
-                })
-                .await
+                let body = arm_json::public_ip_body(p, self.base(&id, &p.etag).as_ref());
+                let v = self
+                    .put(id, body, |m: models::PublicIpAddress| {
+                        net.public_ip_addresses_client()
+                            .create_or_update(p.resource_group.clone(), p.name.clone(), m, sub)
+                            .into_future()
+                    })
+                    .await?;
+                Ok(Applied::PublicIp(arm_json::public_ip(&v, &p.resource_group)))
             }
             Op::PutLoadBalancer(lb) => {
                 let id = self.scope.id(&lb.resource_group, "loadBalancers", &lb.name);
-                let body = arm_json::load_balancer_body(lb, &id, self.recall(&id).as_ref());
-                self.put(id, body, |m: models::LoadBalancer| {
-                    net.load_balancers_client()
-                        .create_or_update(lb.resource_group.clone(), lb.name.clone(), m, sub)
-                        .into_future()
-                })
-                .await
+                let body =
+                    arm_json::load_balancer_body(lb, &id, self.base(&id, &lb.etag).as_ref());
+                let v = self
+                    .put(id, body, |m: models::LoadBalancer| {
+                        net.load_balancers_client()
+                            .create_or_update(lb.resource_group.clone(), lb.name.clone(), m, sub)
+                            .into_future()
+                    })
+                    .await?;
+                Ok(Applied::LoadBalancer(arm_json::load_balancer(
+                    &v,
+                    &lb.resource_group,
+                )))
             }
             Op::PutSecurityGroup(nsg) => {
                 let id = self
                     .scope
                     .id(&nsg.resource_group, "networkSecurityGroups", &nsg.name);
-                let body = arm_json::security_group_body(nsg, self.recall(&id).as_ref());
-                self.put(id, body, |m: models::NetworkSecurityGroup| {
-                    net.network_security_groups_client()
-                        .create_or_update(nsg.resource_group.clone(), nsg.name.clone(), m, sub)
-                        .into_future()
-                })
-                .await
+                let body = arm_json::security_group_body(nsg, self.base(&id, &nsg.etag).as_ref());
+                let v = self
+                    .put(id, body, |m: models::NetworkSecurityGroup| {
+                        net.network_security_groups_client()
+                            .create_or_update(nsg.resource_group.clone(), nsg.name.clone(), m, sub)
+                            .into_future()
+                    })
+                    .await?;
+                Ok(Applied::SecurityGroup(arm_json::security_group(
+                    &v,
+                    &nsg.resource_group,
+                )))
             }
             Op::PutRouteTable(rt) => {
                 let id = self.scope.id(&rt.resource_group, "routeTables", &rt.name);
-                let body = arm_json::route_table_body(rt, self.recall(&id).as_ref());
-                self.put(id, body, |m: models::RouteTable| {
-                    net.route_tables_client()
-                        .create_or_update(rt.resource_group.clone(), rt.name.clone(), m, sub)
-                        .into_future()
-                })
-                .await
+                let body = arm_json::route_table_body(rt, self.base(&id, &rt.etag).as_ref());
+                let v = self
+                    .put(id, body, |m: models::RouteTable| {
+                        net.route_tables_client()
+                            .create_or_update(rt.resource_group.clone(), rt.name.clone(), m, sub)
+                            .into_future()
+                    })
+                    .await?;
+                Ok(Applied::RouteTable(arm_json::route_table(
+                    &v,
+                    &rt.resource_group,
+                )))
             }
             Op::DeleteLoadBalancer {
                 resource_group,
@@ -311,7 +370,8 @@ impl AzurePort for AzureClient {
                     client.delete(rg.clone(), n.clone(), sub.clone()).send(),
                     || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
                 )
-                .await
+                .await?;
+                Ok(Applied::DeletedLoadBalancer { name: name.clone() })
             }
             Op::DeletePublicIp {
                 resource_group,
@@ -325,7 +385,11 @@ impl AzurePort for AzureClient {
                     client.delete(rg.clone(), n.clone(), sub.clone()).send(),
                     || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
                 )
-                .await
+                .await?;
+                Ok(Applied::DeletedPublicIp {
+                    resource_group: resource_group.clone(),
+                    name: name.clone(),
+                })
             }
         }
     }
@@ -345,6 +409,6 @@ pub fn default_credential(
     let credential = azure_identity::DefaultAzureCredentialBuilder::new()
         .with_options(options)
         .build()
-        .map_err(|e| AzureError::Forbidden(format!("no Azure credential: {e}")))?;
+        .map_err(|e| AzureError::Forbidden(Fault::local(format!("no Azure credential: {e}"))))?;
     Ok(Arc::new(credential))
 }

@@ -13,44 +13,198 @@ use tokio::sync::Mutex;
 
 use crate::metrics::{ArmCall, Metrics};
 
-/// Spaces writes so that at most `per_minute` leave per minute, with a burst of `burst`.
-/// Callers wait for their turn (they are not refused), so a burst of changes is slowed, not lost.
-#[derive(Debug)]
-pub struct WriteBudget {
-    spacing: Duration,
-    burst: u32,
-    next: Mutex<Instant>,
+/// How the write budget behaves (see `docs/architecture.md`, "Write budget").
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BudgetSettings {
+    /// Writes that may leave back to back (the bucket's size). ARM's subscription write bucket
+    /// holds 200.
+    pub burst: u32,
+    /// Writes per second once the bucket is empty (its refill). ARM refills 10 per second.
+    pub per_second: f64,
+    /// Writes of ARM's remaining count that aksnet leaves to others (other controllers and
+    /// people share the subscription's budget): below it, one write every few seconds.
+    pub reserve: u64,
 }
 
-impl WriteBudget {
-    /// A budget of `per_minute` writes (at least 1) with bursts of `burst`.
-    pub fn new(per_minute: u32, burst: u32) -> Self {
-        let spacing = Duration::from_secs(60) / per_minute.max(1);
-        let burst = burst.max(1);
-        let now = Instant::now();
+impl Default for BudgetSettings {
+    fn default() -> Self {
         Self {
-            spacing,
-            burst,
-            next: Mutex::new(now.checked_sub(spacing * burst).unwrap_or(now)),
+            burst: 200,
+            per_second: 10.0,
+            reserve: 20,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct BudgetState {
+    tokens: f64,
+    refilled: Instant,
+    /// What ARM last said is left (`x-ms-ratelimit-remaining-subscription-writes`), less the
+    /// writes sent since.
+    arm_remaining: Option<u64>,
+    /// No write before this (a 429's `Retry-After`).
+    paused_until: Option<Instant>,
+    /// Earliest next write while ARM's remaining count is at the reserve.
+    trickle_at: Option<Instant>,
+}
+
+/// A token bucket shared by every write in flight that follows what ARM says is left: it
+/// never lets more writes go than ARM's remaining count (less a reserve), slows its refill as
+/// that count runs low, and pauses for a 429's `Retry-After`. Callers wait their turn (they are
+/// not refused), so a burst of changes is slowed, not lost.
+#[derive(Debug)]
+pub struct WriteBudget {
+    settings: BudgetSettings,
+    state: Mutex<BudgetState>,
+}
+
+/// How long to wait between writes while ARM's remaining count is at the reserve.
+const TRICKLE: Duration = Duration::from_secs(5);
+
+impl WriteBudget {
+    /// A full bucket.
+    pub fn new(settings: BudgetSettings) -> Self {
+        let settings = BudgetSettings {
+            burst: settings.burst.max(1),
+            per_second: settings.per_second.max(0.01),
+            ..settings
+        };
+        Self {
+            state: Mutex::new(BudgetState {
+                tokens: f64::from(settings.burst),
+                refilled: Instant::now(),
+                arm_remaining: None,
+                paused_until: None,
+                trickle_at: None,
+            }),
+            settings,
         }
     }
 
-    /// Wait until a write may go.
+    /// The refill rate now: the configured one, scaled down as ARM's remaining count nears
+    /// the reserve (at twice the burst above the reserve it is the full rate).
+    fn rate(&self, arm_remaining: Option<u64>) -> f64 {
+        let full = self.settings.per_second;
+        match arm_remaining {
+            None => full,
+            Some(left) => {
+                let above = left.saturating_sub(self.settings.reserve) as f64;
+                let span = 2.0 * f64::from(self.settings.burst);
+                (full * (above / span).min(1.0)).max(1.0 / TRICKLE.as_secs_f64())
+            }
+        }
+    }
+
+    /// Wait until a write may go, and take its token.
     pub async fn acquire(&self) {
-        let wait = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let earliest = now
-                .checked_sub(self.spacing * (self.burst - 1))
-                .unwrap_or(now);
-            let slot = (*next).max(earliest);
-            *next = slot + self.spacing;
-            slot.saturating_duration_since(now)
-        };
-        if !wait.is_zero() {
+        loop {
+            let wait = {
+                let mut st = self.state.lock().await;
+                let now = Instant::now();
+                let rate = self.rate(st.arm_remaining);
+                let elapsed = now.saturating_duration_since(st.refilled).as_secs_f64();
+                st.tokens = (st.tokens + elapsed * rate).min(f64::from(self.settings.burst));
+                st.refilled = now;
+                let low = st
+                    .arm_remaining
+                    .is_some_and(|left| left <= self.settings.reserve);
+                let gate = st
+                    .paused_until
+                    .into_iter()
+                    .chain(st.trickle_at.filter(|_| low))
+                    .max()
+                    .filter(|t| *t > now);
+                match gate {
+                    Some(until) => until - now,
+                    None if st.tokens >= 1.0 => {
+                        st.tokens -= 1.0;
+                        st.arm_remaining = st.arm_remaining.map(|r| r.saturating_sub(1));
+                        st.trickle_at = low.then_some(now + TRICKLE);
+                        return;
+                    }
+                    None => Duration::from_secs_f64((1.0 - st.tokens) / rate),
+                }
+            };
             tracing::debug!(wait_ms = wait.as_millis() as u64, "write budget: waiting");
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// ARM said this many writes are left.
+    pub async fn note_remaining(&self, left: u64) {
+        self.state.lock().await.arm_remaining = Some(left);
+    }
+
+    /// ARM throttled: no write for `wait`.
+    pub async fn pause(&self, wait: Duration) {
+        let mut st = self.state.lock().await;
+        let until = Instant::now() + wait;
+        st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
+    }
+}
+
+/// Errors that long-running operations ended with, by the resource they were about: the SDK
+/// reports only "Long running operation failed", so the transport reads ARM's code and
+/// message from the operation's status as it passes.
+#[derive(Debug, Default)]
+pub struct OperationFailures {
+    /// Operation status URL path → the resource path the operation is about.
+    operations: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Resource path → (code, message) of its last failed operation.
+    failed: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+}
+
+impl OperationFailures {
+    fn started(&self, operation: &str, resource: &str) {
+        if let Ok(mut ops) = self.operations.lock() {
+            ops.insert(operation.to_ascii_lowercase(), resource.to_ascii_lowercase());
+        }
+    }
+
+    fn ended(&self, operation: &str, body: &[u8]) {
+        #[derive(serde::Deserialize)]
+        struct Status {
+            status: String,
+            error: Option<Detail>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Detail {
+            code: Option<String>,
+            message: Option<String>,
+        }
+        let Ok(status) = serde_json::from_slice::<Status>(body) else {
+            return;
+        };
+        if status.status.eq_ignore_ascii_case("InProgress") {
+            return;
+        }
+        let resource = self
+            .operations
+            .lock()
+            .ok()
+            .and_then(|mut ops| ops.remove(&operation.to_ascii_lowercase()));
+        if let (Some(resource), true) = (resource, status.status.eq_ignore_ascii_case("Failed")) {
+            let detail = status.error.unwrap_or(Detail {
+                code: None,
+                message: None,
+            });
+            if let Ok(mut failed) = self.failed.lock() {
+                failed.insert(
+                    resource,
+                    (
+                        detail.code.unwrap_or_default(),
+                        detail.message.unwrap_or_default(),
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The (code, message) the last failed operation on the resource at ARM id `id` ended
+    /// with, taken out.
+    pub fn take(&self, id: &str) -> Option<(String, String)> {
+        self.failed.lock().ok()?.remove(&id.to_ascii_lowercase())
     }
 }
 
@@ -100,23 +254,33 @@ pub struct ArmTransport {
     budget: Arc<WriteBudget>,
     metrics: Arc<Metrics>,
     throttle: Arc<ThrottleHint>,
+    operations: Arc<OperationFailures>,
 }
 
 impl ArmTransport {
-    /// A transport over `http` that notes ARM's throttling waits in `throttle`.
+    /// A transport over `http` that notes ARM's throttling waits in `throttle` and the errors
+    /// of failed long-running operations in `operations`.
     pub fn new(
         http: Arc<dyn HttpClient>,
         budget: Arc<WriteBudget>,
         metrics: Arc<Metrics>,
         throttle: Arc<ThrottleHint>,
+        operations: Arc<OperationFailures>,
     ) -> Self {
         Self {
             http,
             budget,
             metrics,
             throttle,
+            operations,
         }
     }
+}
+
+/// Whether an ARM path is a long-running operation's status.
+fn is_operation_status(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    p.contains("/providers/microsoft.network/locations/") && p.contains("/operations/")
 }
 
 /// The resource type an ARM path is about: the segment before the last name
@@ -171,18 +335,52 @@ impl Policy for ArmTransport {
         if write {
             self.budget.acquire().await;
         }
-        let resource = resource_type(request.url().path());
+        let path = request.url().path().to_string();
+        let resource = resource_type(&path);
         let started = Instant::now();
-        let result = self.http.execute_request(request).await;
+        let mut result = self.http.execute_request(request).await;
         let code = match &result {
             Ok(r) => u16::from(r.status()).to_string(),
             Err(_) => "error".to_string(),
         };
-        if let Ok(r) = &result
-            && r.status() == StatusCode::TooManyRequests
-            && let Some(wait) = retry_after(r.headers())
-        {
-            self.throttle.note(wait);
+        if let Ok(r) = &result {
+            if r.status() == StatusCode::TooManyRequests
+                && let Some(wait) = retry_after(r.headers())
+            {
+                self.throttle.note(wait);
+                self.budget.pause(wait).await;
+            }
+            if write
+                && let Some(left) = r
+                    .headers()
+                    .get_optional_str(&HeaderName::from_static(REMAINING_WRITES))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                self.budget.note_remaining(left).await;
+            }
+            if write
+                && let Some(op) = r
+                    .headers()
+                    .get_optional_str(&azure_core::headers::AZURE_ASYNCOPERATION)
+                    .and_then(|u| azure_core::Url::parse(u).ok())
+            {
+                self.operations.started(op.path(), &path);
+            }
+        }
+        if method == Method::Get && is_operation_status(&path) {
+            result = match result {
+                Ok(r) => {
+                    let (status, headers, body) = r.deconstruct();
+                    let bytes = body.collect().await?;
+                    self.operations.ended(&path, &bytes);
+                    Ok(azure_core::Response::new(
+                        status,
+                        headers,
+                        Box::pin(futures::stream::once(futures::future::ready(Ok(bytes)))),
+                    ))
+                }
+                Err(e) => Err(e),
+            };
         }
         let labels = ArmCall {
             resource,
@@ -198,6 +396,9 @@ impl Policy for ArmTransport {
         result
     }
 }
+
+/// ARM's count of writes left to the subscription.
+const REMAINING_WRITES: &str = "x-ms-ratelimit-remaining-subscription-writes";
 
 #[cfg(test)]
 mod tests {
@@ -249,11 +450,12 @@ mod tests {
         assert_eq!(hint.remaining(), None);
         let transport = ArmTransport::new(
             Arc::new(Throttling),
-            Arc::new(WriteBudget::new(60, 10)),
+            Arc::new(WriteBudget::new(BudgetSettings::default())),
             Arc::new(Metrics::new(
                 &mut prometheus_client::registry::Registry::default(),
             )),
             hint.clone(),
+            Arc::default(),
         );
         let url = azure_core::Url::parse("http://127.0.0.1/subscriptions/s").expect("url");
         let mut request = Request::new(url, Method::Get);
@@ -286,12 +488,65 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_budget_spaces_writes_after_the_burst() {
-        let budget = WriteBudget::new(60, 2);
+        let budget = WriteBudget::new(BudgetSettings {
+            burst: 2,
+            per_second: 1.0,
+            reserve: 0,
+        });
         let start = tokio::time::Instant::now();
         for _ in 0..4 {
             budget.acquire().await;
         }
         // Two go at once; the third and the fourth wait a second each.
         assert_eq!(start.elapsed().as_secs(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_never_spends_what_arm_does_not_have() {
+        let budget = WriteBudget::new(BudgetSettings {
+            burst: 100,
+            per_second: 100.0,
+            reserve: 3,
+        });
+        budget.note_remaining(5).await;
+        let start = tokio::time::Instant::now();
+        // 5 left, 3 reserved: two go at once, then one every TRICKLE.
+        budget.acquire().await;
+        budget.acquire().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        budget.acquire().await;
+        budget.acquire().await;
+        assert!(start.elapsed() >= TRICKLE, "{:?}", start.elapsed());
+        // ARM refilled: full speed again.
+        budget.note_remaining(1000).await;
+        let again = tokio::time::Instant::now();
+        for _ in 0..10 {
+            budget.acquire().await;
+        }
+        assert!(again.elapsed() <= TRICKLE, "{:?}", again.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttle_pauses_every_writer() {
+        let budget = WriteBudget::new(BudgetSettings::default());
+        budget.pause(Duration::from_secs(7)).await;
+        let start = tokio::time::Instant::now();
+        budget.acquire().await;
+        assert_eq!(start.elapsed().as_secs(), 7);
+    }
+
+    #[test]
+    fn failed_operations_are_told_by_resource() {
+        let ops = OperationFailures::default();
+        ops.started("/subscriptions/s/providers/Microsoft.Network/locations/w/operations/1", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/a");
+        ops.ended(
+            "/subscriptions/s/providers/Microsoft.Network/locations/w/operations/1",
+            br#"{"status":"Failed","error":{"code":"PublicIPAddressAllocationFailed","message":"none left"}}"#,
+        );
+        assert_eq!(
+            ops.take("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/A"),
+            Some(("PublicIPAddressAllocationFailed".into(), "none left".into()))
+        );
+        assert_eq!(ops.take("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/a"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! reconcile after a debounce window, so a burst of Service changes costs one pass; a drift
 //! timer re-reads Azure; failures back off (or wait for `Retry-After`).
 
+mod publish;
 mod reconcile;
 pub mod status;
 
@@ -18,8 +19,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::{mpsc, watch};
 
+pub use publish::Publisher;
 pub use reconcile::{
-    Cause, NETWORK_FINALIZER, Next, ReconcileError, Reconciler, SERVICE_FINALIZER, Settings,
+    Cause, NETWORK_FINALIZER, ReconcileError, Reconciler, Requeue, SERVICE_FINALIZER, Settings,
 };
 
 use crate::azure::AzurePort;
@@ -173,7 +175,7 @@ impl Watches {
 }
 
 /// Run the loop until `shutdown` turns true. `ready` is set once the stores are filled.
-pub async fn run<A: AzurePort>(
+pub async fn run<A: AzurePort + 'static>(
     reconciler: Reconciler<A>,
     watches: Watches,
     timing: Timing,
@@ -207,14 +209,14 @@ pub async fn run<A: AzurePort>(
             .get_or_create(&label)
             .observe(started.elapsed().as_secs_f64());
         let (result_label, wait) = match result {
-            Ok(next) => {
+            Ok(requeue) => {
                 failures = 0;
-                let label = if next.requeue_after.is_some() {
+                let label = if requeue.is_some() {
                     "requeue"
                 } else {
                     "success"
                 };
-                (label, next.requeue_after)
+                (label, requeue)
             }
             Err(e) => {
                 failures += 1;
@@ -254,7 +256,7 @@ pub async fn run<A: AzurePort>(
                 cause = Cause::Change;
             }
             _ = tokio::time::sleep(timer) => {
-                cause = if wait.is_some() { Cause::Requeue } else { Cause::Drift };
+                cause = if wait.is_some() { Cause::Retry } else { Cause::Drift };
             }
         }
         if *shutdown.borrow() {

@@ -1,31 +1,36 @@
-//! One reconcile of the cluster network: read the stores, observe Azure, plan, diff, apply in
-//! order, then write statuses, Events and finalizers.
+//! One reconcile of the cluster network, in named phases: check the spec, observe Azure, carry
+//! the plan out through the apply engine (publishing each Service as Azure serves it), then
+//! finish (remember refusals, release Services, Events, the AksNetwork's status).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aksnet_crds::{AksNetwork, AksNetworkStatus, ManagedCounts, PublicIpStatus, ReconcilePolicy};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
+use tracing::Instrument;
 
+use super::publish::{Publisher, set_finalizers, tally};
 use super::status::{self, Health};
 use crate::annotations;
+use crate::apply::{self, Engine, Pass, Report};
 use crate::azure::{AzureError, AzurePort, ObserveRequest};
 use crate::diff::{Op, diff};
 use crate::metrics::Metrics;
 use crate::model::Observed;
 use crate::naming::TAG_SERVICE;
-use crate::plan::{self, Desired, Limits, PlanInput, ServiceOutcome};
+use crate::plan::{self, Desired, Holds, Limits, PlanInput};
+use crate::problem::ServiceError;
 
-/// Finalizer on every Service aksnet serves: removed once its Azure objects are gone.
-pub const SERVICE_FINALIZER: &str = "aksnet.io/load-balancer-cleanup";
+pub use super::publish::SERVICE_FINALIZER;
+
 /// Finalizer on the AksNetwork: removed once everything aksnet created is gone.
 pub const NETWORK_FINALIZER: &str = "aksnet.io/network-cleanup";
 
@@ -37,15 +42,12 @@ pub enum Cause {
     /// The periodic drift check.
     Drift,
     /// A retry or a pending follow-up.
-    Requeue,
+    Retry,
 }
 
-/// What the loop does next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Next {
-    /// Run again after this long (`None`: wait for a change or the drift timer).
-    pub requeue_after: Option<Duration>,
-}
+/// What the loop does next: run again after this long (`None`: wait for a change or the drift
+/// timer).
+pub type Requeue = Option<Duration>;
 
 /// Errors of a reconcile that the loop retries with back-off.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +55,7 @@ pub enum ReconcileError {
     /// The Kubernetes API failed.
     #[error("kubernetes: {0}")]
     Kube(#[from] kube::Error),
-    /// Azure failed (retryable kinds; terminal ones become `Stalled`).
+    /// Azure failed (retryable kinds; network-level ones become `Stalled`).
     #[error("azure: {0}")]
     Azure(#[from] AzureError),
 }
@@ -63,7 +65,6 @@ impl ReconcileError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ReconcileError::Azure(AzureError::Throttled { retry_after, .. }) => *retry_after,
-            ReconcileError::Azure(AzureError::Precondition(_)) => Some(Duration::ZERO),
             _ => None,
         }
     }
@@ -80,14 +81,37 @@ pub struct Settings {
     pub dry_run: bool,
     /// Azure limits.
     pub limits: Limits,
+    /// How the apply engine runs.
+    pub apply: apply::Settings,
 }
+
+/// A Service Azure refused, remembered across reconciles so it is not retried at once.
+#[derive(Clone, Debug)]
+struct Refusal {
+    error: ServiceError,
+    /// The Service as it was refused: an edit retries it at once.
+    fingerprint: u64,
+    retry_at: Instant,
+    count: u32,
+}
+
+/// The first wait before a refused Service is tried again; it doubles per refusal.
+const REFUSAL_RETRY: Duration = Duration::from_secs(60);
+/// The longest wait before a refused Service is tried again.
+const REFUSAL_RETRY_MAX: Duration = Duration::from_secs(900);
+/// The first re-check of a `Stalled` network; it doubles up to [`STALLED_RETRY_MAX`].
+const STALLED_RETRY: Duration = Duration::from_secs(10);
+/// The longest wait before a `Stalled` network is checked again.
+const STALLED_RETRY_MAX: Duration = Duration::from_secs(300);
+/// How often the plan takes a fresh look at Services and Nodes during a long run.
+const SNAPSHOT_AGE: Duration = Duration::from_secs(1);
 
 /// Everything a reconcile needs.
 pub struct Reconciler<A> {
     /// Kubernetes client.
     pub client: Client,
     /// Azure.
-    pub azure: A,
+    pub azure: Arc<A>,
     /// Settings.
     pub settings: Settings,
     /// AksNetworks.
@@ -96,195 +120,380 @@ pub struct Reconciler<A> {
     pub services: Store<Service>,
     /// Nodes.
     pub nodes: Store<Node>,
-    /// Event recorder.
-    pub recorder: Recorder,
+    /// Writes Service statuses, finalizers and Events.
+    pub publisher: Publisher,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Fingerprint of the last plan that Azure matched: the same plan with operations to do
     /// means Azure drifted.
-    pub last_converged: std::sync::Mutex<Option<u64>>,
+    last_converged: Mutex<Option<u64>>,
+    /// Services Azure refused, by `namespace/name`.
+    refusals: Mutex<HashMap<String, Refusal>>,
+    /// `Stalled` reconciles in a row.
+    stalls: Mutex<u32>,
 }
 
-/// A fingerprint of a plan.
-fn plan_fingerprint(desired: &Desired) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    // Only what is wanted in Azure: Services coming and going without Azure changes (e.g. a
-    // released Service's object finally removed) do not make a new plan.
-    let azure = (
-        &desired.public_ips,
-        &desired.load_balancers,
-        &desired.security_group,
-        &desired.route_table,
-        &desired.frozen,
-    );
-    format!("{azure:?}").hash(&mut h);
-    h.finish()
+/// The Services and Nodes the plan reads, refreshed at most every [`SNAPSHOT_AGE`].
+struct Snapshot<'s> {
+    services: &'s Store<Service>,
+    nodes: &'s Store<Node>,
+    taken: Mutex<(Instant, Arc<(Vec<Service>, Vec<Node>)>)>,
 }
 
-fn strip<T: Clone>(items: Vec<Arc<T>>) -> Vec<T> {
+impl<'s> Snapshot<'s> {
+    fn new(services: &'s Store<Service>, nodes: &'s Store<Node>) -> Self {
+        Self {
+            services,
+            nodes,
+            taken: Mutex::new((Instant::now(), Arc::new(Self::read(services, nodes)))),
+        }
+    }
+
+    fn read(services: &Store<Service>, nodes: &Store<Node>) -> (Vec<Service>, Vec<Node>) {
+        (owned(services.state()), owned(nodes.state()))
+    }
+
+    fn get(&self) -> Arc<(Vec<Service>, Vec<Node>)> {
+        let Ok(mut taken) = self.taken.lock() else {
+            return Arc::new(Self::read(self.services, self.nodes));
+        };
+        if taken.0.elapsed() >= SNAPSHOT_AGE {
+            *taken = (
+                Instant::now(),
+                Arc::new(Self::read(self.services, self.nodes)),
+            );
+        }
+        taken.1.clone()
+    }
+}
+
+/// Copies of the objects a store holds.
+fn owned<K: Clone>(items: Vec<Arc<K>>) -> Vec<K> {
     items.into_iter().map(|a| (*a).clone()).collect()
 }
 
-impl<A: AzurePort> Reconciler<A> {
+/// A fingerprint of a plan: only what is wanted in Azure, so Services coming and going
+/// without Azure changes do not make a new plan.
+fn plan_fingerprint(desired: &Desired) -> u64 {
+    fingerprint(&format!(
+        "{:?}",
+        (
+            &desired.public_ips,
+            &desired.load_balancers,
+            &desired.security_group,
+            &desired.route_table,
+            &desired.frozen,
+        )
+    ))
+}
+
+fn fingerprint<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// What makes a Service worth trying again after a refusal: its spec and annotations.
+fn service_fingerprint(svc: &Service) -> u64 {
+    fingerprint(&(
+        serde_json::to_string(&svc.spec).unwrap_or_default(),
+        svc.annotations(),
+    ))
+}
+
+impl<A: AzurePort + 'static> Reconciler<A> {
+    /// A reconciler with nothing remembered yet.
+    pub fn new(
+        client: Client,
+        azure: Arc<A>,
+        settings: Settings,
+        (networks, services, nodes): (Store<AksNetwork>, Store<Service>, Store<Node>),
+        publisher: Publisher,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            client,
+            azure,
+            settings,
+            networks,
+            services,
+            nodes,
+            publisher,
+            metrics,
+            last_converged: Mutex::default(),
+            refusals: Mutex::default(),
+            stalls: Mutex::default(),
+        }
+    }
+
     /// Reconcile the configured AksNetwork once.
-    pub async fn reconcile(&self, cause: Cause) -> Result<Next, ReconcileError> {
+    pub async fn reconcile(&self, cause: Cause) -> Result<Requeue, ReconcileError> {
+        let span = tracing::info_span!("reconcile", network = %self.settings.network, ?cause);
+        self.reconcile_phases(cause).instrument(span).await
+    }
+
+    async fn reconcile_phases(&self, cause: Cause) -> Result<Requeue, ReconcileError> {
         let key = ObjectRef::<AksNetwork>::new(&self.settings.network);
         let Some(network) = self.networks.get(&key) else {
-            tracing::info!(network = %self.settings.network, "no AksNetwork of that name; waiting");
-            return Ok(Next {
-                requeue_after: None,
-            });
+            tracing::info!("no AksNetwork of that name; waiting");
+            return Ok(None);
         };
         let api: Api<AksNetwork> = Api::all(self.client.clone());
         if network.meta().deletion_timestamp.is_some() {
             return self.teardown(&api, &network).await;
         }
-        if !network.finalizers().iter().any(|f| f == NETWORK_FINALIZER) {
-            let mut finalizers = network.finalizers().to_vec();
-            finalizers.push(NETWORK_FINALIZER.to_string());
-            set_finalizers(
-                &api,
-                &network.name_any(),
-                network.resource_version(),
-                finalizers,
-            )
-            .await?;
-        }
-        let spec = &network.spec;
-        let problems = aksnet_crds::validate::validate(spec);
-        if !problems.is_empty() {
-            let message = problems
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("; ");
-            self.write_network_status(
-                &api,
-                &network,
-                Health::Stalled {
-                    reason: "InvalidSpec".into(),
-                    message,
-                },
-                None,
-                None,
-            )
-            .await?;
-            return Ok(Next {
-                requeue_after: None,
-            });
+        self.ensure_network_finalizer(&api, &network).await?;
+        if let Some(message) = invalid_spec(&network) {
+            let health = Health::Stalled {
+                reason: "InvalidSpec".into(),
+                message,
+            };
+            self.write_network_status(&api, &network, health, None)
+                .await?;
+            return Ok(None);
         }
 
-        let services = strip(self.services.state());
-        let nodes = strip(self.nodes.state());
-        let request = observe_request(&network, &services);
-        let mut observed = match self.azure.observe(&request).await {
+        let snapshot = Snapshot::new(&self.services, &self.nodes);
+        let request = observe_request(&network, &snapshot.get().0);
+        let observed = match self.azure.observe(&request).await {
             Ok(o) => o,
-            Err(e) if e.is_terminal() => return self.stalled(&api, &network, &e).await,
+            Err(e) if e.is_network_level() || e.is_refusal() => {
+                return self.stalled(&api, &network, &e).await;
+            }
             Err(e) => return Err(e.into()),
         };
-        let input = |observed: &'_ Observed| -> Desired {
-            plan::plan(&PlanInput {
-                network: spec,
-                services: &services,
-                nodes: &nodes,
-                observed,
-                load_balancer_class: &self.settings.load_balancer_class,
-                limits: self.settings.limits,
-            })
-        };
-        let mut desired = input(&observed);
-        let mut ops = diff(&desired, &observed);
-        self.metrics.planned_writes.set(ops.len() as i64);
-        let rejected = desired
-            .services
-            .values()
-            .filter(|o| matches!(o, ServiceOutcome::Rejected { .. }))
-            .count();
-        self.metrics.rejected_services.set(rejected as i64);
+        if self.observe_only(&network) {
+            return self.report_only(&api, &network, &snapshot, &observed).await;
+        }
+        let report = self
+            .apply(&network, &snapshot, &request, observed)
+            .instrument(tracing::info_span!("apply"))
+            .await;
+        self.finish(&api, &network, report, cause).await
+    }
 
-        let observe_only = self.settings.dry_run
-            || spec
+    async fn ensure_network_finalizer(
+        &self,
+        api: &Api<AksNetwork>,
+        network: &AksNetwork,
+    ) -> Result<(), ReconcileError> {
+        if network.finalizers().iter().any(|f| f == NETWORK_FINALIZER) {
+            return Ok(());
+        }
+        let mut finalizers = network.finalizers().to_vec();
+        finalizers.push(NETWORK_FINALIZER.to_string());
+        set_finalizers(
+            api,
+            &network.name_any(),
+            network.resource_version(),
+            finalizers,
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn observe_only(&self, network: &AksNetwork) -> bool {
+        self.settings.dry_run
+            || network
+                .spec
                 .reconcile
                 .as_ref()
-                .is_some_and(|r| r.policy == ReconcilePolicy::Observe);
-        if observe_only {
-            let message = format!(
-                "{} Azure operation(s) would be applied: {}",
-                ops.len(),
-                describe(&ops)
-            );
-            let health = if ops.is_empty() {
-                Health::Ready("Azure matches the spec (observe only)".into())
-            } else {
-                Health::Reconciling {
-                    reason: "ObserveOnly".into(),
-                    message,
-                }
-            };
-            self.write_network_status(&api, &network, health, Some(&desired), Some(&observed))
-                .await?;
-            return Ok(Next {
-                requeue_after: None,
-            });
-        }
+                .is_some_and(|r| r.policy == ReconcilePolicy::Observe)
+    }
 
-        let first_plan = plan_fingerprint(&desired);
-        self.add_service_finalizers(&services, &desired).await?;
-        let mut applied = Vec::new();
-        for _pass in 0..3 {
-            if ops.is_empty() {
-                break;
+    fn plan(&self, network: &AksNetwork, snapshot: &Snapshot<'_>, observed: &Observed, holds: &Holds) -> Desired {
+        let taken = snapshot.get();
+        plan::plan(&PlanInput {
+            network: &network.spec,
+            services: &taken.0,
+            nodes: &taken.1,
+            observed,
+            load_balancer_class: &self.settings.load_balancer_class,
+            limits: self.settings.limits,
+            holds,
+        })
+    }
+
+    /// Observe only (`reconcile.policy: observe`, `--dry-run`): say what would change.
+    async fn report_only(
+        &self,
+        api: &Api<AksNetwork>,
+        network: &AksNetwork,
+        snapshot: &Snapshot<'_>,
+        observed: &Observed,
+    ) -> Result<Requeue, ReconcileError> {
+        let desired = self.plan(network, snapshot, observed, &Holds::default());
+        let ops = diff(&desired, observed);
+        self.metrics.planned_writes.set(ops.len() as i64);
+        let health = if ops.is_empty() {
+            Health::Ready("Azure matches the spec (observe only)".into())
+        } else {
+            Health::Reconciling {
+                reason: "ObserveOnly".into(),
+                message: format!(
+                    "{} Azure operation(s) would be applied: {}",
+                    ops.len(),
+                    describe(&ops)
+                ),
             }
-            for op in &ops {
-                tracing::info!(op = %op.describe(), "applying");
-                match self.azure.apply(op).await {
-                    Ok(()) => applied.push(op.describe()),
-                    Err(e) if e.is_terminal() => return self.stalled(&api, &network, &e).await,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            observed = self.azure.observe(&request).await?;
-            desired = input(&observed);
-            ops = diff(&desired, &observed);
-        }
-        if !applied.is_empty() {
+        };
+        self.write_network_status(api, network, health, Some((&desired, observed)))
+            .await?;
+        Ok(None)
+    }
+
+    /// The Services refused before that are still to be held out (not edited since, and
+    /// their back-off not over).
+    fn held_refusals(&self, services: &[Service]) -> BTreeMap<String, ServiceError> {
+        let Ok(mut refusals) = self.refusals.lock() else {
+            return BTreeMap::new();
+        };
+        let current: HashMap<String, u64> = services
+            .iter()
+            .map(|s| (plan::service_key(s), service_fingerprint(s)))
+            .collect();
+        refusals.retain(|key, r| current.get(key) == Some(&r.fingerprint));
+        let now = Instant::now();
+        refusals
+            .iter()
+            .filter(|(_, r)| r.retry_at > now)
+            .map(|(k, r)| (k.clone(), r.error.clone()))
+            .collect()
+    }
+
+    /// Carry the plan out, publishing as Azure serves each Service.
+    async fn apply(
+        &self,
+        network: &AksNetwork,
+        snapshot: &Snapshot<'_>,
+        request: &ObserveRequest,
+        observed: Observed,
+    ) -> Report {
+        let engine = Engine::new(self.azure.clone(), self.settings.apply);
+        let refused = self.held_refusals(&snapshot.get().0);
+        engine
+            .run(
+                observed,
+                refused,
+                |observed, holds| self.plan(network, snapshot, observed, holds),
+                || self.azure.observe(request),
+                async |pass: Pass<'_>| {
+                    self.metrics.planned_writes.set(pass.ops.len() as i64);
+                    if let Err(e) = self.publisher.publish(pass).await {
+                        tracing::warn!(error = %e, "could not publish Service status");
+                    }
+                },
+            )
+            .await
+    }
+
+    /// Remember refusals, release Services, tell what was done, and set the network's status.
+    async fn finish(
+        &self,
+        api: &Api<AksNetwork>,
+        network: &AksNetwork,
+        report: Report,
+        cause: Cause,
+    ) -> Result<Requeue, ReconcileError> {
+        self.remember_refusals(&report.refused);
+        let (_, _, rejected) = tally(&report.desired);
+        self.metrics.rejected_services.set(rejected as i64);
+        self.publisher.release(&report.desired).await?;
+        let converged = plan_fingerprint(&report.desired);
+        if !report.applied.is_empty() {
             let drifted = cause == Cause::Drift
-                || self.last_converged.lock().ok().and_then(|l| *l) == Some(first_plan);
+                || self.last_converged.lock().ok().and_then(|l| *l) == Some(converged);
             let reason = if drifted { "DriftRepaired" } else { "Applied" };
             let note = format!(
                 "{} Azure operation(s): {}",
-                applied.len(),
-                applied.join(", ")
+                report.applied.len(),
+                report.applied.join(", ")
             );
             tracing::info!(%reason, %note);
-            self.event(&network.object_ref(&()), EventType::Normal, reason, &note)
+            self.publisher
+                .event(network, EventType::Normal, reason, &note)
                 .await;
         }
-        self.write_service_statuses(&services, &desired, &observed)
-            .await?;
-        self.release_services(&services, &desired).await?;
-        let health = if ops.is_empty() && desired.pending.is_empty() {
-            Health::Ready(summary(&desired))
-        } else {
-            Health::Reconciling {
+        let done = report.remaining.is_empty() && report.desired.pending.is_empty();
+        if let Some(e) = &report.error
+            && (e.is_network_level() || e.is_refusal())
+        {
+            return self.stalled(api, network, e).await;
+        }
+        if let Ok(mut stalls) = self.stalls.lock() {
+            *stalls = 0;
+        }
+        let health = match &report.error {
+            Some(e) => Health::Reconciling {
+                reason: e.reason().to_string(),
+                message: e.to_string(),
+            },
+            None if done => Health::Ready(summary(&report.desired)),
+            None => Health::Reconciling {
                 reason: "Progressing".into(),
-                message: desired
+                message: report
+                    .desired
                     .pending
                     .first()
                     .cloned()
-                    .unwrap_or_else(|| describe(&ops)),
-            }
+                    .unwrap_or_else(|| describe(&report.remaining)),
+            },
         };
-        let requeue = !matches!(health, Health::Ready(_));
         if let Ok(mut last) = self.last_converged.lock() {
-            *last = (!requeue).then(|| plan_fingerprint(&desired));
+            *last = (done && report.error.is_none()).then_some(converged);
         }
-        self.write_network_status(&api, &network, health, Some(&desired), Some(&observed))
-            .await?;
-        Ok(Next {
-            requeue_after: requeue.then_some(Duration::from_secs(2)),
+        self.write_network_status(
+            api,
+            network,
+            health,
+            Some((&report.desired, &report.observed)),
+        )
+        .await?;
+        if let Some(e) = report.error {
+            return Err(e.into());
+        }
+        let retry_refused = self.next_refusal_retry();
+        Ok(if done {
+            retry_refused
+        } else {
+            Some(Duration::from_secs(2))
         })
+    }
+
+    fn remember_refusals(&self, refused: &BTreeMap<String, ServiceError>) {
+        let Ok(mut refusals) = self.refusals.lock() else {
+            return;
+        };
+        for (key, error) in refused {
+            let Some(svc) = key
+                .split_once('/')
+                .and_then(|(ns, name)| self.services.get(&ObjectRef::new(name).within(ns)))
+            else {
+                continue;
+            };
+            let count = refusals.get(key).map_or(0, |r| r.count) + 1;
+            let wait = (REFUSAL_RETRY * 2u32.saturating_pow(count - 1)).min(REFUSAL_RETRY_MAX);
+            refusals.insert(
+                key.clone(),
+                Refusal {
+                    error: error.clone(),
+                    fingerprint: service_fingerprint(&svc),
+                    retry_at: Instant::now() + wait,
+                    count,
+                },
+            );
+        }
+    }
+
+    /// When the first refused Service is due to be tried again.
+    fn next_refusal_retry(&self) -> Requeue {
+        let refusals = self.refusals.lock().ok()?;
+        let now = Instant::now();
+        refusals
+            .values()
+            .map(|r| r.retry_at.saturating_duration_since(now))
+            .min()
     }
 
     /// The AksNetwork is being deleted: remove what aksnet created, then the finalizers.
@@ -292,14 +501,12 @@ impl<A: AzurePort> Reconciler<A> {
         &self,
         api: &Api<AksNetwork>,
         network: &AksNetwork,
-    ) -> Result<Next, ReconcileError> {
+    ) -> Result<Requeue, ReconcileError> {
         if !network.finalizers().iter().any(|f| f == NETWORK_FINALIZER) {
-            return Ok(Next {
-                requeue_after: None,
-            });
+            return Ok(None);
         }
-        let services = strip(self.services.state());
-        let request = observe_request(network, &services);
+        let services: Vec<Arc<Service>> = self.services.state();
+        let request = observe_request(network, &owned(services.clone()));
         let observed = self.azure.observe(&request).await?;
         let desired = plan::teardown(&network.spec, &observed);
         if !self.settings.dry_run {
@@ -310,7 +517,7 @@ impl<A: AzurePort> Reconciler<A> {
         }
         for svc in &services {
             if svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
-                self.remove_service_finalizer(svc).await?;
+                self.publisher.remove_finalizer(svc).await?;
             }
         }
         let rest: Vec<String> = network
@@ -320,199 +527,34 @@ impl<A: AzurePort> Reconciler<A> {
             .cloned()
             .collect();
         set_finalizers(api, &network.name_any(), network.resource_version(), rest).await?;
-        Ok(Next {
-            requeue_after: None,
-        })
+        Ok(None)
     }
 
+    /// A problem of the network itself: `Stalled` with ARM's code, message and resource, and
+    /// a re-check that backs off from [`STALLED_RETRY`] to [`STALLED_RETRY_MAX`].
     async fn stalled(
         &self,
         api: &Api<AksNetwork>,
         network: &AksNetwork,
         e: &AzureError,
-    ) -> Result<Next, ReconcileError> {
-        tracing::warn!(error = %e, "terminal Azure error");
-        self.event(
-            &network.object_ref(&()),
-            EventType::Warning,
-            e.reason(),
-            &e.to_string(),
-        )
-        .await;
+    ) -> Result<Requeue, ReconcileError> {
+        tracing::warn!(error = %e, "the network is stalled");
+        self.publisher
+            .event(network, EventType::Warning, e.reason(), &e.to_string())
+            .await;
         let health = Health::Stalled {
             reason: e.reason().into(),
             message: e.to_string(),
         };
-        self.write_network_status(api, network, health, None, None)
+        self.write_network_status(api, network, health, None)
             .await?;
-        Ok(Next {
-            requeue_after: Some(Duration::from_secs(300)),
-        })
-    }
-
-    async fn event(
-        &self,
-        reference: &k8s_openapi::api::core::v1::ObjectReference,
-        type_: EventType,
-        reason: &str,
-        note: &str,
-    ) {
-        let ev = Event {
-            type_,
-            reason: reason.to_string(),
-            note: Some(note.chars().take(1000).collect()),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        if let Err(e) = self.recorder.publish(&ev, reference).await {
-            tracing::warn!(error = %e, "could not publish an Event");
-        }
-    }
-
-    async fn add_service_finalizers(
-        &self,
-        services: &[Service],
-        desired: &Desired,
-    ) -> Result<(), ReconcileError> {
-        for svc in services {
-            let served = matches!(
-                desired.services.get(&plan::service_key(svc)),
-                Some(ServiceOutcome::Planned { .. } | ServiceOutcome::Rejected { .. })
-            );
-            if served && !svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
-                let mut finalizers = svc.finalizers().to_vec();
-                finalizers.push(SERVICE_FINALIZER.to_string());
-                let api: Api<Service> =
-                    Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
-                set_finalizers(&api, &svc.name_any(), svc.resource_version(), finalizers).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn remove_service_finalizer(&self, svc: &Service) -> Result<(), ReconcileError> {
-        let api: Api<Service> =
-            Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
-        let rest: Vec<String> = svc
-            .finalizers()
-            .iter()
-            .filter(|f| *f != SERVICE_FINALIZER)
-            .cloned()
-            .collect();
-        set_finalizers(&api, &svc.name_any(), svc.resource_version(), rest).await?;
-        Ok(())
-    }
-
-    /// Released Services (deleted, another class or type) lose the finalizer once Azure no
-    /// longer holds their objects; a type change also clears the ingress aksnet wrote.
-    async fn release_services(
-        &self,
-        services: &[Service],
-        desired: &Desired,
-    ) -> Result<(), ReconcileError> {
-        for svc in services {
-            let released = matches!(
-                desired.services.get(&plan::service_key(svc)),
-                Some(ServiceOutcome::Released)
-            );
-            if released && svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
-                if svc.meta().deletion_timestamp.is_none() {
-                    let api: Api<Service> =
-                        Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
-                    let patch = json!({"status": {"loadBalancer": {"ingress": null}}});
-                    api.patch_status(
-                        &svc.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Merge(&patch),
-                    )
-                    .await?;
-                }
-                self.remove_service_finalizer(svc).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn write_service_statuses(
-        &self,
-        services: &[Service],
-        desired: &Desired,
-        observed: &Observed,
-    ) -> Result<(), ReconcileError> {
-        for svc in services {
-            let key = plan::service_key(svc);
-            let (ingress, ready, reason, message) = match desired.services.get(&key) {
-                Some(ServiceOutcome::Planned { ingress }) => {
-                    let ips: Vec<String> = ingress
-                        .iter()
-                        .filter_map(|i| i.address(observed, |rg, n| observed.public_ip(rg, n)))
-                        .collect();
-                    let ready = ips.len() == ingress.len();
-                    let message = if ready {
-                        format!("served at {}", ips.join(", "))
-                    } else {
-                        "waiting for Azure to allocate an address".to_string()
-                    };
-                    (
-                        Some(ips),
-                        ready,
-                        if ready { "Synced" } else { "Pending" },
-                        message,
-                    )
-                }
-                Some(ServiceOutcome::Rejected { errors }) => {
-                    let message = errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.field, e.problem))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    let reason = errors.first().map_or("Rejected", |e| e.problem.reason());
-                    (None, false, reason, message)
-                }
-                _ => continue,
-            };
-            let old_status = svc.status.clone().unwrap_or_default();
-            let old_conditions = old_status.conditions.clone().unwrap_or_default();
-            let conditions = status::service_conditions(
-                &old_conditions,
-                ready,
-                reason,
-                &message,
-                svc.meta().generation,
-            );
-            let old_ips: Vec<String> = old_status
-                .load_balancer
-                .and_then(|lb| lb.ingress)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|i| i.ip)
-                .collect();
-            let ingress_changed = ingress.as_ref().is_some_and(|ips| *ips != old_ips);
-            if !ingress_changed && status::same_conditions(&conditions, &old_conditions) {
-                continue;
-            }
-            if !ready {
-                self.event(&svc.object_ref(&()), EventType::Warning, reason, &message)
-                    .await;
-            }
-            let mut patch = json!({"status": {"conditions": conditions}});
-            if let Some(ips) = ingress {
-                let list: Vec<_> = ips
-                    .iter()
-                    .map(|ip| json!({"ip": ip, "ipMode": "VIP"}))
-                    .collect();
-                patch["status"]["loadBalancer"] = json!({"ingress": list});
-            }
-            let api: Api<Service> =
-                Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
-            api.patch_status(
-                &svc.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await?;
-        }
-        Ok(())
+        let stalls = self.stalls.lock().map_or(0, |mut s| {
+            *s += 1;
+            *s
+        });
+        let wait = (STALLED_RETRY * 2u32.saturating_pow(stalls.saturating_sub(1)))
+            .min(STALLED_RETRY_MAX);
+        Ok(Some(wait))
     }
 
     async fn write_network_status(
@@ -520,8 +562,7 @@ impl<A: AzurePort> Reconciler<A> {
         api: &Api<AksNetwork>,
         network: &AksNetwork,
         health: Health,
-        desired: Option<&Desired>,
-        observed: Option<&Observed>,
+        plan: Option<(&Desired, &Observed)>,
     ) -> Result<(), ReconcileError> {
         let old = network.status.clone().unwrap_or_default();
         let generation = network.meta().generation;
@@ -535,7 +576,7 @@ impl<A: AzurePort> Reconciler<A> {
             ),
             ..old.clone()
         };
-        if let (Some(desired), Some(observed)) = (desired, observed) {
+        if let Some((desired, observed)) = plan {
             let public_ips = public_ip_status(desired, observed);
             let addresses: Vec<String> = public_ips
                 .iter()
@@ -567,27 +608,22 @@ impl<A: AzurePort> Reconciler<A> {
     }
 }
 
-/// Replace an object's finalizers, guarded by its resourceVersion.
-async fn set_finalizers<K>(
-    api: &Api<K>,
-    name: &str,
-    resource_version: Option<String>,
-    finalizers: Vec<String>,
-) -> Result<(), kube::Error>
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}});
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
+/// The spec's problems, if any, as one message.
+fn invalid_spec(network: &AksNetwork) -> Option<String> {
+    let problems = aksnet_crds::validate::validate(&network.spec);
+    (!problems.is_empty()).then(|| {
+        problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 /// What to read from Azure for this network and these Services.
 fn observe_request(network: &AksNetwork, services: &[Service]) -> ObserveRequest {
     let spec = &network.spec;
-    let lb = spec.load_balancer.clone();
+    let lb = plan::load_balancer_spec(spec);
     let mut groups: Vec<String> = services
         .iter()
         .filter_map(|s| s.annotations().get(annotations::RESOURCE_GROUP).cloned())
@@ -597,15 +633,11 @@ fn observe_request(network: &AksNetwork, services: &[Service]) -> ObserveRequest
     ObserveRequest {
         resource_group: spec.azure.resource_group.clone(),
         public_ip_groups: groups,
-        load_balancers: lb.map_or_else(
-            || vec!["kubernetes".into(), "kubernetes-internal".into()],
-            |l| vec![l.public_name, l.internal_name],
-        ),
+        load_balancers: vec![lb.public_name, lb.internal_name],
         security_group: spec.security_group.as_ref().map(|s| s.name.clone()),
         route_table: spec.route_table.as_ref().map(|r| r.name.clone()),
     }
 }
-
 fn public_ip_status(desired: &Desired, observed: &Observed) -> Vec<PublicIpStatus> {
     let mut out: Vec<PublicIpStatus> = desired
         .public_ips
@@ -624,13 +656,11 @@ fn public_ip_status(desired: &Desired, observed: &Observed) -> Vec<PublicIpStatu
 
 fn counts(desired: &Desired, observed: &Observed) -> ManagedCounts {
     let o = &desired.ownership;
-    let planned = desired
-        .services
-        .values()
-        .filter(|s| matches!(s, ServiceOutcome::Planned { .. }))
-        .count();
+    let (served, pending, rejected) = tally(desired);
     ManagedCounts {
-        services: planned as u32,
+        services: served as u32,
+        rejected_services: rejected as u32,
+        pending_services: pending as u32,
         load_balancer_rules: observed
             .load_balancers
             .iter()
@@ -656,9 +686,10 @@ fn summary(desired: &Desired) -> String {
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
     for o in desired.services.values() {
         let k = match o {
-            ServiceOutcome::Planned { .. } => "served",
-            ServiceOutcome::Rejected { .. } => "rejected",
-            ServiceOutcome::Released => continue,
+            plan::ServiceOutcome::Planned { .. } => "served",
+            plan::ServiceOutcome::Waiting { .. } => "waiting",
+            plan::ServiceOutcome::Rejected { .. } => "rejected",
+            plan::ServiceOutcome::Released => continue,
         };
         *by_state.entry(k).or_default() += 1;
     }

@@ -23,6 +23,20 @@ pub(crate) struct Placed {
     pub ingress: Vec<(Family, IngressSource)>,
     /// `(family, protocol, backend port)` of each rule.
     pub ports: Vec<(Family, Protocol, u16)>,
+    /// Why its frontends, rules and probes are not written yet (its claims hold meanwhile).
+    pub waiting: Option<String>,
+}
+
+/// A Service placed but not yet taken in: what [`Planner::commit`] adds.
+pub(crate) struct Placement {
+    /// What the rest of the plan needs to know.
+    pub placed: Placed,
+    key: String,
+    internal: bool,
+    claimed: Vec<(String, Protocol, u16)>,
+    rules: Vec<LbRule>,
+    probes: Vec<Probe>,
+    resolved: Vec<Resolved>,
 }
 
 /// One load balancer being planned.
@@ -34,6 +48,9 @@ struct LbState {
     outbound: Option<OutboundRule>,
     /// Children of others already on the observed LB: (frontends, rules, probes).
     foreign: (usize, usize, usize),
+    /// Children of waiting Services, counted against the limits but not written yet:
+    /// (frontends, rules, probes).
+    held: (usize, usize, usize),
     /// (frontend key, protocol, port) → the Service holding it.
     ports: HashMap<(String, Protocol, u16), String>,
 }
@@ -62,6 +79,7 @@ impl LbState {
             probes: Vec::new(),
             outbound: None,
             foreign,
+            held: (0, 0, 0),
             ports: HashMap::new(),
         }
     }
@@ -80,19 +98,19 @@ impl LbState {
         let checks = [
             (
                 "frontends",
-                self.frontends.len() + self.foreign.0 + frontends,
+                self.frontends.len() + self.foreign.0 + self.held.0 + frontends,
                 frontends,
                 limits.frontends_per_load_balancer,
             ),
             (
                 "rules",
-                self.rules.len() + self.foreign.1 + rules,
+                self.rules.len() + self.foreign.1 + self.held.1 + rules,
                 rules,
                 limits.rules_per_load_balancer,
             ),
             (
                 "probes",
-                self.probes.len() + self.foreign.2 + probes,
+                self.probes.len() + self.foreign.2 + self.held.2 + probes,
                 probes,
                 limits.probes_per_load_balancer,
             ),
@@ -282,12 +300,17 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
     }
 
-    /// Place one Service, or say why it cannot be placed (nothing is changed then).
+    /// Place one Service, or say why it cannot be placed; nothing changes until the placement
+    /// is [committed](Planner::commit) (after the NSG admits it too). A `deferred` Service, or
+    /// one whose public IPs do not exist yet, keeps its claims (ports, DNS label, public IPs)
+    /// but gets no frontends, rules or probes yet: a load balancer write never names a public
+    /// IP that is still being created.
     pub fn place(
-        &mut self,
+        &self,
         intent: &ServiceIntent,
         prefix: &str,
-    ) -> Result<Placed, Vec<ServiceError>> {
+        deferred: bool,
+    ) -> Result<Placement, Vec<ServiceError>> {
         let key = intent.key.as_str();
         // Cheap counts first: a Service over a limit costs no naming work.
         let families = intent.frontends.len();
@@ -399,31 +422,88 @@ impl<'c, 'a> Planner<'c, 'a> {
             return Err(errors);
         }
 
-        let lb = if intent.internal {
+        let waiting = if deferred {
+            Some("held back while Azure's refusal of a shared write is narrowed down".to_string())
+        } else {
+            resolved.iter().find_map(|r| match &r.ingress {
+                IngressSource::PublicIp {
+                    resource_group,
+                    name,
+                } if ctx
+                    .observed_ip(resource_group, name)
+                    .is_none_or(|p| p.address.is_none()) =>
+                {
+                    Some(format!("public IP {name} is being created"))
+                }
+                _ => None,
+            })
+        };
+        let ingress = resolved
+            .iter()
+            .map(|r| (r.family, r.ingress.clone()))
+            .collect();
+        Ok(Placement {
+            placed: Placed {
+                ingress,
+                ports,
+                waiting,
+            },
+            key: key.to_string(),
+            internal: intent.internal,
+            claimed,
+            rules,
+            probes,
+            resolved,
+        })
+    }
+
+    /// Take a placement in: its claims always, its children unless it waits.
+    pub fn commit(&mut self, placement: Placement) -> Placed {
+        let Placement {
+            placed,
+            key,
+            internal,
+            claimed,
+            rules,
+            probes,
+            resolved,
+        } = placement;
+        let waiting = placed.waiting.is_some();
+        let lb = if internal {
             &mut self.internal
         } else {
             &mut self.public
         };
         for claim in claimed {
-            lb.ports.insert(claim, key.to_string());
+            lb.ports.insert(claim, key.clone());
         }
-        lb.rules.extend(rules);
-        lb.probes.extend(probes);
-        let mut ingress = Vec::new();
+        if waiting {
+            let new_frontends = resolved
+                .iter()
+                .filter(|r| !lb.frontends.contains_key(&name_key(&r.frontend.name)))
+                .count();
+            lb.held.0 += new_frontends;
+            lb.held.1 += rules.len();
+            lb.held.2 += probes.len();
+        } else {
+            lb.rules.extend(rules);
+            lb.probes.extend(probes);
+        }
         for r in resolved {
-            lb.frontends
-                .entry(name_key(&r.frontend.name))
-                .or_insert(r.frontend);
+            if !waiting {
+                lb.frontends
+                    .entry(name_key(&r.frontend.name))
+                    .or_insert(r.frontend);
+            }
             if let Some(pip) = r.public_ip {
                 if let Some(label) = &pip.dns_label {
-                    self.dns_labels.insert(label.clone(), key.to_string());
+                    self.dns_labels.insert(label.clone(), key.clone());
                 }
                 self.public_ips
                     .insert((name_key(&pip.resource_group), name_key(&pip.name)), pip);
             }
-            ingress.push((r.family, r.ingress));
         }
-        Ok(Placed { ingress, ports })
+        placed
     }
 
     /// Resolve one family's frontend of a Service.

@@ -74,6 +74,19 @@ pub struct PlanInput<'a> {
     pub load_balancer_class: &'a str,
     /// Azure limits.
     pub limits: Limits,
+    /// What the apply engine holds back.
+    pub holds: &'a Holds,
+}
+
+/// What the apply engine asks the plan to hold back while it carries a plan out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Holds {
+    /// Services whose writes Azure refused (`namespace/name` → why): rejected and frozen
+    /// without being placed, so the rest of the plan goes ahead without them.
+    pub refused: BTreeMap<String, ServiceError>,
+    /// Services left out of the shared-parent writes of this pass while a refused write is
+    /// narrowed down: placed (their claims hold), but their children stay as observed.
+    pub deferred: BTreeSet<String>,
 }
 
 /// Where a Service's ingress address will come from once Azure has applied the plan.
@@ -137,6 +150,12 @@ pub enum ServiceOutcome {
         /// One per family.
         ingress: Vec<IngressSource>,
     },
+    /// Placed, but its load balancer and NSG children wait (kept as observed) until the public
+    /// IPs its frontends name exist with an address, or until a narrowed-down write lets it in.
+    Waiting {
+        /// What it waits for.
+        reason: String,
+    },
     /// Not served as asked; its existing Azure children are kept as they are.
     Rejected {
         /// Every reason.
@@ -165,8 +184,12 @@ pub struct Desired {
     pub services: BTreeMap<String, ServiceOutcome>,
     /// Problems with nodes and spec entries (they are left out; the rest is planned).
     pub errors: Vec<ObjectError>,
-    /// Name prefixes (lower case) of rejected Services, whose observed children are kept.
+    /// Name prefixes (lower case) of rejected and waiting Services, whose observed children
+    /// are kept.
     pub frozen: BTreeSet<String>,
+    /// Every served Service's name prefix (lower case) → its `namespace/name`: which Service a
+    /// child (and so a write) carries.
+    pub service_prefixes: BTreeMap<String, String>,
     /// What waits for Azure (e.g. an NSG rule for a public IP not allocated yet); plan again
     /// after applying.
     pub pending: Vec<String>,
@@ -190,6 +213,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
 
     let mut outcomes = BTreeMap::new();
     let mut frozen = BTreeSet::new();
+    let mut service_prefixes = BTreeMap::new();
     let mut lbs = load_balancer::Planner::new(&ctx, &nodes);
     let mut nsg = security::Planner::new(&ctx, lbs.node_ips());
     for ((_, key), svc) in services {
@@ -198,14 +222,25 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
             outcomes.insert(key, ServiceOutcome::Released);
             continue;
         }
-        let placed = intent::read(&key, svc).and_then(|intent| {
-            let placed = lbs.place(&intent, &prefix)?;
-            nsg.admit(&intent, &prefix, &placed)?;
-            Ok(placed)
-        });
+        service_prefixes.insert(name_key(&prefix), key.clone());
+        let placed = match input.holds.refused.get(&key) {
+            Some(refusal) => Err(vec![refusal.clone()]),
+            None => intent::read(&key, svc).and_then(|intent| {
+                let deferred = input.holds.deferred.contains(&key);
+                let placement = lbs.place(&intent, &prefix, deferred)?;
+                nsg.admit(&intent, &prefix, &placement.placed)?;
+                Ok(lbs.commit(placement))
+            }),
+        };
         let outcome = match placed {
-            Ok(placed) => ServiceOutcome::Planned {
-                ingress: placed.ingress.into_iter().map(|(_, i)| i).collect(),
+            Ok(placed) => match placed.waiting {
+                Some(reason) => {
+                    frozen.insert(name_key(&prefix));
+                    ServiceOutcome::Waiting { reason }
+                }
+                None => ServiceOutcome::Planned {
+                    ingress: placed.ingress.into_iter().map(|(_, i)| i).collect(),
+                },
             },
             Err(errors) => {
                 frozen.insert(name_key(&prefix));
@@ -230,6 +265,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         services: outcomes,
         errors,
         frozen,
+        service_prefixes,
         pending,
     }
 }
@@ -244,11 +280,8 @@ pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
         &az.resource_group,
         &network.cluster_name,
     );
-    let lb = network.load_balancer.clone();
-    let names = lb.map_or_else(
-        || vec!["kubernetes".to_string(), "kubernetes-internal".to_string()],
-        |l| vec![l.public_name, l.internal_name],
-    );
+    let lb = load_balancer_spec(network);
+    let names = [lb.public_name, lb.internal_name];
     Desired {
         public_ips: Vec::new(),
         load_balancers: names.into_iter().map(|n| (n, None)).collect(),
@@ -266,8 +299,23 @@ pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
         services: BTreeMap::new(),
         errors: Vec::new(),
         frozen: BTreeSet::new(),
+        service_prefixes: BTreeMap::new(),
         pending: Vec::new(),
     }
+}
+
+/// The AksNetwork's load balancer settings, with the defaults (`kubernetes` and
+/// `kubernetes-internal`, the cloud provider's names) when it sets none.
+pub fn load_balancer_spec(network: &AksNetworkSpec) -> LoadBalancerSpec {
+    network
+        .load_balancer
+        .clone()
+        .unwrap_or_else(|| LoadBalancerSpec {
+            public_name: "kubernetes".into(),
+            internal_name: "kubernetes-internal".into(),
+            outbound_type: OutboundType::LoadBalancer,
+            outbound: None,
+        })
 }
 
 /// `namespace/name` of a Service.
@@ -308,16 +356,7 @@ impl<'a> Context<'a> {
             .resource_group
             .as_deref()
             .unwrap_or(&az.resource_group);
-        let lb_spec = input
-            .network
-            .load_balancer
-            .clone()
-            .unwrap_or_else(|| LoadBalancerSpec {
-                public_name: "kubernetes".into(),
-                internal_name: "kubernetes-internal".into(),
-                outbound_type: OutboundType::LoadBalancer,
-                outbound: None,
-            });
+        let lb_spec = load_balancer_spec(input.network);
         Self {
             vnet_id: format!(
                 "/subscriptions/{}/resourceGroups/{vnet_rg}/providers/Microsoft.Network/virtualNetworks/{}",

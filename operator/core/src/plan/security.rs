@@ -16,6 +16,9 @@ struct Wanted {
     rule: SecurityRule,
     /// Where its destinations come from (resolved in [`Planner::finish`]).
     destinations: Vec<Destination>,
+    /// Counted (it holds its priority and its share of the limits) but not written yet: its
+    /// Service waits for Azure.
+    held: bool,
 }
 
 /// A destination address of a service rule.
@@ -160,7 +163,8 @@ impl<'c, 'a> Planner<'c, 'a> {
         size - self.reserved.range(range.start..=range.end).count()
     }
 
-    /// Add a Service's rules, or say why they do not fit (nothing is added then).
+    /// Add a Service's rules, or say why they do not fit (nothing is added then). The rules of
+    /// a Service that waits are counted but not written.
     pub fn admit(
         &mut self,
         intent: &ServiceIntent,
@@ -240,6 +244,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                         )),
                     },
                     destinations: vec![destination],
+                    held: placed.waiting.is_some(),
                 },
             ));
         }
@@ -308,7 +313,13 @@ impl<'c, 'a> Planner<'c, 'a> {
         self.tally = self.tally.add(extra);
         for (key, wanted) in new_rules {
             match self.index.get(&key) {
-                Some(i) => self.wanted[*i].destinations.extend(wanted.destinations),
+                // A waiting Service adds to a shared rule once it is served.
+                Some(_) if wanted.held => {}
+                Some(i) => {
+                    let shared = &mut self.wanted[*i];
+                    shared.held = false;
+                    shared.destinations.extend(wanted.destinations);
+                }
                 None => {
                     self.index.insert(key, self.wanted.len());
                     self.wanted.push(wanted);
@@ -357,7 +368,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         let range = spec.service_priority_range;
         let mut used = self.reserved.clone();
         let mut service_rules = Vec::new();
-        for mut w in self.wanted {
+        for mut w in self.wanted.into_iter().filter(|w| !w.held) {
             let mut dests = BTreeSet::new();
             for d in w.destinations {
                 match d {

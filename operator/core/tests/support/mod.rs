@@ -9,7 +9,7 @@ use aksnet_core::diff::{Op, diff};
 use aksnet_core::model::{
     Access, Direction, Observed, Route, RouteTable, SecurityGroup, SecurityRule,
 };
-use aksnet_core::plan::{Desired, Limits, PlanInput, plan};
+use aksnet_core::plan::{Desired, Limits, PlanInput, Holds, plan};
 use k8s_openapi::api::core::v1::{Node, Service};
 use serde_json::json;
 
@@ -184,6 +184,7 @@ pub fn plan_with(
         observed,
         load_balancer_class: CLASS,
         limits: Limits::default(),
+        holds: &Holds::default(),
     })
 }
 

@@ -1,0 +1,481 @@
+//! The apply engine: carries a plan out as a pipeline of passes, with failure isolation.
+//!
+//! ```text
+//!            ┌──────────── plan(observed, holds) ── diff ── publish ◀──────────┐
+//!            │                                                                  │
+//!  independent writes (public IPs): up to N in flight ── done ── observed.record┤
+//!  shared-parent writes (LB, NSG, route table): one per parent per pass ───────┘
+//! ```
+//!
+//! - Each Service's public IP is created, updated or deleted on its own, concurrently, up to
+//!   `max_concurrent_writes` in flight (all inside the transport's write budget).
+//! - A *pass* writes each shared parent once, holding every Service that is ready at that
+//!   moment; the plan leaves out Services whose public IPs are still being created
+//!   ([`ServiceOutcome::Waiting`]), so a pass never waits for them. Passes start when the first
+//!   public IPs land, then at a growing interval (so a burst costs a few writes of each parent),
+//!   and at once when nothing else is in flight.
+//! - After every write the result goes into the observed state (no re-read) and the plan is
+//!   published, so a Service gets its address as soon as Azure serves it.
+//! - A refused write is judged ([`blame::judge`]): a public IP's refusal rejects its Service;
+//!   a shared write's refusal rejects the Services its error names, or holds back half of the
+//!   Services it carried and writes the rest in the next pass. Rejected Services are frozen by
+//!   the plan, so the rest of the plan goes ahead in the same run.
+//! - 412 and 404 re-read Azure and re-plan; those and transient errors back off per resource.
+//!   Errors of the network itself (permissions, a missing resource group) stop the run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::azure::{AzureError, AzurePort};
+use crate::blame::{self, Verdict};
+use crate::diff::{Op, carried, diff};
+use crate::model::{Applied, Observed};
+use crate::plan::{Desired, Holds};
+use crate::problem::{Problem, ServiceError};
+
+/// How the engine runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Independent writes in flight at most.
+    pub max_concurrent_writes: usize,
+    /// Attempts at one resource in one run before it is left to the next reconcile.
+    pub max_attempts: u32,
+    /// The wait between the first two passes of a burst; it doubles up to `max_pass_interval`.
+    pub pass_interval: Duration,
+    /// The longest wait between passes while writes are in flight.
+    pub max_pass_interval: Duration,
+    /// The first back-off of a resource whose write failed (doubles per failure).
+    pub retry_backoff: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_writes: 32,
+            max_attempts: 4,
+            pass_interval: Duration::from_secs(2),
+            max_pass_interval: Duration::from_secs(30),
+            retry_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// One look at the run, handed to the publisher after every change.
+pub struct Pass<'a> {
+    /// The plan now.
+    pub desired: &'a Desired,
+    /// Azure now (as the writes answered).
+    pub observed: &'a Observed,
+    /// What is still to do.
+    pub ops: &'a [Op],
+    /// The Services (lower-case name prefixes) that some op still to do carries: not served yet.
+    pub unserved: &'a BTreeSet<String>,
+}
+
+/// How a run ended.
+pub struct Report {
+    /// The last plan.
+    pub desired: Desired,
+    /// Azure as the writes left it.
+    pub observed: Observed,
+    /// Operations still to do (left to the next reconcile).
+    pub remaining: Vec<Op>,
+    /// What was written, for Events.
+    pub applied: Vec<String>,
+    /// Services Azure refused in this run, with why.
+    pub refused: BTreeMap<String, ServiceError>,
+    /// Why part of the plan was left: a network-level error stops the run; otherwise the last
+    /// error of a resource that ran out of attempts.
+    pub error: Option<AzureError>,
+}
+
+/// The engine over one Azure port.
+pub struct Engine<A> {
+    azure: Arc<A>,
+    settings: Settings,
+}
+
+/// What an independent write answered.
+type Done = (Op, Result<Applied, AzureError>);
+
+impl<A: AzurePort + 'static> Engine<A> {
+    /// An engine writing through `azure`.
+    pub fn new(azure: Arc<A>, settings: Settings) -> Self {
+        Self { azure, settings }
+    }
+
+    /// Carry out what `plan` wants, starting from `observed`, with `refused` Services (known
+    /// from earlier runs) held out. `reobserve` reads Azure again after a 412 or 404;
+    /// `publish` is told of every change.
+    pub async fn run<P, R, RF, F>(
+        &self,
+        observed: Observed,
+        refused: BTreeMap<String, ServiceError>,
+        plan: P,
+        reobserve: R,
+        mut publish: F,
+    ) -> Report
+    where
+        P: Fn(&Observed, &Holds) -> Desired,
+        R: Fn() -> RF,
+        RF: Future<Output = Result<Observed, AzureError>>,
+        F: AsyncFnMut(Pass<'_>),
+    {
+        let mut run = Run {
+            settings: self.settings,
+            observed,
+            holds: Holds {
+                refused,
+                deferred: BTreeSet::new(),
+            },
+            refused_now: BTreeMap::new(),
+            inflight: JoinSet::new(),
+            busy: HashSet::new(),
+            attempts: HashMap::new(),
+            not_before: HashMap::new(),
+            given_up: HashSet::new(),
+            applied: Vec::new(),
+            error: None,
+            next_pass: Instant::now(),
+            interval: self.settings.pass_interval,
+            written: HashSet::new(),
+            stale: false,
+        };
+        loop {
+            if run.stale {
+                run.stale = false;
+                match reobserve().await {
+                    Ok(o) => run.observed = o,
+                    Err(e) => run.fail_network(e),
+                }
+            }
+            let desired = plan(&run.observed, &run.holds);
+            let ops = diff(&desired, &run.observed);
+            let unserved: BTreeSet<String> = ops
+                .iter()
+                .flat_map(|op| carried(op, &run.observed, &desired.ownership))
+                .collect();
+            publish(Pass {
+                desired: &desired,
+                observed: &run.observed,
+                ops: &ops,
+                unserved: &unserved,
+            })
+            .await;
+            if run.is_stopped() {
+                run.drain().await;
+                return run.report(desired, ops);
+            }
+            let mut progressed = self.start_independent(&mut run, &ops, false);
+            if run.pass_open() {
+                match self.next_shared(&mut run, &ops, &desired).await {
+                    Step::Wrote | Step::Refused => continue,
+                    Step::Nothing => {
+                        if !run.written.is_empty() {
+                            run.end_pass();
+                        }
+                        // Deletes of public IPs go once the load balancers let go of them.
+                        progressed |= self.start_independent(&mut run, &ops, true);
+                    }
+                }
+            }
+            if progressed {
+                continue;
+            }
+            let gated = ops
+                .iter()
+                .any(|op| !op.is_independent() && run.may_write(op) && !run.pass_open());
+            if !run.wait(gated).await {
+                return run.report(desired, ops);
+            }
+        }
+    }
+
+    /// Start the independent writes that may go (puts, or with `deletes` the deletes).
+    fn start_independent(&self, run: &mut Run, ops: &[Op], deletes: bool) -> bool {
+        let mut started = false;
+        for op in ops.iter().filter(|op| op.is_independent()) {
+            let is_delete = matches!(op, Op::DeletePublicIp { .. });
+            if is_delete != deletes || !run.may_write(op) {
+                continue;
+            }
+            if run.inflight.len() >= self.settings.max_concurrent_writes.max(1) {
+                break;
+            }
+            let azure = self.azure.clone();
+            let op = op.clone();
+            run.busy.insert(op.resource_key());
+            run.inflight.spawn(async move {
+                let result = azure.apply(&op).await;
+                (op, result)
+            });
+            started = true;
+        }
+        started
+    }
+
+    /// Write the next shared parent of this pass.
+    async fn next_shared(&self, run: &mut Run, ops: &[Op], desired: &Desired) -> Step {
+        let next = ops.iter().find(|op| {
+            !op.is_independent()
+                && run.may_write(op)
+                && !run.written.contains(&op.resource_key())
+                && op
+                    .public_ips_named()
+                    .iter()
+                    .all(|(rg, name)| run.observed.public_ip(rg, name).is_some())
+        });
+        let Some(op) = next else {
+            return Step::Nothing;
+        };
+        let key = op.resource_key();
+        tracing::info!(op = %op.describe(), "applying");
+        let result = {
+            let span = tracing::info_span!("azure_write", op = %op.describe());
+            let _entered = span.enter();
+            self.azure.apply(op).await
+        };
+        match result {
+            Ok(applied) => {
+                run.accepted(op, applied);
+                run.written.insert(key);
+                Step::Wrote
+            }
+            Err(e) => {
+                run.written.insert(key);
+                run.refused_shared(op, e, desired);
+                Step::Refused
+            }
+        }
+    }
+}
+
+/// What one shared step did.
+enum Step {
+    Wrote,
+    Refused,
+    Nothing,
+}
+
+/// The state of one run.
+struct Run {
+    settings: Settings,
+    observed: Observed,
+    holds: Holds,
+    refused_now: BTreeMap<String, ServiceError>,
+    inflight: JoinSet<Done>,
+    /// Resource keys with a write in flight.
+    busy: HashSet<String>,
+    attempts: HashMap<String, u32>,
+    not_before: HashMap<String, Instant>,
+    given_up: HashSet<String>,
+    applied: Vec<String>,
+    error: Option<AzureError>,
+    /// When the next pass may start while writes are in flight.
+    next_pass: Instant,
+    interval: Duration,
+    /// Shared parents written in this pass.
+    written: HashSet<String>,
+    /// Azure changed behind the plan (412, 404): read it again.
+    stale: bool,
+}
+
+impl Run {
+    fn is_stopped(&self) -> bool {
+        self.error.as_ref().is_some_and(AzureError::is_network_level)
+    }
+
+    fn may_write(&self, op: &Op) -> bool {
+        let key = op.resource_key();
+        !self.busy.contains(&key)
+            && !self.given_up.contains(&key)
+            && self
+                .not_before
+                .get(&key)
+                .is_none_or(|t| *t <= Instant::now())
+    }
+
+    /// A pass may start: its time has come, or nothing else is in flight to wait for, or one
+    /// is under way.
+    fn pass_open(&self) -> bool {
+        !self.written.is_empty() || self.inflight.is_empty() || Instant::now() >= self.next_pass
+    }
+
+    fn end_pass(&mut self) {
+        self.written.clear();
+        // Held-back Services get their turn in the next pass (which starts at once when nothing
+        // else is in flight).
+        if !self.holds.deferred.is_empty() {
+            self.holds.deferred.clear();
+            self.next_pass = Instant::now();
+            return;
+        }
+        self.next_pass = Instant::now() + self.interval;
+        self.interval = (self.interval * 2).min(self.settings.max_pass_interval);
+    }
+
+    fn accepted(&mut self, op: &Op, applied: Applied) {
+        let key = op.resource_key();
+        self.attempts.remove(&key);
+        self.not_before.remove(&key);
+        self.applied.push(op.describe());
+        self.observed.record(applied);
+    }
+
+    fn refuse(&mut self, key: &str, e: &AzureError) {
+        let fault = e.fault();
+        let error = ServiceError::new(
+            key,
+            "Azure",
+            Problem::AzureRefused {
+                code: fault.code.clone(),
+                message: fault.message.clone(),
+                resource: fault.resource.clone(),
+            },
+        );
+        tracing::warn!(service = %key, error = %e, "Azure refused a write for this Service");
+        self.holds.refused.insert(key.to_string(), error.clone());
+        self.refused_now.insert(key.to_string(), error);
+    }
+
+    fn fail_network(&mut self, e: AzureError) {
+        tracing::warn!(error = %e, "network-level Azure error");
+        self.error = Some(e);
+    }
+
+    /// A failed write that is not a refusal: re-read (412, 404) and back off, or give up on
+    /// the resource for this run.
+    fn retry_later(&mut self, op: &Op, e: AzureError) {
+        let key = op.resource_key();
+        let n = self.attempts.entry(key.clone()).or_default();
+        *n += 1;
+        if matches!(e, AzureError::Precondition(_) | AzureError::NotFound(_)) {
+            self.stale = true;
+        }
+        if *n >= self.settings.max_attempts {
+            tracing::warn!(op = %op.describe(), error = %e, "giving up on this resource for now");
+            self.given_up.insert(key);
+            self.error = Some(e);
+            return;
+        }
+        let wait = match &e {
+            AzureError::Throttled {
+                retry_after: Some(d),
+                ..
+            } => *d,
+            _ => self.settings.retry_backoff * 2u32.pow(*n - 1),
+        };
+        tracing::info!(op = %op.describe(), error = %e, retry_in_ms = wait.as_millis() as u64, "write failed; backing off");
+        self.not_before.insert(key, Instant::now() + wait);
+    }
+
+    fn refused_shared(&mut self, op: &Op, e: AzureError, desired: &Desired) {
+        if e.is_network_level() {
+            return self.fail_network(e);
+        }
+        if !e.is_refusal() {
+            return self.retry_later(op, e);
+        }
+        let carried: BTreeSet<String> = carried(op, &self.observed, &desired.ownership);
+        let text = format!("{}: {}", e.fault().code, e.fault().message);
+        match blame::judge(&text, &carried, desired) {
+            Verdict::Blame(keys) => {
+                for key in keys {
+                    self.refuse(&key, &e);
+                }
+                // Try again at once without them.
+                self.written.remove(&op.resource_key());
+            }
+            Verdict::HoldBack(keys) => {
+                tracing::info!(op = %op.describe(), held = keys.len(), error = %e, "refused; narrowing down");
+                self.holds.deferred.extend(keys);
+                self.written.remove(&op.resource_key());
+            }
+            Verdict::Network => {
+                tracing::warn!(op = %op.describe(), error = %e, "refused; no Service to blame");
+                self.given_up.insert(op.resource_key());
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Take in one finished independent write.
+    fn finished(&mut self, (op, result): Done) {
+        self.busy.remove(&op.resource_key());
+        match result {
+            Ok(applied) => self.accepted(&op, applied),
+            Err(e) if e.is_network_level() => self.fail_network(e),
+            Err(e) if e.is_refusal() => {
+                let key = match &op {
+                    Op::PutPublicIp(p) => p.tags.get(crate::naming::TAG_SERVICE).cloned(),
+                    _ => None,
+                };
+                match key {
+                    Some(key) => self.refuse(&key, &e),
+                    None => {
+                        self.given_up.insert(op.resource_key());
+                        self.error = Some(e);
+                    }
+                }
+            }
+            Err(e) => self.retry_later(&op, e),
+        }
+    }
+
+    /// Wait for something to do: a write that finishes, the next pass (`gated`), or a back-off
+    /// that ends. `false` when there is nothing left to wait for.
+    async fn wait(&mut self, gated: bool) -> bool {
+        let now = Instant::now();
+        let mut until: Option<Instant> = self.not_before.values().copied().filter(|t| *t > now).min();
+        if gated {
+            until = Some(until.map_or(self.next_pass, |u| u.min(self.next_pass)));
+        }
+        if self.inflight.is_empty() && until.is_none() {
+            return false;
+        }
+        let sleep = async {
+            match until {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some(done) = self.inflight.join_next() => {
+                if let Ok(done) = done {
+                    self.finished(done);
+                }
+                // Take in everything else that is done, so one pass holds it all.
+                while let Some(Ok(done)) = self.inflight.try_join_next() {
+                    self.finished(done);
+                }
+            }
+            () = sleep => {}
+        }
+        true
+    }
+
+    /// Let writes in flight finish (a stopped run never leaves a write half-known).
+    async fn drain(&mut self) {
+        while let Some(done) = self.inflight.join_next().await {
+            if let Ok(done) = done {
+                self.finished(done);
+            }
+        }
+    }
+
+    fn report(self, desired: Desired, ops: Vec<Op>) -> Report {
+        Report {
+            desired,
+            observed: self.observed,
+            remaining: ops,
+            applied: self.applied,
+            refused: self.refused_now,
+            error: self.error,
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! Publishing to Services while a plan is carried out: finalizers before Azure objects are
+//! made, `status.loadBalancer.ingress` and the `aksnet.io/LoadBalancerReady` condition as soon
+//! as Azure serves a Service, Warning Events for refused ones, and release of the Services
+//! aksnet no longer serves.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+
+use super::status;
+use crate::apply::Pass;
+use crate::plan::{Desired, ServiceOutcome};
+
+/// Finalizer on every Service aksnet serves: removed once its Azure objects are gone.
+pub const SERVICE_FINALIZER: &str = "aksnet.io/load-balancer-cleanup";
+
+/// Kubernetes writes in flight at once while publishing.
+const CONCURRENT_WRITES: usize = 16;
+
+/// What a Service is told.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Told {
+    ingress: Option<Vec<String>>,
+    ready: bool,
+    reason: String,
+    message: String,
+}
+
+/// Writes what the plan means for each Service, once per change.
+pub struct Publisher {
+    client: Client,
+    services: Store<Service>,
+    recorder: Recorder,
+    /// What each Service (`namespace/name`) was last told, so nothing is written twice.
+    told: Mutex<HashMap<String, Told>>,
+    /// Services with the finalizer added by this process (the store may lag behind).
+    finalized: Mutex<BTreeSet<String>>,
+}
+
+impl Publisher {
+    /// A publisher writing through `client`, reading Services from `services`.
+    pub fn new(client: Client, services: Store<Service>, recorder: Recorder) -> Self {
+        Self {
+            client,
+            services,
+            recorder,
+            told: Mutex::default(),
+            finalized: Mutex::default(),
+        }
+    }
+
+    fn service(&self, key: &str) -> Option<std::sync::Arc<Service>> {
+        let (ns, name) = key.split_once('/')?;
+        self.services.get(&ObjectRef::new(name).within(ns))
+    }
+
+    fn api(&self, svc: &Service) -> Api<Service> {
+        Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default())
+    }
+
+    /// Publish one look at the run: finalizers on every Service the plan will write for, then
+    /// the status of each Service whose state changed.
+    pub async fn publish(&self, pass: Pass<'_>) -> Result<(), kube::Error> {
+        self.add_finalizers(pass.desired).await?;
+        let prefixes: HashMap<&str, &str> = pass
+            .desired
+            .service_prefixes
+            .iter()
+            .map(|(p, k)| (k.as_str(), p.as_str()))
+            .collect();
+        let mut writes = Vec::new();
+        for (key, outcome) in &pass.desired.services {
+            let prefix = prefixes.get(key.as_str()).copied().unwrap_or_default();
+            let Some(told) = tell(prefix, outcome, &pass) else {
+                continue;
+            };
+            let unchanged = self
+                .told
+                .lock()
+                .ok()
+                .is_some_and(|t| t.get(key) == Some(&told));
+            if unchanged {
+                continue;
+            }
+            if let Some(svc) = self.service(key) {
+                writes.push(self.write_status(svc, key.clone(), told));
+            }
+        }
+        let results: Vec<Result<(), kube::Error>> = futures::stream::iter(writes)
+            .buffer_unordered(CONCURRENT_WRITES)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn add_finalizers(&self, desired: &Desired) -> Result<(), kube::Error> {
+        for (key, outcome) in &desired.services {
+            if matches!(outcome, ServiceOutcome::Released) {
+                continue;
+            }
+            let Some(svc) = self.service(key) else {
+                continue;
+            };
+            let done = self.finalized.lock().is_ok_and(|f| f.contains(key));
+            if done || svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
+                continue;
+            }
+            let mut finalizers = svc.finalizers().to_vec();
+            finalizers.push(SERVICE_FINALIZER.to_string());
+            set_finalizers(
+                &self.api(&svc),
+                &svc.name_any(),
+                svc.resource_version(),
+                finalizers,
+            )
+            .await?;
+            if let Ok(mut f) = self.finalized.lock() {
+                f.insert(key.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_status(
+        &self,
+        svc: std::sync::Arc<Service>,
+        key: String,
+        told: Told,
+    ) -> Result<(), kube::Error> {
+        let old_status = svc.status.clone().unwrap_or_default();
+        let old_conditions = old_status.conditions.clone().unwrap_or_default();
+        let conditions = status::service_conditions(
+            &old_conditions,
+            told.ready,
+            &told.reason,
+            &told.message,
+            svc.meta().generation,
+        );
+        let old_ips: Vec<String> = old_status
+            .load_balancer
+            .and_then(|lb| lb.ingress)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|i| i.ip)
+            .collect();
+        let ingress_changed = told.ingress.as_ref().is_some_and(|ips| *ips != old_ips);
+        if ingress_changed || !status::same_conditions(&conditions, &old_conditions) {
+            if !told.ready && told.ingress.is_none() && told.reason != PENDING {
+                self.event(svc.as_ref(), EventType::Warning, &told.reason, &told.message)
+                    .await;
+            }
+            let mut patch = json!({"status": {"conditions": conditions}});
+            if let Some(ips) = &told.ingress {
+                let list: Vec<_> = ips
+                    .iter()
+                    .map(|ip| json!({"ip": ip, "ipMode": "VIP"}))
+                    .collect();
+                patch["status"]["loadBalancer"] = json!({"ingress": list});
+            }
+            self.api(&svc)
+                .patch_status(
+                    &svc.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await?;
+        }
+        if let Ok(mut t) = self.told.lock() {
+            t.insert(key, told);
+        }
+        Ok(())
+    }
+
+    /// Released Services (deleted, another class or type) lose the finalizer once Azure no
+    /// longer holds their objects; a type change also clears the ingress aksnet wrote.
+    pub async fn release(&self, desired: &Desired) -> Result<(), kube::Error> {
+        for (key, outcome) in &desired.services {
+            if !matches!(outcome, ServiceOutcome::Released) {
+                continue;
+            }
+            let Some(svc) = self.service(key) else {
+                continue;
+            };
+            if !svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
+                continue;
+            }
+            if svc.meta().deletion_timestamp.is_none() {
+                let patch = json!({"status": {"loadBalancer": {"ingress": null}}});
+                self.api(&svc)
+                    .patch_status(
+                        &svc.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await?;
+            }
+            self.remove_finalizer(&svc).await?;
+            self.forget(key);
+        }
+        Ok(())
+    }
+
+    /// Remove the finalizer from a Service (its Azure objects are gone).
+    pub async fn remove_finalizer(&self, svc: &Service) -> Result<(), kube::Error> {
+        let rest: Vec<String> = svc
+            .finalizers()
+            .iter()
+            .filter(|f| *f != SERVICE_FINALIZER)
+            .cloned()
+            .collect();
+        set_finalizers(&self.api(svc), &svc.name_any(), svc.resource_version(), rest).await
+    }
+
+    fn forget(&self, key: &str) {
+        if let Ok(mut t) = self.told.lock() {
+            t.remove(key);
+        }
+        if let Ok(mut f) = self.finalized.lock() {
+            f.remove(key);
+        }
+    }
+
+    /// Publish an Event about `object`.
+    pub async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        type_: EventType,
+        reason: &str,
+        note: &str,
+    ) {
+        let ev = Event {
+            type_,
+            reason: reason.to_string(),
+            note: Some(note.chars().take(1000).collect()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &object.object_ref(&())).await {
+            tracing::warn!(error = %e, "could not publish an Event");
+        }
+    }
+}
+
+/// The reason of a Service that waits for Azure.
+const PENDING: &str = "Pending";
+
+/// What a Service (with this lower-case name prefix) should be told now, if anything: served
+/// ones once no write still to do carries them, waiting ones that they wait, refused ones why.
+fn tell(prefix: &str, outcome: &ServiceOutcome, pass: &Pass<'_>) -> Option<Told> {
+    match outcome {
+        ServiceOutcome::Planned { ingress } => {
+            if pass.unserved.contains(prefix) {
+                return None;
+            }
+            let ips: Vec<String> = ingress
+                .iter()
+                .filter_map(|i| i.address(pass.observed, |rg, n| pass.observed.public_ip(rg, n)))
+                .collect();
+            if ips.len() != ingress.len() {
+                return Some(Told {
+                    ingress: None,
+                    ready: false,
+                    reason: PENDING.into(),
+                    message: "waiting for Azure to allocate an address".into(),
+                });
+            }
+            Some(Told {
+                message: format!("served at {}", ips.join(", ")),
+                ingress: Some(ips),
+                ready: true,
+                reason: "Synced".into(),
+            })
+        }
+        ServiceOutcome::Waiting { reason } => Some(Told {
+            ingress: None,
+            ready: false,
+            reason: PENDING.into(),
+            message: reason.clone(),
+        }),
+        ServiceOutcome::Rejected { errors } => Some(Told {
+            ingress: None,
+            ready: false,
+            reason: errors
+                .first()
+                .map_or("Rejected", |e| e.problem.reason())
+                .to_string(),
+            message: errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.problem))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }),
+        ServiceOutcome::Released => None,
+    }
+}
+
+/// Replace an object's finalizers, guarded by its resourceVersion.
+pub async fn set_finalizers<K>(
+    api: &Api<K>,
+    name: &str,
+    resource_version: Option<String>,
+    finalizers: Vec<String>,
+) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// The number of Services in each state of the plan: (served, waiting, rejected).
+pub fn tally(desired: &Desired) -> (usize, usize, usize) {
+    desired
+        .services
+        .values()
+        .fold((0, 0, 0), |(s, w, r), o| match o {
+            ServiceOutcome::Planned { .. } => (s + 1, w, r),
+            ServiceOutcome::Waiting { .. } => (s, w + 1, r),
+            ServiceOutcome::Rejected { .. } => (s, w, r + 1),
+            ServiceOutcome::Released => (s, w, r),
+        })
+}
