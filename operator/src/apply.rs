@@ -51,6 +51,8 @@ pub struct Settings {
     pub max_pass_interval: Duration,
     /// The first back-off of a resource whose write failed (doubles per failure).
     pub retry_backoff: Duration,
+    /// Passes in one run at most (what is left goes to the next reconcile).
+    pub max_passes: u32,
 }
 
 impl Default for Settings {
@@ -61,6 +63,7 @@ impl Default for Settings {
             pass_interval: Duration::from_secs(2),
             max_pass_interval: Duration::from_secs(30),
             retry_backoff: Duration::from_millis(500),
+            max_passes: 64,
         }
     }
 }
@@ -144,6 +147,7 @@ impl<A: AzurePort + 'static> Engine<A> {
             next_pass: Instant::now(),
             interval: self.settings.pass_interval,
             written: HashSet::new(),
+            passes: 0,
             stale: false,
         };
         loop {
@@ -178,9 +182,14 @@ impl<A: AzurePort + 'static> Engine<A> {
                     Step::Nothing => {
                         if !run.written.is_empty() {
                             run.end_pass();
+                            // What the pass could not take waits for the next one.
+                            progressed |= run.passes < self.settings.max_passes;
                         }
-                        // Deletes of public IPs go once the load balancers let go of them.
-                        progressed |= self.start_independent(&mut run, &ops, true);
+                        // Deletes of public IPs go once the load balancers have let go of
+                        // them: when no shared write is left to do.
+                        if ops.iter().all(Op::is_independent) {
+                            progressed |= self.start_independent(&mut run, &ops, true);
+                        }
                     }
                 }
             }
@@ -281,6 +290,8 @@ struct Run {
     interval: Duration,
     /// Shared parents written in this pass.
     written: HashSet<String>,
+    /// Passes so far.
+    passes: u32,
     /// Azure changed behind the plan (412, 404): read it again.
     stale: bool,
 }
@@ -308,6 +319,7 @@ impl Run {
 
     fn end_pass(&mut self) {
         self.written.clear();
+        self.passes += 1;
         // Held-back Services get their turn in the next pass (which starts at once when nothing
         // else is in flight).
         if !self.holds.deferred.is_empty() {
@@ -410,6 +422,11 @@ impl Run {
         match result {
             Ok(applied) => self.accepted(&op, applied),
             Err(e) if e.is_network_level() => self.fail_network(e),
+            // Still in use after all: Azure knows better than the plan; read it again.
+            Err(e @ AzureError::InUse(_)) if matches!(op, Op::DeletePublicIp { .. }) => {
+                self.stale = true;
+                self.retry_later(&op, e);
+            }
             Err(e) if e.is_refusal() => {
                 let key = match &op {
                     Op::PutPublicIp(p) => p.tags.get(crate::naming::TAG_SERVICE).cloned(),
@@ -469,6 +486,9 @@ impl Run {
     }
 
     fn report(self, desired: Desired, ops: Vec<Op>) -> Report {
+        if !ops.is_empty() {
+            tracing::info!(left = ?ops.iter().map(Op::describe).collect::<Vec<_>>(), passes = self.passes, "run ends with writes left");
+        }
         Report {
             desired,
             observed: self.observed,

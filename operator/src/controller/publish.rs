@@ -179,10 +179,21 @@ impl Publisher {
     }
 
     /// Released Services (deleted, another class or type) lose the finalizer once Azure no
-    /// longer holds their objects; a type change also clears the ingress aksnet wrote.
-    pub async fn release(&self, desired: &Desired) -> Result<(), kube::Error> {
+    /// longer holds their objects (`unreleased` holds the name prefixes of those that writes
+    /// still to do carry); a type change also clears the ingress aksnet wrote.
+    pub async fn release(
+        &self,
+        desired: &Desired,
+        unreleased: &BTreeSet<String>,
+    ) -> Result<(), kube::Error> {
+        let held: BTreeSet<&str> = desired
+            .service_prefixes
+            .iter()
+            .filter(|(p, _)| unreleased.contains(*p))
+            .map(|(_, k)| k.as_str())
+            .collect();
         for (key, outcome) in &desired.services {
-            if !matches!(outcome, ServiceOutcome::Released) {
+            if !matches!(outcome, ServiceOutcome::Released) || held.contains(key.as_str()) {
                 continue;
             }
             let Some(svc) = self.service(key) else {

@@ -2,7 +2,7 @@
 //! the plan out through the apply engine (publishing each Service as Azure serves it), then
 //! finish (remember refusals, release Services, Events, the AksNetwork's status).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use super::status::{self, Health};
 use crate::annotations;
 use crate::apply::{self, Engine, Pass, Report};
 use crate::azure::{AzureError, AzurePort, ObserveRequest};
-use crate::diff::{Op, diff};
+use crate::diff::{Op, carried, diff};
 use crate::metrics::Metrics;
 use crate::model::Observed;
 use crate::naming::TAG_SERVICE;
@@ -323,8 +323,20 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         snapshot: &Snapshot<'_>,
         observed: &Observed,
     ) -> Result<Requeue, ReconcileError> {
+        // What the engine would write, pass after pass, as Azure (simulated) would answer.
+        let mut simulated = observed.clone();
+        let mut ops = Vec::new();
+        let mut desired = self.plan(network, snapshot, &simulated, &Holds::default());
+        for _ in 0..4 {
+            let pass = diff(&desired, &simulated);
+            if pass.is_empty() || crate::simulate::apply(&mut simulated, &pass).is_err() {
+                ops.extend(pass);
+                break;
+            }
+            ops.extend(pass);
+            desired = self.plan(network, snapshot, &simulated, &Holds::default());
+        }
         let desired = self.plan(network, snapshot, observed, &Holds::default());
-        let ops = diff(&desired, observed);
         self.metrics.planned_writes.set(ops.len() as i64);
         let health = if ops.is_empty() {
             Health::Ready("Azure matches the spec (observe only)".into())
@@ -399,7 +411,15 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         self.remember_refusals(&report.refused);
         let (_, _, rejected) = tally(&report.desired);
         self.metrics.rejected_services.set(rejected as i64);
-        self.publisher.release(&report.desired).await?;
+        // A Service is released only once no write left to do carries its objects.
+        let unreleased: BTreeSet<String> = report
+            .remaining
+            .iter()
+            .flat_map(|op| carried(op, &report.observed, &report.desired.ownership))
+            .collect();
+        self.publisher
+            .release(&report.desired, &unreleased)
+            .await?;
         let converged = plan_fingerprint(&report.desired);
         if !report.applied.is_empty() {
             let drifted = cause == Cause::Drift

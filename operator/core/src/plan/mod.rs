@@ -187,8 +187,8 @@ pub struct Desired {
     /// Name prefixes (lower case) of rejected and waiting Services, whose observed children
     /// are kept.
     pub frozen: BTreeSet<String>,
-    /// Every served Service's name prefix (lower case) → its `namespace/name`: which Service a
-    /// child (and so a write) carries.
+    /// Every Service's name prefix (lower case) → its `namespace/name`: which Service a child
+    /// (and so a write) carries.
     pub service_prefixes: BTreeMap<String, String>,
     /// What waits for Azure (e.g. an NSG rule for a public IP not allocated yet); plan again
     /// after applying.
@@ -218,11 +218,11 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let mut nsg = security::Planner::new(&ctx, lbs.node_ips());
     for ((_, key), svc) in services {
         let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
+        service_prefixes.insert(name_key(&prefix), key.clone());
         if !ctx.serves(svc) {
             outcomes.insert(key, ServiceOutcome::Released);
             continue;
         }
-        service_prefixes.insert(name_key(&prefix), key.clone());
         let placed = match input.holds.refused.get(&key) {
             Some(refusal) => Err(vec![refusal.clone()]),
             None => intent::read(&key, svc).and_then(|intent| {
