@@ -9,7 +9,7 @@ use aksnet_operator::azure::{AzureClient, AzurePort, BudgetSettings, ObserveRequ
 use aksnet_operator::diff::diff;
 use aksnet_operator::metrics::{ArmCall, Metrics};
 use aksnet_operator::model::Observed;
-use aksnet_operator::plan::{Desired, Limits, PlanInput, Holds, plan};
+use aksnet_operator::plan::{Desired, Holds, Limits, PlanInput, plan};
 use k8s_openapi::api::core::v1::{Node, Service};
 use serde_json::json;
 

@@ -724,7 +724,8 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         mock.get(&net_id("publicIPAddresses", &web_pip[0]))
             .await
             .is_err(),
-        "web's PIP deleted\n{}", operator.log()
+        "web's PIP deleted\n{}",
+        operator.log()
     );
     for name in ["inner", "local"] {
         services

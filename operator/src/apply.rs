@@ -298,7 +298,9 @@ struct Run {
 
 impl Run {
     fn is_stopped(&self) -> bool {
-        self.error.as_ref().is_some_and(AzureError::is_network_level)
+        self.error
+            .as_ref()
+            .is_some_and(AzureError::is_network_level)
     }
 
     fn may_write(&self, op: &Op) -> bool {
@@ -448,7 +450,8 @@ impl Run {
     /// that ends. `false` when there is nothing left to wait for.
     async fn wait(&mut self, gated: bool) -> bool {
         let now = Instant::now();
-        let mut until: Option<Instant> = self.not_before.values().copied().filter(|t| *t > now).min();
+        let mut until: Option<Instant> =
+            self.not_before.values().copied().filter(|t| *t > now).min();
         if gated {
             until = Some(until.map_or(self.next_pass, |u| u.min(self.next_pass)));
         }

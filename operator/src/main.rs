@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aksnet_operator::azure::{self, AzureClient};
 use aksnet_operator::apply;
+use aksnet_operator::azure::{self, AzureClient};
 use aksnet_operator::controller::{self, Publisher, Reconciler, Settings, Timing, Watches};
 use aksnet_operator::leader::{self, LeaseSettings};
 use aksnet_operator::metrics::Metrics;
@@ -110,7 +110,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!("{s:?} is not a positive number of writes per second")),
+        _ => Err(format!(
+            "{s:?} is not a positive number of writes per second"
+        )),
     }
 }
 

@@ -11,9 +11,9 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::problem::{Problem, ServiceError};
 use crate::model::{Family, ProbeProtocol, Tags};
 use crate::naming::RESERVED_TAG_PREFIX;
+use crate::problem::{Problem, ServiceError};
 
 /// Prefix of every annotation below.
 pub const PREFIX: &str = "service.beta.kubernetes.io/";

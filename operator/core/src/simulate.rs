@@ -75,7 +75,12 @@ pub fn apply_op(state: &mut Observed, op: &Op) -> Result<Applied, Refused> {
 /// A test address for a new public IP, from its name (the next free one on a clash).
 fn address_for(state: &Observed, p: &crate::model::PublicIp) -> String {
     let seed = u32::from_str_radix(&short_hash(&p.name.to_ascii_lowercase(), 6), 16).unwrap_or(0);
-    let taken = |a: &str| state.public_ips.iter().any(|o| o.address.as_deref() == Some(a));
+    let taken = |a: &str| {
+        state
+            .public_ips
+            .iter()
+            .any(|o| o.address.as_deref() == Some(a))
+    };
     (0u32..)
         .map(|i| {
             let n = (seed + i) & 0x3f_ffff;
@@ -136,8 +141,9 @@ fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
                         .as_ref()
                         .and_then(|o| o.frontends.iter().find(|of| same(&of.name, &f.name)))
                         .and_then(|of| of.private_ip.clone());
-                    let seed = u32::from_str_radix(&short_hash(&f.name.to_ascii_lowercase(), 4), 16)
-                        .unwrap_or(0);
+                    let seed =
+                        u32::from_str_radix(&short_hash(&f.name.to_ascii_lowercase(), 4), 16)
+                            .unwrap_or(0);
                     let fresh = (0u32..)
                         .map(|i| {
                             let n = (seed + i) % (250 * 250);

@@ -5,12 +5,12 @@
 mod support;
 
 use aksnet_core::annotations as a;
-use aksnet_core::problem::Problem;
 use aksnet_core::model::{
     Distribution, Family, FrontendTarget, LoadBalancer, Observed, ProbeProtocol, Protocol,
 };
 use aksnet_core::naming::TAG_SERVICE;
 use aksnet_core::plan::{Desired, ServiceOutcome};
+use aksnet_core::problem::Problem;
 use k8s_openapi::api::core::v1::Service;
 use serde_json::json;
 use support::*;
@@ -303,6 +303,23 @@ fn dns_label_annotation() {
     let (_, d) = run(&[two, one]);
     assert!(planned(&d, "one"));
     assert!(matches!(&rejected(&d, "two")[0].1, Problem::Conflict(m) if m.contains("default/one")));
+
+    // A label another public IP of the region already holds: Azure would refuse it.
+    let mut observed = observed_base();
+    let mut squatter = byo_ip("squatter", RG, "20.0.0.9");
+    squatter.dns_label = Some("taken".into());
+    observed.public_ips.push(squatter);
+    let svc = annotated(service("three", 3, &[(80, 30080)]), a::DNS_LABEL, "taken");
+    let d = plan_with(&network(), &[svc], &nodes(1), &observed);
+    let ServiceOutcome::Rejected { errors } = &d.services["default/three"] else {
+        panic!("a taken label is refused: {:?}", d.services);
+    };
+    assert_eq!(errors[0].field, a::DNS_LABEL);
+    assert!(
+        matches!(&errors[0].problem, Problem::Conflict(m) if m.contains("squatter")),
+        "{:?}",
+        errors[0].problem
+    );
 }
 
 #[test]

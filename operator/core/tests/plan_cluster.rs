@@ -4,12 +4,12 @@
 mod support;
 
 use aksnet_core::diff::{Op, diff};
-use aksnet_core::problem::Problem;
 use aksnet_core::model::{
     Distribution, Frontend, FrontendTarget, LbRule, LoadBalancer, Observed, Protocol,
 };
 use aksnet_core::naming::{TAG_DELETION_POLICY, TAG_SERVICE};
-use aksnet_core::plan::{EXCLUDE_LABEL, Limits, PlanInput, Holds, ServiceOutcome, plan};
+use aksnet_core::plan::{EXCLUDE_LABEL, Holds, Limits, PlanInput, ServiceOutcome, plan};
+use aksnet_core::problem::Problem;
 use serde_json::json;
 use support::*;
 

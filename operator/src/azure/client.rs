@@ -18,7 +18,9 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::arm_json::{self, Scope};
-use super::transport::{ArmTransport, BudgetSettings, OperationFailures, ThrottleHint, WriteBudget};
+use super::transport::{
+    ArmTransport, BudgetSettings, OperationFailures, ThrottleHint, WriteBudget,
+};
 use super::{AzureError, AzurePort, Fault, ObserveRequest};
 use crate::diff::Op;
 use crate::metrics::Metrics;
@@ -113,7 +115,9 @@ impl AzureClient {
     /// code and message its status carried.
     fn write_error(&self, e: &azure_core::Error, id: &str) -> AzureError {
         let err = match self.operations.take(id) {
-            Some((code, message)) if !matches!(e.kind(), azure_core::error::ErrorKind::HttpResponse { .. }) => {
+            Some((code, message))
+                if !matches!(e.kind(), azure_core::error::ErrorKind::HttpResponse { .. }) =>
+            {
                 AzureError::failed_operation(code, message)
             }
             _ => self.error(e),
@@ -133,7 +137,9 @@ impl AzureClient {
         match r {
             Ok(v) => Ok(Some(v)),
             Err(e) => match self.error(&e) {
-                AzureError::NotFound(f) if !f.code.eq_ignore_ascii_case("ResourceGroupNotFound") => {
+                AzureError::NotFound(f)
+                    if !f.code.eq_ignore_ascii_case("ResourceGroupNotFound") =>
+                {
                     Ok(None)
                 }
                 other => Err(other),
@@ -248,13 +254,14 @@ impl AzurePort for AzureClient {
             }
         }
         for name in &req.load_balancers {
-            if let Some(lb) = self.found(
-                self.net
-                    .load_balancers_client()
-                    .get(rg.clone(), name.clone(), sub.clone())
-                    .await,
-            )
-            .map_err(|e| e.on(&self.scope.id(rg, "loadBalancers", name)))?
+            if let Some(lb) = self
+                .found(
+                    self.net
+                        .load_balancers_client()
+                        .get(rg.clone(), name.clone(), sub.clone())
+                        .await,
+                )
+                .map_err(|e| e.on(&self.scope.id(rg, "loadBalancers", name)))?
             {
                 let v = json(&lb);
                 observed
@@ -264,26 +271,28 @@ impl AzurePort for AzureClient {
             }
         }
         if let Some(name) = &req.security_group
-            && let Some(nsg) = self.found(
-                self.net
-                    .network_security_groups_client()
-                    .get(rg.clone(), name.clone(), sub.clone())
-                    .await,
-            )
-            .map_err(|e| e.on(&self.scope.id(rg, "networkSecurityGroups", name)))?
+            && let Some(nsg) = self
+                .found(
+                    self.net
+                        .network_security_groups_client()
+                        .get(rg.clone(), name.clone(), sub.clone())
+                        .await,
+                )
+                .map_err(|e| e.on(&self.scope.id(rg, "networkSecurityGroups", name)))?
         {
             let v = json(&nsg);
             observed.security_group = Some(arm_json::security_group(&v, rg));
             self.remember(self.scope.id(rg, "networkSecurityGroups", name), v);
         }
         if let Some(name) = &req.route_table
-            && let Some(rt) = self.found(
-                self.net
-                    .route_tables_client()
-                    .get(rg.clone(), name.clone(), sub.clone())
-                    .await,
-            )
-            .map_err(|e| e.on(&self.scope.id(rg, "routeTables", name)))?
+            && let Some(rt) = self
+                .found(
+                    self.net
+                        .route_tables_client()
+                        .get(rg.clone(), name.clone(), sub.clone())
+                        .await,
+                )
+                .map_err(|e| e.on(&self.scope.id(rg, "routeTables", name)))?
         {
             let v = json(&rt);
             observed.route_table = Some(arm_json::route_table(&v, rg));
@@ -308,12 +317,14 @@ impl AzurePort for AzureClient {
                             .into_future()
                     })
                     .await?;
-                Ok(Applied::PublicIp(arm_json::public_ip(&v, &p.resource_group)))
+                Ok(Applied::PublicIp(arm_json::public_ip(
+                    &v,
+                    &p.resource_group,
+                )))
             }
             Op::PutLoadBalancer(lb) => {
                 let id = self.scope.id(&lb.resource_group, "loadBalancers", &lb.name);
-                let body =
-                    arm_json::load_balancer_body(lb, &id, self.base(&id, &lb.etag).as_ref());
+                let body = arm_json::load_balancer_body(lb, &id, self.base(&id, &lb.etag).as_ref());
                 let v = self
                     .put(id, body, |m: models::LoadBalancer| {
                         net.load_balancers_client()

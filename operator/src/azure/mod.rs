@@ -242,7 +242,10 @@ impl AzureError {
             resource: String::new(),
         };
         let c = fault.code.to_ascii_lowercase();
-        if c.is_empty() || c.contains("internal") || c.contains("retryable") || c.contains("timeout")
+        if c.is_empty()
+            || c.contains("internal")
+            || c.contains("retryable")
+            || c.contains("timeout")
         {
             AzureError::Transient(fault)
         } else {

@@ -158,7 +158,10 @@ pub struct OperationFailures {
 impl OperationFailures {
     fn started(&self, operation: &str, resource: &str) {
         if let Ok(mut ops) = self.operations.lock() {
-            ops.insert(operation.to_ascii_lowercase(), resource.to_ascii_lowercase());
+            ops.insert(
+                operation.to_ascii_lowercase(),
+                resource.to_ascii_lowercase(),
+            );
         }
     }
 
@@ -538,15 +541,25 @@ mod tests {
     #[test]
     fn failed_operations_are_told_by_resource() {
         let ops = OperationFailures::default();
-        ops.started("/subscriptions/s/providers/Microsoft.Network/locations/w/operations/1", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/a");
+        ops.started(
+            "/subscriptions/s/providers/Microsoft.Network/locations/w/operations/1",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/a",
+        );
         ops.ended(
             "/subscriptions/s/providers/Microsoft.Network/locations/w/operations/1",
             br#"{"status":"Failed","error":{"code":"PublicIPAddressAllocationFailed","message":"none left"}}"#,
         );
         assert_eq!(
-            ops.take("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/A"),
+            ops.take(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/A"
+            ),
             Some(("PublicIPAddressAllocationFailed".into(), "none left".into()))
         );
-        assert_eq!(ops.take("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/a"), None);
+        assert_eq!(
+            ops.take(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/a"
+            ),
+            None
+        );
     }
 }

@@ -153,8 +153,13 @@ impl Publisher {
         let ingress_changed = told.ingress.as_ref().is_some_and(|ips| *ips != old_ips);
         if ingress_changed || !status::same_conditions(&conditions, &old_conditions) {
             if !told.ready && told.ingress.is_none() && told.reason != PENDING {
-                self.event(svc.as_ref(), EventType::Warning, &told.reason, &told.message)
-                    .await;
+                self.event(
+                    svc.as_ref(),
+                    EventType::Warning,
+                    &told.reason,
+                    &told.message,
+                )
+                .await;
             }
             let mut patch = json!({"status": {"conditions": conditions}});
             if let Some(ips) = &told.ingress {
@@ -226,7 +231,13 @@ impl Publisher {
             .filter(|f| *f != SERVICE_FINALIZER)
             .cloned()
             .collect();
-        set_finalizers(&self.api(svc), &svc.name_any(), svc.resource_version(), rest).await
+        set_finalizers(
+            &self.api(svc),
+            &svc.name_any(),
+            svc.resource_version(),
+            rest,
+        )
+        .await
     }
 
     fn forget(&self, key: &str) {

@@ -302,7 +302,13 @@ impl<A: AzurePort + 'static> Reconciler<A> {
                 .is_some_and(|r| r.policy == ReconcilePolicy::Observe)
     }
 
-    fn plan(&self, network: &AksNetwork, snapshot: &Snapshot<'_>, observed: &Observed, holds: &Holds) -> Desired {
+    fn plan(
+        &self,
+        network: &AksNetwork,
+        snapshot: &Snapshot<'_>,
+        observed: &Observed,
+        holds: &Holds,
+    ) -> Desired {
         let taken = snapshot.get();
         plan::plan(&PlanInput {
             network: &network.spec,
@@ -417,9 +423,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             .iter()
             .flat_map(|op| carried(op, &report.observed, &report.desired.ownership))
             .collect();
-        self.publisher
-            .release(&report.desired, &unreleased)
-            .await?;
+        self.publisher.release(&report.desired, &unreleased).await?;
         let converged = plan_fingerprint(&report.desired);
         if !report.applied.is_empty() {
             let drifted = cause == Cause::Drift
@@ -572,8 +576,8 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             *s += 1;
             *s
         });
-        let wait = (STALLED_RETRY * 2u32.saturating_pow(stalls.saturating_sub(1)))
-            .min(STALLED_RETRY_MAX);
+        let wait =
+            (STALLED_RETRY * 2u32.saturating_pow(stalls.saturating_sub(1))).min(STALLED_RETRY_MAX);
         Ok(Some(wait))
     }
 

@@ -10,8 +10,8 @@ use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 
 use crate::annotations::{self, Annotations, ProbePort};
-use crate::problem::{Problem, ServiceError};
 use crate::model::{Family, Probe, ProbeProtocol, Protocol, Tags};
+use crate::problem::{Problem, ServiceError};
 
 /// Default probe interval (seconds), as the Azure cloud provider.
 pub const DEFAULT_PROBE_INTERVAL: u32 = 5;

@@ -10,12 +10,12 @@ use k8s_openapi::api::core::v1::Node;
 
 use super::intent::{AddressSource, ServiceIntent};
 use super::{Context, IngressSource, nodes};
-use crate::problem::{ObjectError, Problem, ServiceError};
 use crate::model::{
     BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
     LoadBalancer, OutboundRule, Probe, Protocol, PublicIp, name_key,
 };
 use crate::naming::{TAG_DELETION_POLICY, TAG_SERVICE, fit, short_hash};
+use crate::problem::{ObjectError, Problem, ServiceError};
 
 /// How a Service was placed: where its addresses come from, for status and NSG rules.
 pub(crate) struct Placed {
@@ -49,8 +49,8 @@ struct LbState {
     /// Children of others already on the observed LB: (frontends, rules, probes).
     foreign: (usize, usize, usize),
     /// Children of waiting Services, counted against the limits but not written yet:
-    /// (frontends, rules, probes).
-    held: (usize, usize, usize),
+    /// (frontend names, rules, probes).
+    held: (std::collections::BTreeSet<String>, usize, usize),
     /// (frontend key, protocol, port) → the Service holding it.
     ports: HashMap<(String, Protocol, u16), String>,
 }
@@ -79,7 +79,7 @@ impl LbState {
             probes: Vec::new(),
             outbound: None,
             foreign,
-            held: (0, 0, 0),
+            held: Default::default(),
             ports: HashMap::new(),
         }
     }
@@ -98,7 +98,7 @@ impl LbState {
         let checks = [
             (
                 "frontends",
-                self.frontends.len() + self.foreign.0 + self.held.0 + frontends,
+                self.frontends.len() + self.foreign.0 + self.held.0.len() + frontends,
                 frontends,
                 limits.frontends_per_load_balancer,
             ),
@@ -415,7 +415,8 @@ impl<'c, 'a> Planner<'c, 'a> {
 
         let new_frontends = resolved
             .iter()
-            .filter(|r| !lb.frontends.contains_key(&name_key(&r.frontend.name)))
+            .map(|r| name_key(&r.frontend.name))
+            .filter(|n| !lb.frontends.contains_key(n) && !lb.held.0.contains(n))
             .count();
         errors.extend(lb.capacity(key, &ctx.input.limits, new_frontends, 0, 0));
         if !errors.is_empty() {
@@ -478,11 +479,12 @@ impl<'c, 'a> Planner<'c, 'a> {
             lb.ports.insert(claim, key.clone());
         }
         if waiting {
-            let new_frontends = resolved
-                .iter()
-                .filter(|r| !lb.frontends.contains_key(&name_key(&r.frontend.name)))
-                .count();
-            lb.held.0 += new_frontends;
+            for r in &resolved {
+                let name = name_key(&r.frontend.name);
+                if !lb.frontends.contains_key(&name) {
+                    lb.held.0.insert(name);
+                }
+            }
             lb.held.1 += rules.len();
             lb.held.2 += probes.len();
         } else {
@@ -537,6 +539,23 @@ impl<'c, 'a> Planner<'c, 'a> {
                     Some(id) => fit(&format!("{base}-p{}", short_hash(&name_key(id), 6))),
                     None => base,
                 };
+                // Azure refuses a DNS label another public IP of the region holds.
+                if let Some(label) = dns_label
+                    && let Some(holder) = ctx.input.observed.public_ips.iter().find(|p| {
+                        p.dns_label.as_deref() == Some(label.as_str())
+                            && name_key(&p.location) == name_key(ctx.location())
+                            && !ctx
+                                .ownership
+                                .service_prefix_of(&name_key(&p.name))
+                                .is_some_and(|p| p == name_key(prefix))
+                    })
+                {
+                    let p = Problem::Conflict(format!(
+                        "DNS label {label:?} is already used by public IP {} in resource group {}",
+                        holder.name, holder.resource_group
+                    ));
+                    return Err(ServiceError::new(key, crate::annotations::DNS_LABEL, p));
+                }
                 let mut tags = tags.clone();
                 tags.insert(TAG_SERVICE.into(), key.to_string());
                 let pip =

@@ -21,11 +21,11 @@ use k8s_openapi::api::core::v1::{Node, Service};
 pub use intent::{DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_THRESHOLD};
 pub use nodes::{CONTROL_PLANE_LABEL, EXCLUDE_LABEL};
 
-use crate::problem::{ObjectError, ServiceError};
 use crate::model::{
     IpKey, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup, ip_key, name_key,
 };
 use crate::naming::Ownership;
+use crate::problem::{ObjectError, ServiceError};
 
 /// Azure's limits the plan keeps to (configurable so tests can reach them cheaply).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

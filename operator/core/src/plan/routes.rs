@@ -5,8 +5,8 @@ use aksnet_crds::NetworkModel;
 use k8s_openapi::api::core::v1::Node;
 
 use super::{Context, nodes};
-use crate::problem::{ObjectError, Problem};
 use crate::model::{Route, RouteTable};
+use crate::problem::{ObjectError, Problem};
 
 /// The route table with our routes, and the nodes or routes left out.
 pub(crate) fn plan(ctx: &Context<'_>, nodes: &[&Node]) -> (Option<RouteTable>, Vec<ObjectError>) {

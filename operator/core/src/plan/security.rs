@@ -8,8 +8,8 @@ use aksnet_crds::SecurityGroupSpec;
 use super::intent::ServiceIntent;
 use super::load_balancer::Placed;
 use super::{Context, IngressSource};
-use crate::problem::{ObjectError, Problem, ServiceError};
 use crate::model::{Access, Direction, Family, Protocol, SecurityGroup, SecurityRule, name_key};
+use crate::problem::{ObjectError, Problem, ServiceError};
 
 /// One service rule before its priority is known.
 struct Wanted {

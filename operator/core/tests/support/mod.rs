@@ -2,14 +2,16 @@
 //! core's tests and benchmark.
 #![allow(dead_code)]
 
+pub mod worlds;
+
 use std::collections::BTreeMap;
 
-use aksnet_crds::AksNetworkSpec;
 use aksnet_core::diff::{Op, diff};
 use aksnet_core::model::{
     Access, Direction, Observed, Route, RouteTable, SecurityGroup, SecurityRule,
 };
-use aksnet_core::plan::{Desired, Limits, PlanInput, Holds, plan};
+use aksnet_core::plan::{Desired, Holds, Limits, PlanInput, plan};
+use aksnet_crds::AksNetworkSpec;
 use k8s_openapi::api::core::v1::{Node, Service};
 use serde_json::json;
 
@@ -202,8 +204,7 @@ pub fn converge(
         if ops.is_empty() {
             return (observed, desired, round);
         }
-        aksnet_core::simulate::apply(&mut observed, &ops)
-            .expect("Azure accepts the operations");
+        aksnet_core::simulate::apply(&mut observed, &ops).expect("Azure accepts the operations");
     }
     let desired = plan_with(network, services, nodes, &observed);
     let left: Vec<Op> = diff(&desired, &observed);
