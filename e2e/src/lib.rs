@@ -7,6 +7,7 @@ pub mod manifests;
 pub mod namespace;
 pub mod nodes;
 pub mod operator;
+pub mod scenario;
 
 use std::path::{Path, PathBuf};
 

@@ -2,54 +2,24 @@
 //! the `aksnet-operator` binary as a process. One scenario walks the product's main paths in
 //! order (tests in this binary would otherwise see each other's nodes).
 
-use std::future::Future;
 use std::time::Duration;
 
 use aksnet_e2e::azure::MockAzure;
 use aksnet_e2e::nodes::create_node;
 use aksnet_e2e::operator::{OperatorOptions, OperatorProcess, free_port, impersonating_kubeconfig};
+use aksnet_e2e::scenario::{
+    self, eventually, ingress_ip, kubenet_network, lb_service, warning_reasons,
+};
 use aksnet_e2e::{TestCluster, kubectl, manifests, namespace, repo_root};
 use k8s_openapi::api::core::v1::{Event, Node, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SUB: &str = "00000000-0000-0000-0000-0000000e2e02";
 const RG: &str = "mc_operator_e2e";
 
-/// Poll `check` every 200 ms until it returns `Some`, for at most `secs` seconds.
-async fn eventually<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn net_id(kind: &str, name: &str) -> String {
-    format!("/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/{kind}/{name}")
-}
-
-async fn ingress_ip(api: &Api<Service>, name: &str) -> Option<String> {
-    let svc = api.get_opt(name).await.ok()??;
-    svc.status?.load_balancer?.ingress?.first()?.ip.clone()
-}
-
-fn lb_service(name: &str, class: &str, port: u16, annotations: Value) -> Service {
-    serde_json::from_value(json!({
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {"type": "LoadBalancer", "loadBalancerClass": class, "ports": [{"name": "p", "port": port, "protocol": "TCP"}]}
-    }))
-    .expect("service")
+    scenario::net_id(SUB, RG, kind, name)
 }
 
 /// Delete a Service and wait until aksnet has released it (its finalizer gone).
@@ -66,23 +36,6 @@ async fn delete_service(services: &Api<Service>, name: &str) {
             .and_then(|s| s.is_none().then_some(()))
     })
     .await;
-}
-
-async fn warning_reasons(events: &Api<Event>, object: &str) -> Vec<String> {
-    events
-        .list(&ListParams::default())
-        .await
-        .map(|l| {
-            l.items
-                .into_iter()
-                .filter(|e| {
-                    e.involved_object.name.as_deref() == Some(object)
-                        && e.type_.as_deref() == Some("Warning")
-                })
-                .filter_map(|e| e.reason)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,18 +71,16 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         .await
         .expect("node b");
 
-    let network = json!({
-        "apiVersion": "aksnet.io/v1alpha1", "kind": "AksNetwork", "metadata": {"name": network_name},
-        "spec": {
-            "clusterName": "e2e",
-            "azure": {"subscriptionId": SUB, "resourceGroup": RG, "location": "westeurope", "vnet": {"name": "aks-vnet", "subnetName": "aks-subnet"}},
-            "networkModel": "kubenet",
-            "ipPlan": {"vnetCidrs": ["10.224.0.0/12"], "nodeSubnetCidr": "10.224.0.0/16", "podCidr": "10.244.0.0/16"},
+    let network = kubenet_network(
+        &network_name,
+        SUB,
+        RG,
+        json!({
             "publicIps": [{"name": "static-ip"}],
             "securityGroup": {"name": "aks-nsg", "rules": [{"name": "deny-telnet", "priority": 200, "direction": "Inbound", "access": "Deny", "protocol": "Tcp", "sourceAddressPrefixes": ["*"], "destinationAddressPrefixes": ["*"], "destinationPortRanges": ["23"]}]},
             "routeTable": {"name": "aks-rt", "routes": [{"name": "egress", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.225.0.4"}]}
-        }
-    });
+        }),
+    );
     manifests::apply_yaml(
         &client,
         &serde_yaml::to_string(&network).expect("yaml"),

@@ -205,12 +205,18 @@ impl<A: AzurePort + 'static> Engine<A> {
         }
     }
 
-    /// Start the independent writes that may go (puts, or with `deletes` the deletes).
+    /// Start the independent writes that may go (puts, or with `deletes` the deletes). The
+    /// network's own public IPs (outbound, the spec's static ones) go before any Service's, so
+    /// a quota that runs out is the tenants' problem, not the network's.
     fn start_independent(&self, run: &mut Run, ops: &[Op], deletes: bool) -> bool {
+        let network_first = ops.iter().any(|op| is_network_ip(op) && !run.done_with(op));
         let mut started = false;
         for op in ops.iter().filter(|op| op.is_independent()) {
             let is_delete = matches!(op, Op::DeletePublicIp { .. });
             if is_delete != deletes || !run.may_write(op) {
+                continue;
+            }
+            if network_first && !is_network_ip(op) {
                 continue;
             }
             if run.inflight.len() >= self.settings.max_concurrent_writes.max(1) {
@@ -264,6 +270,11 @@ impl<A: AzurePort + 'static> Engine<A> {
     }
 }
 
+/// A put of a public IP that belongs to the network, not to one Service.
+fn is_network_ip(op: &Op) -> bool {
+    matches!(op, Op::PutPublicIp(p) if !p.tags.contains_key(crate::naming::TAG_SERVICE))
+}
+
 /// What one shared step did.
 enum Step {
     Wrote,
@@ -301,6 +312,11 @@ impl Run {
         self.error
             .as_ref()
             .is_some_and(AzureError::is_network_level)
+    }
+
+    /// Whether nothing more will be tried for `op`'s resource in this run.
+    fn done_with(&self, op: &Op) -> bool {
+        self.given_up.contains(&op.resource_key())
     }
 
     fn may_write(&self, op: &Op) -> bool {

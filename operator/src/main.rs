@@ -344,7 +344,7 @@ mod tests {
         assert!(err.to_string().contains("--http-addr"), "{err}");
         for (flag, value) in [
             ("--max-concurrent-writes", "0"),
-            ("--writes-per-second", "-1"),
+            ("--writes-per-second", "0"),
             ("--writes-per-second", "fast"),
             ("--write-burst", "lots"),
         ] {

@@ -789,15 +789,34 @@ fn load_balancer_class_type_and_deletion() {
         service("gone", 4, &[(83, 30083)]),
         json!({"metadata": {"deletionTimestamp": "2026-01-02T00:00:00Z", "finalizers": ["x"]}}),
     );
-    let (state, d) = run(&[other, ours, cluster_ip, deleting]);
+    let (state, d) = run(&[other.clone(), ours, cluster_ip, deleting]);
     assert!(planned(&d, "ours"));
-    for n in ["other", "cip", "gone"] {
+    for n in ["cip", "gone"] {
         assert_eq!(
             d.services[&format!("default/{n}")],
             ServiceOutcome::Released,
             "{n}"
         );
     }
+    // Another class's Service that aksnet never served is another controller's: no outcome,
+    // so its finalizers (which may carry the same name) are never touched.
+    assert!(
+        !d.services.contains_key("default/other"),
+        "{:?}",
+        d.services
+    );
+    // Once served (objects in Azure) and then moved to another class, it is released.
+    let (served, _) = run(&[service("other", 1, &[(80, 30080)])]);
+    let moved = plan_with(&network(), &[other.clone()], &nodes(3), &served);
+    assert_eq!(moved.services["default/other"], ServiceOutcome::Released);
+    let (after, _) = run_on(served, &[other]);
+    assert!(
+        after
+            .public_ips
+            .iter()
+            .all(|p| !p.tags.contains_key(TAG_SERVICE)),
+        "its objects are gone"
+    );
     assert_eq!(public_lb(&state).rules.len(), 1);
 }
 

@@ -242,7 +242,9 @@ pub async fn run<A: AzurePort + 'static>(
             .inc();
 
         let drift = drift_interval(&reconciler, timing.drift_interval);
-        let timer = wait.unwrap_or(drift);
+        // A retry far off never delays the drift check.
+        let timer = wait.map_or(drift, |w| w.min(drift));
+        let drift_due = wait.is_none_or(|w| drift <= w);
         tokio::select! {
             _ = shutdown.changed() => break,
             Some(()) = triggers.recv() => {
@@ -256,7 +258,7 @@ pub async fn run<A: AzurePort + 'static>(
                 cause = Cause::Change;
             }
             _ = tokio::time::sleep(timer) => {
-                cause = if wait.is_some() { Cause::Retry } else { Cause::Drift };
+                cause = if drift_due { Cause::Drift } else { Cause::Retry };
             }
         }
         if *shutdown.borrow() {

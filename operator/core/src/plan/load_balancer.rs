@@ -250,19 +250,31 @@ impl<'c, 'a> Planner<'c, 'a> {
             let name = ctx.ownership.child(&format!("outbound-{i}"));
             let rg = ctx.resource_group().to_string();
             let pip = self.managed_ip(&name, Family::V4, None, None, Default::default());
+            self.public_ips
+                .insert((name_key(&rg), name_key(&name)), pip);
+            frontends.push(name);
+        }
+        // The rule names its public IPs: it waits until they all exist, so one refused
+        // outbound IP never holds back the Services' frontends on the same load balancer.
+        let ready = frontends.iter().all(|name| {
+            ctx.observed_ip(ctx.resource_group(), name)
+                .is_some_and(|p| p.address.is_some())
+        });
+        if !ready {
+            return;
+        }
+        for name in &frontends {
+            let rg = ctx.resource_group();
             self.public.frontends.insert(
                 name_key(&name),
                 Frontend {
                     name: name.clone(),
                     target: FrontendTarget::Public {
-                        public_ip_id: ctx.public_ip_id(&rg, &name),
+                        public_ip_id: ctx.public_ip_id(rg, name),
                     },
                     private_ip: None,
                 },
             );
-            self.public_ips
-                .insert((name_key(&rg), name_key(&name)), pip);
-            frontends.push(name);
         }
         frontends.sort();
         self.public.outbound = Some(OutboundRule {
@@ -359,7 +371,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
 
         let ctx = self.ctx;
-        let outbound = !intent.internal && lb.outbound.is_some();
+        let outbound = !intent.internal && ctx.lb_spec.outbound_type == OutboundType::LoadBalancer;
         let mut rules = Vec::new();
         let mut probes = Vec::new();
         let mut claimed = Vec::new();

@@ -13,7 +13,7 @@ mod nodes;
 mod routes;
 mod security;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use aksnet_crds::{AksNetworkSpec, LoadBalancerSpec, OutboundType};
 use k8s_openapi::api::core::v1::{Node, Service};
@@ -218,11 +218,14 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let mut nsg = security::Planner::new(&ctx, lbs.node_ips());
     for ((_, key), svc) in services {
         let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
-        service_prefixes.insert(name_key(&prefix), key.clone());
         if !ctx.serves(svc) {
-            outcomes.insert(key, ServiceOutcome::Released);
+            if ctx.releases(svc, &prefix) {
+                service_prefixes.insert(name_key(&prefix), key.clone());
+                outcomes.insert(key, ServiceOutcome::Released);
+            }
             continue;
         }
+        service_prefixes.insert(name_key(&prefix), key.clone());
         let placed = match input.holds.refused.get(&key) {
             Some(refusal) => Err(vec![refusal.clone()]),
             None => intent::read(&key, svc).and_then(|intent| {
@@ -343,6 +346,8 @@ pub(crate) struct Context<'a> {
     pub input: &'a PlanInput<'a>,
     /// Observed public IPs by key.
     pub observed_ips: HashMap<IpKey, &'a PublicIp>,
+    /// Service prefixes that have objects in Azure.
+    observed_prefixes: HashSet<String>,
     pub ownership: Ownership,
     pub lb_spec: LoadBalancerSpec,
     pub vnet_id: String,
@@ -363,6 +368,7 @@ impl<'a> Context<'a> {
                 az.subscription_id, az.vnet.name
             ),
             observed_ips: input.observed.public_ip_index(),
+            observed_prefixes: observed_prefixes(input.observed, &ownership),
             input,
             ownership,
             lb_spec,
@@ -404,12 +410,46 @@ impl<'a> Context<'a> {
         let Some(spec) = svc.spec.as_ref() else {
             return false;
         };
-        let class_ok = spec
-            .load_balancer_class
-            .as_deref()
-            .is_none_or(|c| c == self.input.load_balancer_class);
         spec.type_.as_deref() == Some("LoadBalancer")
-            && class_ok
+            && self.class_is_ours(svc)
             && svc.metadata.deletion_timestamp.is_none()
     }
+
+    /// Whether the Service has no `loadBalancerClass` or ours.
+    fn class_is_ours(&self, svc: &Service) -> bool {
+        svc.spec
+            .as_ref()
+            .and_then(|s| s.load_balancer_class.as_deref())
+            .is_none_or(|c| c == self.input.load_balancer_class)
+    }
+
+    /// Whether a Service aksnet does not serve (now) is one to release: of our class, or
+    /// with objects of its own in this cluster's Azure. A Service of another class that aksnet
+    /// never served is another controller's, and left alone (its finalizer included).
+    fn releases(&self, svc: &Service, prefix: &str) -> bool {
+        self.class_is_ours(svc) || self.observed_prefixes.contains(&name_key(prefix))
+    }
+}
+
+/// The (lower-case) Service prefixes of the children and public IPs aksnet owns in `observed`.
+fn observed_prefixes(observed: &Observed, ownership: &Ownership) -> HashSet<String> {
+    let lbs = observed.load_balancers.iter().flat_map(|lb| {
+        lb.frontends
+            .iter()
+            .map(|c| &c.name)
+            .chain(lb.rules.iter().map(|c| &c.name))
+            .chain(lb.probes.iter().map(|c| &c.name))
+    });
+    let rules = observed
+        .security_group
+        .iter()
+        .flat_map(|n| n.rules.iter().map(|r| &r.name));
+    let ips = observed.public_ips.iter().map(|p| &p.name);
+    lbs.chain(rules)
+        .chain(ips)
+        .filter_map(|n| {
+            let key = name_key(n);
+            ownership.service_prefix_of(&key).map(str::to_string)
+        })
+        .collect()
 }
