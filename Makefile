@@ -22,7 +22,7 @@ export KUBECTL
 export AKSNET_TESTENV_BIN := $(TESTENV)
 CARGO ?= cargo
 
-.PHONY: build test test-python unit run testenv fmt lint crds crds-check clean
+.PHONY: build test test-python unit run bench testenv fmt lint crds crds-check clean
 VENV := $(CURDIR)/.venv
 PY_REQUIREMENTS := e2e/azure-mock/tests/python/requirements.txt
 
@@ -58,6 +58,10 @@ run: testenv ## A local cluster, azure-mock and the operator with the samples ap
 	$(CARGO) build -q -p aksnet-operator -p aksnet-e2e --bins
 	$(CARGO) run -q -p aksnet-e2e --bin aksnet-run
 
+bench: testenv ## The operator against azure-mock and the real API server: bursts of Services, writes and latencies into docs/benchmarks.md
+	$(CARGO) build -q --release -p aksnet-operator -p aksnet-e2e --bin aksnet-operator --bin aksnet-bench
+	target/release/aksnet-bench --services 100,500,1000 --nodes 50 --operation-ms 200,2000 --out docs/benchmarks.md
+
 fmt: ## Format the Rust and Go code
 	$(CARGO) fmt --all
 	gofmt -w e2e/testenv
@@ -66,6 +70,8 @@ lint: ## Formatting, clippy with warnings as errors, go vet, and CRD drift
 	$(CARGO) fmt --all -- --check
 	@test -z "$$(gofmt -l e2e/testenv)" || { gofmt -l e2e/testenv; echo "gofmt: run make fmt"; exit 1; }
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@! $(CARGO) tree -q -p aksnet-core -e normal --prefix none | grep -E '^(tokio|kube-client|kube-runtime|azure_[a-z_]+|hyper) ' \
+		|| { echo "aksnet-core must not depend on tokio, a Kubernetes client or the Azure SDK"; exit 1; }
 	$(MAKE) crds-check
 
 crds: ## Regenerate the CRD YAML from the Rust types

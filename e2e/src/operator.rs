@@ -41,7 +41,12 @@ pub struct OperatorOptions {
     pub http_addr: String,
     /// More flags.
     pub extra: Vec<String>,
+    /// `RUST_LOG` of the process.
+    pub log_filter: String,
 }
+
+/// The log filter tests run the operator with.
+pub const TEST_LOG_FILTER: &str = "info,aksnet_operator=debug,kube=warn";
 
 impl OperatorProcess {
     /// Start the binary.
@@ -72,7 +77,7 @@ impl OperatorProcess {
             .env("AZURE_TENANT_ID", TENANT)
             .env("AZURE_CLIENT_ID", CLIENT_ID)
             .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
-            .env("RUST_LOG", "info,aksnet_operator=debug,kube=warn")
+            .env("RUST_LOG", &o.log_filter)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -81,6 +86,11 @@ impl OperatorProcess {
             child,
             log: o.log.clone(),
         })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The log so far.

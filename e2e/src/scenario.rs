@@ -173,6 +173,7 @@ impl World {
             drift: "3s".into(),
             log: std::env::temp_dir().join(format!("aksnet-operator-{namespace}.log")),
             extra: Vec::new(),
+            log_filter: crate::operator::TEST_LOG_FILTER.into(),
         })
         .expect("start operator");
         let services = Api::namespaced(client.clone(), &namespace);

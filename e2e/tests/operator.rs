@@ -128,6 +128,7 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
             "--identity".into(),
             format!("e2e-{ns}"),
         ],
+        log_filter: aksnet_e2e::operator::TEST_LOG_FILTER.into(),
     };
     let mut operator = OperatorProcess::start(&options).expect("start operator");
 

@@ -36,7 +36,7 @@ use crate::blame::{self, Verdict};
 use crate::diff::{Op, carried, diff};
 use crate::model::{Applied, Observed};
 use crate::plan::{Desired, Holds};
-use crate::problem::{Problem, ServiceError};
+use crate::problem::{ArmRefusal, Problem, ServiceError};
 
 /// How the engine runs.
 #[derive(Clone, Copy, Debug)]
@@ -362,11 +362,11 @@ impl Run {
         let error = ServiceError::new(
             key,
             "Azure",
-            Problem::AzureRefused {
+            Problem::AzureRefused(Box::new(ArmRefusal {
                 code: fault.code.clone(),
                 message: fault.message.clone(),
                 resource: fault.resource.clone(),
-            },
+            })),
         );
         tracing::warn!(service = %key, error = %e, "Azure refused a write for this Service");
         self.holds.refused.insert(key.to_string(), error.clone());

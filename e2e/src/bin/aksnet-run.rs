@@ -316,6 +316,7 @@ async fn main() -> anyhow::Result<()> {
         log: log.clone(),
         http_addr: format!("127.0.0.1:{}", free_port()?),
         extra: vec![],
+        log_filter: aksnet_e2e::operator::TEST_LOG_FILTER.into(),
     };
     let mut operator = OperatorProcess::start(&options)?;
     println!(

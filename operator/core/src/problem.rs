@@ -36,15 +36,19 @@ pub enum Problem {
     #[error("unsupported: {0}")]
     Unsupported(String),
     /// Azure refused a write that carried this Service's objects.
-    #[error("Azure refused {resource}: {code}: {message}")]
-    AzureRefused {
-        /// ARM's error code (e.g. `DnsRecordInUse`).
-        code: String,
-        /// ARM's message.
-        message: String,
-        /// The ARM id of the resource written.
-        resource: String,
-    },
+    #[error("Azure refused {}: {}: {}", .0.resource, .0.code, .0.message)]
+    AzureRefused(Box<ArmRefusal>),
+}
+
+/// What ARM answered when it refused a write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArmRefusal {
+    /// ARM's error code (e.g. `DnsRecordInUse`).
+    pub code: String,
+    /// ARM's message.
+    pub message: String,
+    /// The ARM id of the resource written.
+    pub resource: String,
 }
 
 impl Problem {
@@ -57,8 +61,8 @@ impl Problem {
             Problem::Limit { .. } => "AzureLimitReached",
             Problem::NotFound(_) => "AzureResourceNotFound",
             Problem::Unsupported(_) => "Unsupported",
-            Problem::AzureRefused { code, .. } if !code.is_empty() => code,
-            Problem::AzureRefused { .. } => "AzureRefused",
+            Problem::AzureRefused(r) if !r.code.is_empty() => &r.code,
+            Problem::AzureRefused(_) => "AzureRefused",
         }
     }
 }

@@ -807,7 +807,7 @@ fn load_balancer_class_type_and_deletion() {
     );
     // Once served (objects in Azure) and then moved to another class, it is released.
     let (served, _) = run(&[service("other", 1, &[(80, 30080)])]);
-    let moved = plan_with(&network(), &[other.clone()], &nodes(3), &served);
+    let moved = plan_with(&network(), std::slice::from_ref(&other), &nodes(3), &served);
     assert_eq!(moved.services["default/other"], ServiceOutcome::Released);
     let (after, _) = run_on(served, &[other]);
     assert!(

@@ -133,11 +133,14 @@ pub struct Reconciler<A> {
     stalls: Mutex<u32>,
 }
 
+/// Services and Nodes, as the plan reads them.
+type Objects = (Vec<Service>, Vec<Node>);
+
 /// The Services and Nodes the plan reads, refreshed at most every [`SNAPSHOT_AGE`].
 struct Snapshot<'s> {
     services: &'s Store<Service>,
     nodes: &'s Store<Node>,
-    taken: Mutex<(Instant, Arc<(Vec<Service>, Vec<Node>)>)>,
+    taken: Mutex<(Instant, Arc<Objects>)>,
 }
 
 impl<'s> Snapshot<'s> {
@@ -149,11 +152,11 @@ impl<'s> Snapshot<'s> {
         }
     }
 
-    fn read(services: &Store<Service>, nodes: &Store<Node>) -> (Vec<Service>, Vec<Node>) {
+    fn read(services: &Store<Service>, nodes: &Store<Node>) -> Objects {
         (owned(services.state()), owned(nodes.state()))
     }
 
-    fn get(&self) -> Arc<(Vec<Service>, Vec<Node>)> {
+    fn get(&self) -> Arc<Objects> {
         let Ok(mut taken) = self.taken.lock() else {
             return Arc::new(Self::read(self.services, self.nodes));
         };

@@ -266,7 +266,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         for name in &frontends {
             let rg = ctx.resource_group();
             self.public.frontends.insert(
-                name_key(&name),
+                name_key(name),
                 Frontend {
                     name: name.clone(),
                     target: FrontendTarget::Public {
@@ -556,10 +556,10 @@ impl<'c, 'a> Planner<'c, 'a> {
                     && let Some(holder) = ctx.input.observed.public_ips.iter().find(|p| {
                         p.dns_label.as_deref() == Some(label.as_str())
                             && name_key(&p.location) == name_key(ctx.location())
-                            && !ctx
+                            && ctx
                                 .ownership
                                 .service_prefix_of(&name_key(&p.name))
-                                .is_some_and(|p| p == name_key(prefix))
+                                .is_none_or(|p| p != name_key(prefix))
                     })
                 {
                     let p = Problem::Conflict(format!(

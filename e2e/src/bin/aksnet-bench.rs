@@ -1,0 +1,384 @@
+//! `make bench`: the operator binary against azure-mock (long-running operations of
+//! `--operation-ms`) and the real API server. For each burst size: create that many
+//! LoadBalancer Services on `--nodes` nodes at once, and report ARM writes and reads by resource
+//! type, time to the first address, creation→address p50/p99/max, time until all, the
+//! operator's peak RSS; then the writes of two drift intervals at steady state, and the writes
+//! for 20 nodes added and 10 removed. Numbers are reported, never asserted.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aksnet_e2e::azure::MockAzure;
+use aksnet_e2e::nodes::create_node;
+use aksnet_e2e::operator::{OperatorOptions, OperatorProcess, free_port};
+use aksnet_e2e::scenario::{kubenet_network, lb_service};
+use aksnet_e2e::{TestCluster, manifests, namespace, repo_root};
+use anyhow::Context;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Service};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use serde_json::{Value, json};
+
+const SUB: &str = "00000000-0000-0000-0000-00000000be4c";
+const RG: &str = "mc_bench";
+/// The drift interval the operator runs with.
+const DRIFT: Duration = Duration::from_secs(10);
+
+/// What one burst measured.
+struct Burst {
+    services: usize,
+    writes: BTreeMap<String, u64>,
+    reads: BTreeMap<String, u64>,
+    first: Duration,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    all: Duration,
+    rss_kib: u64,
+    drift_writes: u64,
+    nodes_added_writes: u64,
+    nodes_removed_writes: u64,
+}
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// The resource type a journal path is about (`publicIPAddresses`, `loadBalancers`, ...).
+fn kind(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts
+        .iter()
+        .rposition(|p| p.eq_ignore_ascii_case("Microsoft.Network"))
+    {
+        Some(i) => parts.get(i + 1).copied().unwrap_or("other").to_string(),
+        None if path.contains("oauth2") => "token".into(),
+        None => "other".into(),
+    }
+}
+
+/// Writes and reads in the journal since it was cleared, by resource type.
+async fn calls(mock: &MockAzure) -> anyhow::Result<(BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+    let journal: Value = reqwest::get(format!("{}/_mock/journal", mock.url()))
+        .await?
+        .json()
+        .await?;
+    let mut writes = BTreeMap::new();
+    let mut reads = BTreeMap::new();
+    for e in journal["entries"].as_array().into_iter().flatten() {
+        let method = e["method"].as_str().unwrap_or_default();
+        let path = e["path"].as_str().unwrap_or_default();
+        if path.starts_with("/_mock") {
+            continue;
+        }
+        let map = if method == "GET" {
+            &mut reads
+        } else {
+            &mut writes
+        };
+        *map.entry(kind(path)).or_default() += 1;
+    }
+    Ok((writes, reads))
+}
+
+fn total(m: &BTreeMap<String, u64>) -> u64 {
+    m.values().sum()
+}
+
+/// Peak resident memory of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// Wait until `writes` stop changing for `quiet`, at most `limit`.
+async fn settle(mock: &MockAzure, quiet: Duration, limit: Duration) -> anyhow::Result<u64> {
+    let start = Instant::now();
+    let mut last = mock.writes().await?;
+    let mut since = Instant::now();
+    while start.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = mock.writes().await?;
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= quiet {
+            break;
+        }
+    }
+    Ok(last)
+}
+
+async fn burst(
+    cluster: &TestCluster,
+    services_wanted: usize,
+    nodes_wanted: usize,
+    operation_ms: u64,
+) -> anyhow::Result<Burst> {
+    let client = cluster.client().await?;
+    let crd = std::fs::read_to_string(repo_root().join("crds/aksnet.io_aksnetworks.yaml"))?;
+    manifests::apply_yaml(&client, &crd, None).await?;
+    let ns = namespace::create_unique(&client, "bench").await?;
+    let class = format!("aksnet.io/{ns}");
+    let network = format!("net-{ns}");
+    let mock = MockAzure::start(azure_mock::Config {
+        operation_duration: Duration::from_millis(operation_ms),
+        limits: azure_mock::Limits {
+            public_ips_per_subscription: services_wanted + 100,
+            ..azure_mock::Limits::default()
+        },
+        ..azure_mock::Config::default()
+    })
+    .await?;
+    mock.seed_cluster(SUB, RG).await?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node_name = |i: usize| format!("{ns}-n{i}");
+    let node_ip = |i: usize| format!("10.224.{}.{}", 10 + i / 200, 4 + i % 200);
+    for i in 0..nodes_wanted {
+        create_node(
+            &nodes,
+            &node_name(i),
+            &node_ip(i),
+            &format!("10.{}.{}.0/24", 244 + i / 256, i % 256),
+        )
+        .await?;
+    }
+    let spec = kubenet_network(&network, SUB, RG, json!({}));
+    manifests::apply_yaml(&client, &serde_yaml::to_string(&spec)?, None).await?;
+    let port = free_port()?;
+    let mut operator = OperatorProcess::start(&OperatorOptions {
+        kubeconfig: cluster.kubeconfig().to_path_buf(),
+        http_addr: format!("127.0.0.1:{port}"),
+        network: network.clone(),
+        class: class.clone(),
+        azure_url: mock.url(),
+        drift: format!("{}s", DRIFT.as_secs()),
+        log: std::env::temp_dir().join(format!("aksnet-bench-{ns}.log")),
+        extra: Vec::new(),
+        log_filter: "info,kube=warn".into(),
+    })?;
+    // The network's own objects first (outbound IP, pool, routes), then the burst.
+    settle(&mock, Duration::from_secs(3), Duration::from_secs(120)).await?;
+    mock.clear_journal().await?;
+
+    let api: Api<Service> = Api::namespaced(client.clone(), &ns);
+    let start = Instant::now();
+    let created: Vec<(String, Duration)> = futures::stream::iter(0..services_wanted)
+        .map(|i| {
+            let api = api.clone();
+            let class = class.clone();
+            async move {
+                let name = format!("svc-{i:04}");
+                api.create(
+                    &PostParams::default(),
+                    &lb_service(&name, &class, 80, json!({})),
+                )
+                .await
+                .map(|_| (name, start.elapsed()))
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let created: BTreeMap<String, Duration> = created.into_iter().collect();
+    let mut served: BTreeMap<String, Duration> = BTreeMap::new();
+    let deadline = Duration::from_secs(1800);
+    while served.len() < services_wanted && start.elapsed() < deadline {
+        for svc in api.list(&ListParams::default()).await?.items {
+            let has_ip = svc
+                .status
+                .as_ref()
+                .and_then(|s| s.load_balancer.as_ref())
+                .and_then(|l| l.ingress.as_ref())
+                .is_some_and(|i| !i.is_empty());
+            if let (true, Some(name)) = (has_ip, svc.metadata.name) {
+                served.entry(name).or_insert_with(|| start.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::ensure!(
+        served.len() == services_wanted,
+        "only {} of {services_wanted} Services served",
+        served.len()
+    );
+    let all = start.elapsed();
+    let mut latencies: Vec<Duration> = served
+        .iter()
+        .map(|(n, t)| t.saturating_sub(created[n]))
+        .collect();
+    latencies.sort();
+    settle(&mock, Duration::from_secs(3), Duration::from_secs(120)).await?;
+    let (writes, reads) = calls(&mock).await?;
+    let rss_kib = peak_rss_kib(operator.pid());
+
+    mock.clear_journal().await?;
+    tokio::time::sleep(DRIFT * 2 + Duration::from_secs(1)).await;
+    let drift_writes = mock.writes().await?;
+
+    mock.clear_journal().await?;
+    for i in nodes_wanted..nodes_wanted + 20 {
+        create_node(
+            &nodes,
+            &node_name(i),
+            &node_ip(i),
+            &format!("10.{}.{}.0/24", 244 + i / 256, i % 256),
+        )
+        .await?;
+    }
+    let nodes_added_writes =
+        settle(&mock, Duration::from_secs(4), Duration::from_secs(120)).await?;
+    mock.clear_journal().await?;
+    for i in 0..10 {
+        nodes
+            .delete(&node_name(i), &DeleteParams::default())
+            .await?;
+    }
+    let nodes_removed_writes =
+        settle(&mock, Duration::from_secs(4), Duration::from_secs(120)).await?;
+
+    operator.stop()?;
+    for i in 10..nodes_wanted + 20 {
+        let _ = nodes.delete(&node_name(i), &DeleteParams::default()).await;
+    }
+    mock.stop().await;
+    Ok(Burst {
+        services: services_wanted,
+        writes,
+        reads,
+        first: *latencies.first().unwrap_or(&Duration::ZERO),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        max: *latencies.last().unwrap_or(&Duration::ZERO),
+        all,
+        rss_kib,
+        drift_writes,
+        nodes_added_writes,
+        nodes_removed_writes,
+    })
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn by_kind(m: &BTreeMap<String, u64>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn report(operation_ms: u64, nodes: usize, bursts: &[Burst]) -> String {
+    let mut out = format!(
+        "### LROs of {operation_ms} ms, {nodes} nodes\n\n| Services | writes (by type) | reads (by type) | first IP | p50 | p99 | max | all served | operator peak RSS | drift writes (2 intervals) | +20 nodes | -10 nodes |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    );
+    for b in bursts {
+        out.push_str(&format!(
+            "| {} | {} ({}) | {} ({}) | {} | {} | {} | {} | {} | {:.1} MiB | {} | {} | {} |\n",
+            b.services,
+            total(&b.writes),
+            by_kind(&b.writes),
+            total(&b.reads),
+            by_kind(&b.reads),
+            secs(b.first),
+            secs(b.p50),
+            secs(b.p99),
+            secs(b.max),
+            secs(b.all),
+            b.rss_kib as f64 / 1024.0,
+            b.drift_writes,
+            b.nodes_added_writes,
+            b.nodes_removed_writes,
+        ));
+    }
+    out
+}
+
+/// The machine and settings the numbers come from.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let kib: u64 = m.lines().next()?.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("{:.0} GiB", kib as f64 / 1024.0 / 1024.0))
+        })
+        .unwrap_or_else(|| "?".into());
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("{cores} cores, {memory} memory; commit {commit}; release build")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let list = |name: &str, default: &str| -> anyhow::Result<Vec<u64>> {
+        arg(name, default)
+            .split(',')
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .with_context(|| format!("{name}: a comma-separated list of numbers"))
+            })
+            .collect()
+    };
+    let sizes = list("--services", "100,500,1000")?;
+    let settings = list("--operation-ms", "200,2000")?;
+    let nodes: usize = arg("--nodes", "50").parse().context("--nodes")?;
+    let out = arg("--out", "");
+    let cluster = TestCluster::start()?;
+    let mut doc = format!(
+        "Measured by `make bench` on {}. Each burst starts a fresh azure-mock (ARM's write budget of 1,200 per hour, `x-ms-ratelimit-remaining-subscription-writes` sent) and the operator with its defaults (`--max-concurrent-writes 32`, write budget 200 + 10/s); Services are created 16 at a time; \"first IP\", p50, p99 and max are creation→address per Service, \"all served\" is from the first creation. Writes are counted from the mock's journal.\n\n",
+        machine()
+    );
+    for operation_ms in settings {
+        let mut bursts = Vec::new();
+        for &n in &sizes {
+            eprintln!("bench: {n} Services on {nodes} nodes, LROs of {operation_ms} ms");
+            let b = burst(&cluster, n as usize, nodes, operation_ms).await?;
+            eprintln!(
+                "bench: {n}: {} writes, first IP {}, p50 {}, all {}",
+                total(&b.writes),
+                secs(b.first),
+                secs(b.p50),
+                secs(b.all)
+            );
+            bursts.push(b);
+        }
+        doc.push_str(&report(operation_ms, nodes, &bursts));
+        doc.push('\n');
+    }
+    println!("{doc}");
+    if !out.is_empty() {
+        let path = std::path::Path::new(&out);
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let head = old.split("<!-- bench -->").next().unwrap_or_default();
+        std::fs::write(path, format!("{head}<!-- bench -->\n{doc}"))?;
+    }
+    cluster.stop()?;
+    Ok(())
+}
