@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::azure::{AzureError, AzurePort};
 use crate::blame::{self, Verdict};
@@ -225,10 +226,14 @@ impl<A: AzurePort + 'static> Engine<A> {
             let azure = self.azure.clone();
             let op = op.clone();
             run.busy.insert(op.resource_key());
-            run.inflight.spawn(async move {
-                let result = azure.apply(&op).await;
-                (op, result)
-            });
+            let span = tracing::info_span!("azure_write", op = %op.describe());
+            run.inflight.spawn(
+                async move {
+                    let result = azure.apply(&op).await;
+                    (op, result)
+                }
+                .instrument(span),
+            );
             started = true;
         }
         started
@@ -250,11 +255,11 @@ impl<A: AzurePort + 'static> Engine<A> {
         };
         let key = op.resource_key();
         tracing::info!(op = %op.describe(), "applying");
-        let result = {
-            let span = tracing::info_span!("azure_write", op = %op.describe());
-            let _entered = span.enter();
-            self.azure.apply(op).await
-        };
+        let result = self
+            .azure
+            .apply(op)
+            .instrument(tracing::info_span!("azure_write", op = %op.describe()))
+            .await;
         match result {
             Ok(applied) => {
                 run.accepted(op, applied);

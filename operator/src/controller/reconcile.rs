@@ -259,7 +259,12 @@ impl<A: AzurePort + 'static> Reconciler<A> {
 
         let snapshot = Snapshot::new(&self.services, &self.nodes);
         let request = observe_request(&network, &snapshot.get().0);
-        let observed = match self.azure.observe(&request).await {
+        let observed = match self
+            .azure
+            .observe(&request)
+            .instrument(tracing::info_span!("azure_observe"))
+            .await
+        {
             Ok(o) => o,
             Err(e) if e.is_network_level() || e.is_refusal() => {
                 return self.stalled(&api, &network, &e).await;
