@@ -52,6 +52,8 @@ fn observe_request() -> ObserveRequest {
         load_balancers: vec!["kubernetes".into(), "kubernetes-internal".into()],
         security_group: Some("aks-nsg".into()),
         route_table: Some("aks-rt".into()),
+        vnet: Some((RG.into(), "aks-vnet".into())),
+        ip_prefixes: Vec::new(),
     }
 }
 

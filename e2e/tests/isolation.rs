@@ -64,6 +64,32 @@ async fn one_bad_service_never_holds_back_the_others() {
     )
     .await
     .expect("second subnet");
+    // What aksnet does not read: a public IP in another resource group holding a DNS label, and
+    // another team's internal load balancer holding an address of the subnet.
+    let other_rg = format!("/subscriptions/{SUB}/resourceGroups/other-rg");
+    mock.arm("PUT", &other_rg, Some(json!({"location": "westeurope"})))
+        .await
+        .expect("other resource group");
+    mock.arm(
+        "PUT",
+        &format!("{other_rg}/providers/Microsoft.Network/publicIPAddresses/elsewhere"),
+        Some(json!({"location": "westeurope", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static", "dnsSettings": {"domainNameLabel": "taken-elsewhere"}}})),
+    )
+    .await
+    .expect("public IP elsewhere");
+    let subnet_id = format!(
+        "{}/subnets/aks-subnet",
+        world.id("virtualNetworks", "aks-vnet")
+    );
+    mock.arm(
+        "PUT",
+        &world.id("loadBalancers", "other-team-ilb"),
+        Some(json!({"location": "westeurope", "sku": {"name": "Standard"}, "properties": {"frontendIPConfigurations": [
+            {"name": "fe", "properties": {"privateIPAllocationMethod": "Static", "privateIPAddress": "10.224.7.7", "subnet": {"id": subnet_id}}}
+        ]}})),
+    )
+    .await
+    .expect("another team's load balancer");
 
     let internal = "service.beta.kubernetes.io/azure-load-balancer-internal";
     let subnet = "service.beta.kubernetes.io/azure-load-balancer-internal-subnet";
@@ -82,26 +108,40 @@ async fn one_bad_service_never_holds_back_the_others() {
         Poison {
             name: "no-prefix",
             annotations: json!({"service.beta.kubernetes.io/azure-pip-prefix-id": prefix}),
-            reasons: &["InvalidResourceReference"],
+            // The plan reads the prefix and refuses; Azure would answer the second.
+            reasons: &["AzureResourceNotFound", "InvalidResourceReference"],
             names: "nope",
         },
         Poison {
             name: "no-subnet",
             annotations: json!({internal: "true", subnet: "missing-subnet"}),
-            reasons: &["InvalidResourceReference"],
+            reasons: &["AzureResourceNotFound", "InvalidResourceReference"],
             names: "missing-subnet",
         },
         Poison {
             name: "node-address",
             annotations: json!({internal: "true", ipv4: "10.224.3.4"}),
-            reasons: &["PrivateIPAddressInUse"],
+            reasons: &["ConflictingSettings", "PrivateIPAddressInUse"],
             names: "10.224.3.4",
         },
         Poison {
             name: "outside-subnet",
             annotations: json!({internal: "true", subnet: "extra", ipv4: "10.224.9.9"}),
-            reasons: &["PrivateIPAddressNotInSubnet"],
+            reasons: &["InvalidValue", "PrivateIPAddressNotInSubnet"],
             names: "10.224.9.9",
+        },
+        // Azure refuses these: the plan cannot see what is in the way.
+        Poison {
+            name: "dns-elsewhere",
+            annotations: json!({"service.beta.kubernetes.io/azure-dns-label-name": "taken-elsewhere"}),
+            reasons: &["DnsRecordInUse"],
+            names: "taken-elsewhere",
+        },
+        Poison {
+            name: "foreign-frontend",
+            annotations: json!({internal: "true", ipv4: "10.224.7.7"}),
+            reasons: &["PrivateIPAddressInUse"],
+            names: "10.224.7.7",
         },
     ];
     for (i, p) in poisons.iter().enumerate() {
@@ -170,7 +210,10 @@ async fn one_bad_service_never_holds_back_the_others() {
             .filter(|(s, _, _)| s == "True")
     })
     .await;
-    assert!(message.contains("5 rejected"), "{message}");
+    assert!(
+        message.contains(&format!("{} rejected", poisons.len())),
+        "{message}"
+    );
     let stalled = world.network_condition("Stalled").await;
     assert!(
         stalled.as_ref().is_none_or(|(s, _, _)| s == "False"),

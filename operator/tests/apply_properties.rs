@@ -26,22 +26,38 @@ use support::*;
 /// for it, and the plan cannot see that coming.
 const TAKEN: &str = "taken-elsewhere";
 
-/// Azure in memory: every write takes a pseudo-random time, and public IPs asking for
-/// [`TAKEN`] are refused.
+/// Azure in memory: every write takes a pseudo-random time, and writes `refuse` answers for
+/// are refused with that answer.
 struct SimAzure {
     state: Mutex<Observed>,
     seed: u64,
     calls: AtomicU64,
     writes: AtomicUsize,
+    refuse: fn(&Op) -> Option<Fault>,
+}
+
+/// Public IPs asking for [`TAKEN`] are refused, as Azure does.
+fn taken_label(op: &Op) -> Option<Fault> {
+    match op {
+        Op::PutPublicIp(p) if p.dns_label.as_deref() == Some(TAKEN) => Some(Fault {
+            code: "DnsRecordInUse".into(),
+            message: format!(
+                "DNS record {TAKEN}.westeurope.cloudapp.azure.com is already used by another public IP."
+            ),
+            resource: p.name.clone(),
+        }),
+        _ => None,
+    }
 }
 
 impl SimAzure {
-    fn new(observed: Observed, seed: u64) -> Self {
+    fn new(observed: Observed, seed: u64, refuse: fn(&Op) -> Option<Fault>) -> Self {
         Self {
             state: Mutex::new(observed),
             seed,
             calls: AtomicU64::new(0),
             writes: AtomicUsize::new(0),
+            refuse,
         }
     }
 
@@ -63,16 +79,8 @@ impl AzurePort for SimAzure {
             tokio::time::sleep(Duration::from_millis(x % 40)).await;
         }
         self.writes.fetch_add(1, Ordering::Relaxed);
-        if let Op::PutPublicIp(p) = op
-            && p.dns_label.as_deref() == Some(TAKEN)
-        {
-            return Err(AzureError::Invalid(Fault {
-                code: "DnsRecordInUse".into(),
-                message: format!(
-                    "DNS record {TAKEN}.westeurope.cloudapp.azure.com is already used by another public IP."
-                ),
-                resource: p.name.clone(),
-            }));
+        if let Some(fault) = (self.refuse)(op) {
+            return Err(AzureError::Invalid(fault));
         }
         let mut state = self.state.lock().expect("state");
         aksnet_operator::simulate::apply_op(&mut state, op).map_err(|e| {
@@ -87,12 +95,23 @@ impl AzurePort for SimAzure {
 
 /// Run the engine to the end over `services`, with writes in flight at most `concurrent`.
 fn run(w: &World, services: &[Service], seed: u64, concurrent: usize) -> (Report, Observed, usize) {
+    run_with(w, services, seed, concurrent, taken_label)
+}
+
+/// [`run`] against an Azure that refuses what `refuse` says.
+fn run_with(
+    w: &World,
+    services: &[Service],
+    seed: u64,
+    concurrent: usize,
+    refuse: fn(&Op) -> Option<Fault>,
+) -> (Report, Observed, usize) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .expect("runtime");
-    let azure = Arc::new(SimAzure::new(w.observed.clone(), seed));
+    let azure = Arc::new(SimAzure::new(w.observed.clone(), seed, refuse));
     let engine = Engine::new(
         azure.clone(),
         Settings {
@@ -231,7 +250,7 @@ proptest! {
         // remembered by the reconciler are passed in, as it does).
         let again = World { observed: seq_state, ..w.clone() };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("rt");
-        let azure = Arc::new(SimAzure::new(again.observed.clone(), 0));
+        let azure = Arc::new(SimAzure::new(again.observed.clone(), 0, taken_label));
         let net = network();
         let report = runtime.block_on(Engine::new(azure.clone(), Settings::default()).run(
             again.observed.clone(),
@@ -243,6 +262,55 @@ proptest! {
         prop_assert!(report.applied.is_empty(), "steady state wrote {:?}", report.applied);
         prop_assert!(seq_writes >= report.applied.len());
     }
+}
+
+/// A load balancer write holding a rule for port 6666 is refused with a message that names
+/// nothing, as some of ARM's internal errors do.
+fn port_6666(op: &Op) -> Option<Fault> {
+    match op {
+        Op::PutLoadBalancer(lb) if lb.rules.iter().any(|r| r.frontend_port == 6666) => {
+            Some(Fault {
+                code: "InvalidRequestContent".into(),
+                message: "The request content was invalid and could not be deserialized.".into(),
+                resource: lb.name.clone(),
+            })
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn a_refusal_that_names_no_one_is_narrowed_down_to_its_service() {
+    let mut services: Vec<Service> = (0..7)
+        .map(|i| service(&format!("good{i}"), i, &[(80 + i as u16, 30080 + i as u16)]))
+        .collect();
+    services.insert(3, service("bad", 3, &[(6666, 31666)]));
+    let w = World {
+        services: services.clone(),
+        nodes: nodes(2),
+        observed: observed_base(),
+        limits: Default::default(),
+    };
+    let (report, state, writes) = run_with(&w, &services, 7, 8, port_6666);
+    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+    let ServiceOutcome::Rejected { errors } = &report.desired.services["default/bad"] else {
+        panic!("the bad Service is rejected: {:?}", report.desired.services);
+    };
+    assert_eq!(errors[0].problem.reason(), "InvalidRequestContent");
+    for i in 0..7 {
+        assert!(
+            matches!(
+                report.desired.services[&format!("default/good{i}")],
+                ServiceOutcome::Planned { .. }
+            ),
+            "good{i} is served"
+        );
+    }
+    let lb = state.load_balancer("kubernetes").expect("LB");
+    assert_eq!(lb.rules.len(), 7, "every good Service's rule is in Azure");
+    // 9 public IPs (8 Services, the outbound one) and a few LB and NSG writes: narrowing 8
+    // suspects costs about log2(8) refused writes.
+    assert!(writes <= 9 + 10, "{writes} writes");
 }
 
 fn plan_key(svc: &Service) -> String {

@@ -373,6 +373,10 @@ pub struct Observed {
     pub security_group: Option<SecurityGroup>,
     /// The cluster route table, when it exists.
     pub route_table: Option<RouteTable>,
+    /// The cluster VNet's subnets (lower-case name → address prefixes), when it was read.
+    pub subnets: Option<BTreeMap<String, Vec<String>>>,
+    /// Public IP prefixes Services name (lower-case ARM id → whether it exists).
+    pub ip_prefixes: BTreeMap<String, bool>,
 }
 
 impl Observed {

@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+
 use aksnet_core::diff::{Op, diff};
 use aksnet_core::model::{
     Distribution, Frontend, FrontendTarget, LbRule, LoadBalancer, Observed, Protocol,
@@ -512,4 +514,68 @@ fn settled(
         aksnet_core::simulate::apply(&mut observed, &ops).expect("Azure accepts the operations");
     }
     plan(&observed)
+}
+
+#[test]
+fn what_azure_would_refuse_is_refused_before_writing() {
+    use aksnet_core::annotations as a;
+    let mut observed = observed_base();
+    observed.subnets = Some(BTreeMap::from([
+        ("aks-subnet".to_string(), vec!["10.224.0.0/16".to_string()]),
+        ("extra".to_string(), vec!["10.225.0.0/24".to_string()]),
+    ]));
+    let missing = format!(
+        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/publicIPPrefixes/nope"
+    );
+    observed
+        .ip_prefixes
+        .insert(missing.to_ascii_lowercase(), false);
+    let internal = |name: &str, created: i64, extra: &[(&str, &str)]| {
+        let mut svc = annotated(service(name, created, &[(80, 30080)]), a::INTERNAL, "true");
+        for (k, v) in extra {
+            svc = annotated(svc, k, v);
+        }
+        svc
+    };
+    let svcs = [
+        internal("no-subnet", 1, &[(a::INTERNAL_SUBNET, "missing")]),
+        internal(
+            "outside",
+            2,
+            &[(a::INTERNAL_SUBNET, "extra"), (a::IPV4, "10.224.9.9")],
+        ),
+        // nodes(2) are 10.224.1.4 and 10.224.1.5.
+        internal("node-ip", 3, &[(a::IPV4, "10.224.1.4")]),
+        annotated(
+            service("no-prefix", 4, &[(81, 30081)]),
+            a::PIP_PREFIX,
+            &missing,
+        ),
+        internal(
+            "fine",
+            5,
+            &[(a::INTERNAL_SUBNET, "extra"), (a::IPV4, "10.225.0.9")],
+        ),
+    ];
+    let d = plan_with(&network(), &svcs, &nodes(2), &observed);
+    let why = |n: &str| match &d.services[&format!("default/{n}")] {
+        ServiceOutcome::Rejected { errors } => (errors[0].field.clone(), errors[0].problem.clone()),
+        other => panic!("{n} is refused before writing: {other:?}"),
+    };
+    assert!(
+        matches!(why("no-subnet"), (f, Problem::NotFound(m)) if f == a::INTERNAL_SUBNET && m.contains("missing"))
+    );
+    assert!(
+        matches!(why("outside"), (f, Problem::InvalidValue(m)) if f == a::IPV4 && m.contains("10.225.0.0/24"))
+    );
+    assert!(
+        matches!(why("node-ip"), (f, Problem::Conflict(m)) if f == a::IPV4 && m.contains("node"))
+    );
+    assert!(
+        matches!(why("no-prefix"), (f, Problem::NotFound(m)) if f == a::PIP_PREFIX && m.contains("nope"))
+    );
+    assert!(!matches!(
+        d.services["default/fine"],
+        ServiceOutcome::Rejected { .. }
+    ));
 }

@@ -4,6 +4,8 @@
 //! replaces only the child lists: a child whose model is unchanged keeps its observed JSON as is,
 //! so properties aksnet does not model (on children of others especially) survive a PUT.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::model::{
@@ -98,6 +100,38 @@ fn strings(v: &Value, one: &str, many: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// A VNet's subnets from its ARM body: lower-case name → address prefixes.
+pub fn subnets(v: &Value) -> BTreeMap<String, Vec<String>> {
+    list(v, "subnets")
+        .iter()
+        .map(|sn| {
+            let p = &sn["properties"];
+            let mut prefixes: Vec<String> = p["addressPrefixes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect();
+            prefixes.extend(p["addressPrefix"].as_str().map(str::to_string));
+            (
+                s(sn, &["name"]).unwrap_or_default().to_ascii_lowercase(),
+                prefixes,
+            )
+        })
+        .collect()
+}
+
+/// The resource group and name an ARM resource id names.
+pub fn resource_group_and_name(id: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+    let rg = parts
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case("resourceGroups"))
+        .and_then(|i| parts.get(i + 1))?;
+    let name = parts.last().filter(|n| !n.is_empty() && parts.len() >= 8)?;
+    Some((rg.to_string(), name.to_string()))
 }
 
 /// A public IP from its ARM body.
@@ -635,6 +669,28 @@ pub fn route_table_body(rt: &RouteTable, observed: Option<&Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subnets_and_resource_ids() {
+        let vnet = json!({"properties": {"subnets": [
+            {"name": "Aks-Subnet", "properties": {"addressPrefix": "10.224.0.0/16"}},
+            {"name": "dual", "properties": {"addressPrefixes": ["10.225.0.0/24", "fd00::/64"]}}
+        ]}});
+        let subnets = subnets(&vnet);
+        assert_eq!(subnets["aks-subnet"], vec!["10.224.0.0/16".to_string()]);
+        assert_eq!(subnets["dual"].len(), 2);
+        assert_eq!(
+            resource_group_and_name(
+                "/subscriptions/s/resourceGroups/RG/providers/Microsoft.Network/publicIPPrefixes/p/"
+            ),
+            Some(("RG".into(), "p".into()))
+        );
+        assert_eq!(
+            resource_group_and_name("/subscriptions/s/resourceGroups/rg"),
+            None
+        );
+        assert_eq!(resource_group_and_name("nonsense"), None);
+    }
 
     #[test]
     fn unchanged_children_keep_their_observed_json() {

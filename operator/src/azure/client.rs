@@ -298,6 +298,37 @@ impl AzurePort for AzureClient {
             observed.route_table = Some(arm_json::route_table(&v, rg));
             self.remember(self.scope.id(rg, "routeTables", name), v);
         }
+        if let Some((vnet_rg, vnet)) = &req.vnet
+            && let Some(v) = self
+                .found(
+                    self.net
+                        .virtual_networks_client()
+                        .get(vnet_rg.clone(), vnet.clone(), sub.clone())
+                        .await,
+                )
+                .map_err(|e| e.on(&self.scope.id(vnet_rg, "virtualNetworks", vnet)))?
+        {
+            observed.subnets = Some(arm_json::subnets(&json(&v)));
+        }
+        for id in &req.ip_prefixes {
+            let Some((prefix_rg, name)) = arm_json::resource_group_and_name(id) else {
+                observed.ip_prefixes.insert(name_key(id), false);
+                continue;
+            };
+            let found = self
+                .found(
+                    self.net
+                        .public_ip_prefixes_client()
+                        .get(prefix_rg, name, sub.clone())
+                        .await,
+                )
+                .or_else(|e| match e {
+                    // A prefix in a resource group that does not exist does not exist.
+                    AzureError::NotFound(_) => Ok(None),
+                    other => Err(other.on(id)),
+                })?;
+            observed.ip_prefixes.insert(name_key(id), found.is_some());
+        }
         Ok(observed)
     }
 

@@ -26,6 +26,10 @@ pub struct ObserveRequest {
     pub security_group: Option<String>,
     /// Route table name, if managed.
     pub route_table: Option<String>,
+    /// The cluster VNet (resource group, name), whose subnets internal frontends use.
+    pub vnet: Option<(String, String)>,
+    /// ARM ids of public IP prefixes Services name.
+    pub ip_prefixes: Vec<String>,
 }
 
 /// What ARM said when it refused a request: its code, its message and the resource.

@@ -662,12 +662,30 @@ fn observe_request(network: &AksNetwork, services: &[Service]) -> ObserveRequest
         .collect();
     groups.sort();
     groups.dedup();
+    let mut ip_prefixes: Vec<String> = services
+        .iter()
+        .flat_map(|s| {
+            [annotations::PIP_PREFIX, annotations::PIP_PREFIX_IPV6]
+                .into_iter()
+                .filter_map(|a| s.annotations().get(a).cloned())
+        })
+        .collect();
+    ip_prefixes.sort_by_key(|p| p.to_ascii_lowercase());
+    ip_prefixes.dedup_by_key(|p| p.to_ascii_lowercase());
+    let vnet = &spec.azure.vnet;
     ObserveRequest {
         resource_group: spec.azure.resource_group.clone(),
         public_ip_groups: groups,
         load_balancers: vec![lb.public_name, lb.internal_name],
         security_group: spec.security_group.as_ref().map(|s| s.name.clone()),
         route_table: spec.route_table.as_ref().map(|r| r.name.clone()),
+        vnet: Some((
+            vnet.resource_group
+                .clone()
+                .unwrap_or_else(|| spec.azure.resource_group.clone()),
+            vnet.name.clone(),
+        )),
+        ip_prefixes,
     }
 }
 fn public_ip_status(desired: &Desired, observed: &Observed) -> Vec<PublicIpStatus> {

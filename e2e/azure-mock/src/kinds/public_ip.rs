@@ -12,7 +12,7 @@ use crate::normalize::Put;
 use crate::store::{Data, referrers};
 
 /// Where public IPv4 addresses come from: TEST-NET-3, then TEST-NET-1 (RFC 5737).
-const IPV4_POOLS: [&str; 2] = ["203.0.113.0/24", "192.0.2.0/24"];
+const IPV4_POOLS: [&str; 3] = ["203.0.113.0/24", "192.0.2.0/24", "198.18.0.0/15"];
 /// Where public IPv4 prefixes come from: TEST-NET-2 (RFC 5737).
 const IPV4_PREFIX_POOL: &str = "198.51.100.0/24";
 /// Where public IPv6 addresses come from (RFC 3849).

@@ -546,6 +546,16 @@ impl<'c, 'a> Planner<'c, 'a> {
                     ));
                     return Err(ServiceError::new(key, crate::annotations::DNS_LABEL, p));
                 }
+                if let Some(id) = prefix_id
+                    && ctx.input.observed.ip_prefixes.get(&name_key(id)) == Some(&false)
+                {
+                    let field = match family {
+                        Family::V4 => crate::annotations::PIP_PREFIX,
+                        Family::V6 => crate::annotations::PIP_PREFIX_IPV6,
+                    };
+                    let p = Problem::NotFound(format!("public IP prefix {id}"));
+                    return Err(ServiceError::new(key, field, p));
+                }
                 let base = ctx.ownership.service_frontend(prefix, family);
                 let name = match prefix_id {
                     Some(id) => fit(&format!("{base}-p{}", short_hash(&name_key(id), 6))),
@@ -613,6 +623,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             AddressSource::Private { subnet, ip } => {
                 let spec_subnet = &ctx.input.network.azure.vnet.subnet_name;
                 let subnet = subnet.as_deref().unwrap_or(spec_subnet);
+                self.check_private(key, prefix, subnet, ip.as_ref(), family)?;
                 if let Some(ip) = ip
                     && subnet == spec_subnet
                     && let Ok(net) = ctx
@@ -652,6 +663,84 @@ impl<'c, 'a> Planner<'c, 'a> {
                 })
             }
         }
+    }
+
+    /// What Azure would refuse about an internal frontend, seen before writing: a subnet the
+    /// VNet lacks, a static address outside its subnet, or one a node or another frontend
+    /// holds.
+    fn check_private(
+        &self,
+        key: &str,
+        prefix: &str,
+        subnet: &str,
+        ip: Option<&IpAddr>,
+        family: Family,
+    ) -> Result<(), ServiceError> {
+        let ctx = self.ctx;
+        let address_field = match family {
+            Family::V4 => crate::annotations::IPV4,
+            Family::V6 => crate::annotations::IPV6,
+        };
+        let vnet = &ctx.input.network.azure.vnet.name;
+        let prefixes = match &ctx.input.observed.subnets {
+            Some(subnets) => match subnets.get(&name_key(subnet)) {
+                Some(prefixes) => Some(prefixes),
+                None => {
+                    let p = Problem::NotFound(format!("subnet {subnet} in VNet {vnet}"));
+                    return Err(ServiceError::new(
+                        key,
+                        crate::annotations::INTERNAL_SUBNET,
+                        p,
+                    ));
+                }
+            },
+            None => None,
+        };
+        let Some(ip) = ip else { return Ok(()) };
+        if let Some(prefixes) = prefixes {
+            let inside = prefixes
+                .iter()
+                .any(|p| p.parse::<ipnet::IpNet>().is_ok_and(|net| net.contains(ip)));
+            let same_family = prefixes.iter().any(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .is_ok_and(|net| Family::of(&net.addr()) == family)
+            });
+            if same_family && !inside {
+                let p = Problem::InvalidValue(format!(
+                    "{ip} is outside subnet {subnet} ({})",
+                    prefixes.join(", ")
+                ));
+                return Err(ServiceError::new(key, address_field, p));
+            }
+        }
+        let text = ip.to_string();
+        if let Some(node) = self
+            .pools
+            .get(&family)
+            .and_then(|pool| pool.iter().find(|a| a.ip == text))
+        {
+            let p = Problem::Conflict(format!("{ip} is the address of node {}", node.name));
+            return Err(ServiceError::new(key, address_field, p));
+        }
+        // The shared frontend of this address, and this Service's own, may hold it already.
+        let shared = name_key(&ctx.ownership.private_ip_frontend(ip));
+        let own = name_key(prefix);
+        let holder = ctx.input.observed.load_balancers.iter().find_map(|lb| {
+            lb.frontends
+                .iter()
+                .find(|f| {
+                    let name = name_key(&f.name);
+                    f.private_ip.as_deref() == Some(text.as_str())
+                        && name != shared
+                        && ctx.ownership.service_prefix_of(&name) != Some(own.as_str())
+                })
+                .map(|f| format!("frontend {} of load balancer {}", f.name, lb.name))
+        });
+        if let Some(holder) = holder {
+            let p = Problem::Conflict(format!("{ip} is held by {holder}"));
+            return Err(ServiceError::new(key, address_field, p));
+        }
+        Ok(())
     }
 
     /// A public IP that exists (in Azure, or in the AksNetwork's static IPs).
