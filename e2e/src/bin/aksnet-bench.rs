@@ -16,7 +16,7 @@ use aksnet_e2e::{TestCluster, manifests, namespace, repo_root};
 use anyhow::Context;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Service};
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 const SUB: &str = "00000000-0000-0000-0000-00000000be4c";
@@ -153,15 +153,14 @@ async fn burst(
     let nodes: Api<Node> = Api::all(client.clone());
     let node_name = |i: usize| format!("{ns}-n{i}");
     let node_ip = |i: usize| format!("10.224.{}.{}", 10 + i / 200, 4 + i % 200);
-    for i in 0..nodes_wanted {
-        create_node(
-            &nodes,
-            &node_name(i),
-            &node_ip(i),
-            &format!("10.{}.{}.0/24", 244 + i / 256, i % 256),
-        )
-        .await?;
-    }
+    let add_nodes = async |range: std::ops::Range<usize>| -> Result<(), kube::Error> {
+        for i in range {
+            let cidr = format!("10.{}.{}.0/24", 244 + i / 256, i % 256);
+            create_node(&nodes, &node_name(i), &node_ip(i), &cidr).await?;
+        }
+        Ok(())
+    };
+    add_nodes(0..nodes_wanted).await?;
     let spec = kubenet_network(&network, SUB, RG, json!({}));
     manifests::apply_yaml(&client, &serde_yaml::to_string(&spec)?, None).await?;
     let port = free_port()?;
@@ -253,15 +252,7 @@ async fn burst(
     let drift_writes = mock.writes().await?;
 
     mock.clear_journal().await?;
-    for i in nodes_wanted..nodes_wanted + 20 {
-        create_node(
-            &nodes,
-            &node_name(i),
-            &node_ip(i),
-            &format!("10.{}.{}.0/24", 244 + i / 256, i % 256),
-        )
-        .await?;
-    }
+    add_nodes(nodes_wanted..nodes_wanted + 20).await?;
     let nodes_added_writes =
         settle(&mock, Duration::from_secs(4), Duration::from_secs(120)).await?;
     mock.clear_journal().await?;
@@ -274,6 +265,22 @@ async fn burst(
         settle(&mock, Duration::from_secs(4), Duration::from_secs(120)).await?;
 
     operator.stop()?;
+    // Free the burst's node ports for the next one: with the operator gone, its finalizers go
+    // by hand.
+    let release = json!({"metadata": {"finalizers": null}});
+    let names: Vec<String> = created.keys().cloned().collect();
+    futures::stream::iter(names)
+        .for_each_concurrent(16, |name| {
+            let api = api.clone();
+            let release = &release;
+            async move {
+                let _ = api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(release))
+                    .await;
+                let _ = api.delete(&name, &DeleteParams::default()).await;
+            }
+        })
+        .await;
     for i in 10..nodes_wanted + 20 {
         let _ = nodes.delete(&node_name(i), &DeleteParams::default()).await;
     }
@@ -389,14 +396,15 @@ async fn main() -> anyhow::Result<()> {
         }
         doc.push_str(&report(operation_ms, nodes, &bursts));
         doc.push('\n');
+        // Written after each setting, so a long run keeps what it measured.
+        if !out.is_empty() {
+            let path = std::path::Path::new(&out);
+            let old = std::fs::read_to_string(path).unwrap_or_default();
+            let head = old.split("<!-- bench -->").next().unwrap_or_default();
+            std::fs::write(path, format!("{head}<!-- bench -->\n{doc}"))?;
+        }
     }
     println!("{doc}");
-    if !out.is_empty() {
-        let path = std::path::Path::new(&out);
-        let old = std::fs::read_to_string(path).unwrap_or_default();
-        let head = old.split("<!-- bench -->").next().unwrap_or_default();
-        std::fs::write(path, format!("{head}<!-- bench -->\n{doc}"))?;
-    }
     cluster.stop()?;
     Ok(())
 }

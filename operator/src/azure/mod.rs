@@ -105,39 +105,32 @@ pub enum AzureError {
     Transient(Fault),
 }
 
+/// The [`Fault`] of an [`AzureError`] (`&` or `&mut`, as the error is borrowed).
+macro_rules! fault_of {
+    ($error:expr) => {
+        match $error {
+            AzureError::Throttled { fault, .. }
+            | AzureError::Precondition(fault)
+            | AzureError::Conflict(fault)
+            | AzureError::NotFound(fault)
+            | AzureError::InUse(fault)
+            | AzureError::Limit(fault)
+            | AzureError::Forbidden(fault)
+            | AzureError::Invalid(fault)
+            | AzureError::Transient(fault) => fault,
+        }
+    };
+}
+
 impl AzureError {
     /// ARM's answer.
     pub fn fault(&self) -> &Fault {
-        match self {
-            AzureError::Throttled { fault, .. }
-            | AzureError::Precondition(fault)
-            | AzureError::Conflict(fault)
-            | AzureError::NotFound(fault)
-            | AzureError::InUse(fault)
-            | AzureError::Limit(fault)
-            | AzureError::Forbidden(fault)
-            | AzureError::Invalid(fault)
-            | AzureError::Transient(fault) => fault,
-        }
-    }
-
-    fn fault_mut(&mut self) -> &mut Fault {
-        match self {
-            AzureError::Throttled { fault, .. }
-            | AzureError::Precondition(fault)
-            | AzureError::Conflict(fault)
-            | AzureError::NotFound(fault)
-            | AzureError::InUse(fault)
-            | AzureError::Limit(fault)
-            | AzureError::Forbidden(fault)
-            | AzureError::Invalid(fault)
-            | AzureError::Transient(fault) => fault,
-        }
+        fault_of!(self)
     }
 
     /// This error, about the resource with ARM id `id` (kept when already known).
     pub fn on(mut self, id: &str) -> Self {
-        let fault = self.fault_mut();
+        let fault = fault_of!(&mut self);
         if fault.resource.is_empty() {
             fault.resource = id.to_string();
         }

@@ -36,7 +36,7 @@ pub struct Timing {
     pub drift_interval: Duration,
 }
 
-/// A hash of what matters in an object, to ignore status-only updates.
+/// A hash of what matters in an object (to ignore status-only updates, to tell an edit).
 fn fingerprint<T: Hash>(value: T) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     value.hash(&mut h);

@@ -65,6 +65,21 @@ impl Publisher {
         Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default())
     }
 
+    async fn patch_status(
+        &self,
+        svc: &Service,
+        patch: &serde_json::Value,
+    ) -> Result<(), kube::Error> {
+        self.api(svc)
+            .patch_status(
+                &svc.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Publish one look at the run: finalizers on every Service the plan will write for, then
     /// the status of each Service whose state changed.
     pub async fn publish(&self, pass: Pass<'_>) -> Result<(), kube::Error> {
@@ -169,13 +184,7 @@ impl Publisher {
                     .collect();
                 patch["status"]["loadBalancer"] = json!({"ingress": list});
             }
-            self.api(&svc)
-                .patch_status(
-                    &svc.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await?;
+            self.patch_status(&svc, &patch).await?;
         }
         if let Ok(mut t) = self.told.lock() {
             t.insert(key, told);
@@ -209,13 +218,7 @@ impl Publisher {
             }
             if svc.meta().deletion_timestamp.is_none() {
                 let patch = json!({"status": {"loadBalancer": {"ingress": null}}});
-                self.api(&svc)
-                    .patch_status(
-                        &svc.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Merge(&patch),
-                    )
-                    .await?;
+                self.patch_status(&svc, &patch).await?;
             }
             self.remove_finalizer(&svc).await?;
             self.forget(key);

@@ -17,6 +17,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::Instrument;
 
+use super::fingerprint;
 use super::publish::{Publisher, set_finalizers, tally};
 use super::status::{self, Health};
 use crate::annotations;
@@ -188,13 +189,6 @@ fn plan_fingerprint(desired: &Desired) -> u64 {
             &desired.frozen,
         )
     ))
-}
-
-fn fingerprint<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
-    use std::hash::Hasher;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
 }
 
 /// What makes a Service worth trying again after a refusal: its spec and annotations.
