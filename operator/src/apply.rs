@@ -62,7 +62,7 @@ impl Default for Settings {
             max_concurrent_writes: 32,
             max_attempts: 4,
             pass_interval: Duration::from_secs(2),
-            max_pass_interval: Duration::from_secs(30),
+            max_pass_interval: Duration::from_secs(8),
             retry_backoff: Duration::from_millis(500),
             max_passes: 64,
         }
