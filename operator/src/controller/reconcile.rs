@@ -179,7 +179,7 @@ fn owned<K: Clone>(items: Vec<Arc<K>>) -> Vec<K> {
 /// A fingerprint of a plan: only what is wanted in Azure, so Services coming and going
 /// without Azure changes do not make a new plan.
 fn plan_fingerprint(desired: &Desired) -> u64 {
-    fingerprint(&format!(
+    fingerprint(format!(
         "{:?}",
         (
             &desired.public_ips,
@@ -193,7 +193,7 @@ fn plan_fingerprint(desired: &Desired) -> u64 {
 
 /// What makes a Service worth trying again after a refusal: its spec and annotations.
 fn service_fingerprint(svc: &Service) -> u64 {
-    fingerprint(&(
+    fingerprint((
         serde_json::to_string(&svc.spec).unwrap_or_default(),
         svc.annotations(),
     ))
