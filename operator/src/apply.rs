@@ -241,6 +241,7 @@ impl<A: AzurePort + 'static> Engine<A> {
 
     /// Write the next shared parent of this pass.
     async fn next_shared(&self, run: &mut Run, ops: &[Op], desired: &Desired) -> Step {
+        let existing = run.observed.public_ip_index();
         let next = ops.iter().find(|op| {
             !op.is_independent()
                 && run.may_write(op)
@@ -248,7 +249,7 @@ impl<A: AzurePort + 'static> Engine<A> {
                 && op
                     .public_ips_named()
                     .iter()
-                    .all(|(rg, name)| run.observed.public_ip(rg, name).is_some())
+                    .all(|key| existing.contains_key(key))
         });
         let Some(op) = next else {
             return Step::Nothing;

@@ -222,17 +222,7 @@ fn frontend_limit_rejects_later_services_only() {
         .map(|i| service(&format!("s{i}"), i, &[(80 + i as u16, 30080 + i as u16)]))
         .collect();
     let ns = nodes(1);
-    let d = settled(observed_base(), |observed| {
-        plan(&PlanInput {
-            network: &net,
-            services: &svcs,
-            nodes: &ns,
-            observed,
-            load_balancer_class: CLASS,
-            limits,
-            holds: &Holds::default(),
-        })
-    });
+    let d = settled(&net, &svcs, &ns, limits);
     assert!(matches!(
         &d.services["default/s0"],
         ServiceOutcome::Planned { .. }
@@ -462,21 +452,11 @@ fn nsg_address_limit_counts_others_rules_and_rejects_the_newer_service() {
     let net = network();
     let ns = nodes(1);
     let outcomes = |limit: usize| {
-        settled(observed_base(), |observed| {
-            plan(&PlanInput {
-                network: &net,
-                services: &svcs,
-                nodes: &ns,
-                observed,
-                load_balancer_class: CLASS,
-                limits: Limits {
-                    addresses_or_ports_per_security_group: limit,
-                    ..Limits::default()
-                },
-                holds: &Holds::default(),
-            })
-        })
-        .services
+        let limits = Limits {
+            addresses_or_ports_per_security_group: limit,
+            ..Limits::default()
+        };
+        settled(&net, &svcs, &ns, limits).services
     };
     // Others' rule names one source prefix: 1 + 3 + 2 fits in 6, not in 5.
     let fits = outcomes(6);
@@ -500,20 +480,35 @@ fn nsg_address_limit_counts_others_rules_and_rejects_the_newer_service() {
     );
 }
 
-/// The plan once Azure has carried it out (public IPs first, then the rest), as the apply
-/// engine would: Services wait for their public IPs before their rules are planned.
+/// The plan once Azure (simulated, from [`observed_base`]) has carried it out, public IPs first
+/// and then the rest, as the apply engine would: Services wait for their public IPs before
+/// their rules are planned.
 fn settled(
-    mut observed: aksnet_core::model::Observed,
-    plan: impl Fn(&aksnet_core::model::Observed) -> aksnet_core::plan::Desired,
+    network: &aksnet_crds::AksNetworkSpec,
+    services: &[k8s_openapi::api::core::v1::Service],
+    nodes: &[k8s_openapi::api::core::v1::Node],
+    limits: Limits,
 ) -> aksnet_core::plan::Desired {
+    let plan_on = |observed: &aksnet_core::model::Observed| {
+        plan(&PlanInput {
+            network,
+            services,
+            nodes,
+            observed,
+            load_balancer_class: CLASS,
+            limits,
+            holds: &Holds::default(),
+        })
+    };
+    let mut observed = observed_base();
     for _ in 0..4 {
-        let ops = aksnet_core::diff::diff(&plan(&observed), &observed);
+        let ops = aksnet_core::diff::diff(&plan_on(&observed), &observed);
         if ops.is_empty() {
             break;
         }
         aksnet_core::simulate::apply(&mut observed, &ops).expect("Azure accepts the operations");
     }
-    plan(&observed)
+    plan_on(&observed)
 }
 
 #[test]
