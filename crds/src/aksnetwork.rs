@@ -57,6 +57,8 @@ use crate::rules::*;
     validation = Rule::new("self.networkModel != 'kubenet' || has(self.routeTable)").message("routeTable is required for networkModel kubenet: pod traffic is routed through it").field_path(".routeTable").reason(Reason::FieldValueRequired),
     validation = Rule::new("!has(self.routeTable) || !has(self.routeTable.syncNodeRoutes) || !self.routeTable.syncNodeRoutes || self.networkModel == 'kubenet'").message("routeTable.syncNodeRoutes only applies to networkModel kubenet").field_path(".routeTable.syncNodeRoutes"),
     validation = Rule::new("!has(self.routeTable) || self.networkModel != 'kubenet' || !has(self.ipPlan.maxNodes) || self.ipPlan.maxNodes + size(self.routeTable.routes) <= 400").message("routeTable.routes plus one route per node (ipPlan.maxNodes) exceed the 400 routes of a route table").field_path(".routeTable.routes"),
+    validation = Rule::new("self.networkModel != 'kubenet' || !has(self.routeTable) || !has(self.ipPlan.podCidr) || !isCIDR(self.ipPlan.podCidr) || self.routeTable.routes.all(r, !isCIDR(r.addressPrefix) || !cidr(self.ipPlan.podCidr).containsCIDR(r.addressPrefix))").message("routeTable.routes must not lie inside ipPlan.podCidr with networkModel kubenet: aksnet routes each node's pod range there, and such a route would take a node's traffic").field_path(".routeTable.routes"),
+    validation = Rule::new("self.networkModel == oldSelf.networkModel || oldSelf.networkModel != 'kubenet' || (has(oldSelf.routeTable) && has(oldSelf.routeTable.syncNodeRoutes) && !oldSelf.routeTable.syncNodeRoutes)").message("networkModel can leave kubenet only once its pod routes are switched off: apply routeTable.syncNodeRoutes: false first (changing the model directly would remove every node's pod route at once)").field_path(".networkModel"),
     validation = Rule::new("!has(self.loadBalancer) || self.loadBalancer.outboundType != 'userDefinedRouting' || (has(self.routeTable) && self.routeTable.routes.exists(r, r.addressPrefix == '0.0.0.0/0' && (r.nextHopType == 'VirtualAppliance' || r.nextHopType == 'VirtualNetworkGateway')))").message("loadBalancer.outboundType userDefinedRouting needs a routeTable.routes entry for 0.0.0.0/0 to a VirtualAppliance or VirtualNetworkGateway (AKS refuses 0.0.0.0/0 to Internet)").field_path(".routeTable.routes").reason(Reason::FieldValueRequired),
 )]
 #[serde(rename_all = "camelCase")]
@@ -85,7 +87,7 @@ pub struct AksNetworkSpec {
     /// Static public IPs the cluster reserves; Services name them to use them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]), validation = Rule::new(UNIQUE_NAMES_ANY_CASE).message(UNIQUE_NAMES_ANY_CASE_MSG))]
     pub public_ips: Vec<PublicIpSpec>,
 
     /// The cluster NSG: custom rules and the priorities left to service rules.
@@ -127,7 +129,32 @@ pub struct AzureCoordinates {
 
     /// The virtual network and subnet of the nodes.
     pub vnet: VnetRef,
+
+    /// More resource groups whose public IPs Services may use, named with the
+    /// `service.beta.kubernetes.io/azure-load-balancer-resource-group` annotation (the cluster's
+    /// own `resourceGroup` is always allowed). aksnet reads or writes nothing else on a
+    /// Service's behalf.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[x_kube(validation = Rule::new("self.all(a, self.exists_one(b, b.lowerAscii() == a.lowerAscii()))").message("resource groups must be unique up to case: Azure names are case-insensitive"))]
+    pub public_ip_resource_groups: Vec<ResourceGroupName>,
 }
+
+/// An Azure resource group name.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[serde(transparent)]
+pub struct ResourceGroupName(
+    #[schemars(length(min = 1, max = 90), regex(pattern = "^[-a-zA-Z0-9._()]*[-a-zA-Z0-9_()]$"))]
+    pub String,
+);
+
+/// A Kubernetes namespace name.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[serde(transparent)]
+pub struct NamespaceName(
+    #[schemars(length(min = 1, max = 63), regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub String,
+);
 
 /// A reference to the cluster's virtual network and node subnet.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -180,7 +207,7 @@ pub enum NetworkModel {
     validation = Rule::new("!has(self.podCidr) || !self.vnetCidrs.exists(v, cidr(v).containsCIDR(self.podCidr) || cidr(self.podCidr).containsCIDR(v))").message("podCidr must not overlap vnetCidrs").field_path(".podCidr"),
     validation = Rule::new("!self.vnetCidrs.exists(v, cidr(v).containsCIDR(self.serviceCidr) || cidr(self.serviceCidr).containsCIDR(v))").message("serviceCidr must not overlap vnetCidrs").field_path(".serviceCidr"),
     validation = Rule::new("!has(self.podCidr) || !(cidr(self.podCidr).containsCIDR(self.serviceCidr) || cidr(self.serviceCidr).containsCIDR(self.podCidr))").message("serviceCidr must not overlap podCidr").field_path(".serviceCidr"),
-    validation = Rule::new("cidr(self.serviceCidr).containsIP(self.dnsServiceIp) && string(cidr(self.serviceCidr).ip()) != self.dnsServiceIp").message("dnsServiceIp must lie inside serviceCidr and not be its first address (used by the kubernetes service)").field_path(".dnsServiceIp"),
+    validation = Rule::new(DNS_SERVICE_IP).message(DNS_SERVICE_IP_MSG).field_path(".dnsServiceIp"),
     validation = Rule::new("self.vnetCidrs.all(a, self.vnetCidrs.all(b, a == b || !(cidr(a).containsCIDR(b) || cidr(b).containsCIDR(a))))").message("vnetCidrs must not overlap each other").field_path(".vnetCidrs"),
 )]
 pub struct IpPlan {
@@ -189,8 +216,8 @@ pub struct IpPlan {
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub vnet_cidrs: Vec<Cidr>,
 
-    /// Range of the node subnet.
-    #[x_kube(validation = Rule::new(IPV4_CIDR).message(IPV4_CIDR_MSG), validation = Rule::new(NOT_RESERVED).message(NOT_RESERVED_MSG))]
+    /// Range of the node subnet (/29 or larger).
+    #[x_kube(validation = Rule::new(IPV4_CIDR).message(IPV4_CIDR_MSG), validation = Rule::new(NOT_RESERVED).message(NOT_RESERVED_MSG), validation = Rule::new(AZURE_SUBNET_SIZE).message(AZURE_SUBNET_SIZE_MSG))]
     #[schemars(length(max = 43))]
     pub node_subnet_cidr: String,
 
@@ -200,9 +227,9 @@ pub struct IpPlan {
     #[schemars(length(max = 43))]
     pub pod_cidr: Option<String>,
 
-    /// Range of a dedicated pod subnet (azureCni with a pod subnet).
+    /// Range of a dedicated pod subnet (azureCni with a pod subnet; /29 or larger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new(IPV4_CIDR).message(IPV4_CIDR_MSG), validation = Rule::new(NOT_RESERVED).message(NOT_RESERVED_MSG))]
+    #[x_kube(validation = Rule::new(IPV4_CIDR).message(IPV4_CIDR_MSG), validation = Rule::new(NOT_RESERVED).message(NOT_RESERVED_MSG), validation = Rule::new(AZURE_SUBNET_SIZE).message(AZURE_SUBNET_SIZE_MSG))]
     #[schemars(length(max = 43))]
     pub pod_subnet_cidr: Option<String>,
 
@@ -212,7 +239,8 @@ pub struct IpPlan {
     #[schemars(length(max = 43))]
     pub service_cidr: String,
 
-    /// Cluster DNS service IP: inside `serviceCidr`, not its first address (conventionally `.10`).
+    /// Cluster DNS service IP: inside `serviceCidr`, and neither its network address, its first
+    /// address (the `kubernetes` Service) nor its broadcast address (conventionally `.10`).
     #[serde(default = "default_dns_service_ip")]
     #[x_kube(validation = Rule::new(IP_ADDRESS).message(IP_ADDRESS_MSG))]
     #[schemars(length(max = 39))]
@@ -249,6 +277,7 @@ fn default_dns_service_ip() -> String {
 /// Load balancers and outbound connectivity.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.publicName.lowerAscii() != self.internalName.lowerAscii()").message("internalName must differ from publicName (Azure names are case-insensitive): one load balancer cannot be both").field_path(".internalName"))]
 pub struct LoadBalancerSpec {
     /// Name of the public Standard load balancer.
     #[serde(default = "default_public_lb")]
@@ -335,11 +364,13 @@ fn default_idle_timeout() -> u32 {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicIpSpec {
-    /// Azure name of the public IP.
+    /// Azure name of the public IP (names starting with `aksnet-` are kept for the IPs aksnet
+    /// names itself).
     #[schemars(
         length(min = 1, max = 80),
         regex(pattern = "^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,78}[a-zA-Z0-9_])?$")
     )]
+    #[x_kube(validation = Rule::new("!self.lowerAscii().startsWith('aksnet-')").message("names starting with aksnet- are kept for the public IPs aksnet names itself (outbound and Service IPs)"))]
     pub name: String,
 
     /// DNS label: `<label>.<location>.cloudapp.azure.com`.
@@ -358,10 +389,20 @@ pub struct PublicIpSpec {
     pub ip_version: IpVersion,
 
     /// Extra tags on the public IP (the operator adds its ownership tags).
-    /// At most 40 tags; keys starting with `aksnet.io` are reserved for ownership tags.
+    /// At most 40 tags; keys starting with `aksnet.io` (in any case) are reserved for ownership
+    /// tags.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 40, "additionalProperties" = {"type": "string", "maxLength": 256}))]
+    #[x_kube(validation = Rule::new(NO_RESERVED_TAG_KEYS).message(NO_RESERVED_TAG_KEYS_MSG))]
     pub tags: BTreeMap<String, String>,
+
+    /// Namespaces whose Services may use this IP (with `azure-pip-name` or its address).
+    /// Unset: every namespace. Empty: none (the IP is reserved but no Service may use it).
+    /// Services of different namespaces share one address only through an IP listed here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub allowed_namespaces: Option<Vec<NamespaceName>>,
 
     /// What happens to the IP when the AksNetwork is deleted.
     #[serde(default)]
@@ -416,12 +457,19 @@ pub struct SecurityGroupSpec {
     )]
     pub name: String,
 
+    /// Create the NSG when it does not exist (you attach it to the subnet). Off by default: an
+    /// NSG the spec names must exist, so a misspelt name stalls instead of making an NSG that
+    /// protects nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_if_missing: bool,
+
     /// Custom security rules.
     #[serde(default)]
     #[schemars(length(max = 100))]
     #[x_kube(
         merge_strategy = ListMerge::Map(vec!["name".into()]),
-        validation = Rule::new("self.all(a, self.exists_one(b, b.priority == a.priority && b.direction == a.direction))").message("priority must be unique per direction")
+        validation = Rule::new("self.all(a, self.exists_one(b, b.priority == a.priority && b.direction == a.direction))").message("priority must be unique per direction"),
+        validation = Rule::new(UNIQUE_NAMES_ANY_CASE).message(UNIQUE_NAMES_ANY_CASE_MSG)
     )]
     pub rules: Vec<SecurityRuleSpec>,
 
@@ -455,12 +503,18 @@ impl Default for PriorityRange {
 /// A custom security rule.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(SINGLE_TAG_SOURCES).message(SINGLE_TAG_SOURCES_MSG).field_path(".sourceAddressPrefixes"),
+    validation = Rule::new(SINGLE_TAG_DESTINATIONS).message(SINGLE_TAG_DESTINATIONS_MSG).field_path(".destinationAddressPrefixes"),
+    validation = Rule::new(ONE_FAMILY).message(ONE_FAMILY_MSG).field_path(".destinationAddressPrefixes"),
+)]
 pub struct SecurityRuleSpec {
     /// Rule name.
     #[schemars(
         length(min = 1, max = 80),
         regex(pattern = "^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,78}[a-zA-Z0-9_])?$")
     )]
+    #[x_kube(validation = Rule::new(NOT_RESERVED_CHILD_NAME).message(NOT_RESERVED_CHILD_NAME_MSG))]
     pub name: String,
 
     /// Free text.
@@ -481,21 +535,23 @@ pub struct SecurityRuleSpec {
     /// Protocol.
     pub protocol: Protocol,
 
-    /// Source addresses: `*`, IPs, CIDRs or service tags.
+    /// Source addresses: IPs and CIDRs of one family, or one service tag or `*` alone.
     #[schemars(length(min = 1, max = 16))]
     pub source_address_prefixes: Vec<NsgAddress>,
 
-    /// Source ports: `*`, `N` or `N-M`.
+    /// Source ports: `*`, `N` or `N-M` (`*` alone).
     #[serde(default = "any_port")]
     #[schemars(length(min = 1, max = 16))]
+    #[x_kube(validation = Rule::new(STAR_ALONE).message(STAR_ALONE_MSG))]
     pub source_port_ranges: Vec<PortRange>,
 
-    /// Destination addresses: `*`, IPs, CIDRs or service tags.
+    /// Destination addresses: IPs and CIDRs of one family, or one service tag or `*` alone.
     #[schemars(length(min = 1, max = 16))]
     pub destination_address_prefixes: Vec<NsgAddress>,
 
-    /// Destination ports: `*`, `N` or `N-M`.
+    /// Destination ports: `*`, `N` or `N-M` (`*` alone).
     #[schemars(length(min = 1, max = 16))]
+    #[x_kube(validation = Rule::new(STAR_ALONE).message(STAR_ALONE_MSG))]
     pub destination_port_ranges: Vec<PortRange>,
 }
 
@@ -564,27 +620,42 @@ pub struct RouteTableSpec {
     )]
     pub name: String,
 
-    /// Keep a route per node pod CIDR (kubenet). Unset means on for kubenet.
+    /// Create the route table when it does not exist (you associate it with the subnet). Off
+    /// by default: a route table the spec names must exist.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_if_missing: bool,
+
+    /// Keep a route per node pod CIDR (kubenet). Unset means on for kubenet. Set it to `false`
+    /// before moving `networkModel` away from kubenet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_node_routes: Option<bool>,
 
-    /// User-defined routes.
+    /// User-defined routes (at most 200): names unique up to case, one route per address
+    /// prefix.
     #[serde(default)]
-    #[schemars(length(max = 400))]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    #[schemars(length(max = 200))]
+    #[x_kube(
+        merge_strategy = ListMerge::Map(vec!["name".into()]),
+        validation = Rule::new(UNIQUE_NAMES_ANY_CASE).message(UNIQUE_NAMES_ANY_CASE_MSG),
+        validation = Rule::new("self.all(a, self.exists_one(b, b.addressPrefix == a.addressPrefix))").message("each addressPrefix may have one route only: Azure refuses two routes with one prefix")
+    )]
     pub routes: Vec<RouteSpec>,
 }
 
 /// A user-defined route.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("(self.nextHopType == 'VirtualAppliance') == has(self.nextHopIpAddress)").message("nextHopIpAddress is required for nextHopType VirtualAppliance and forbidden otherwise").field_path(".nextHopIpAddress"))]
+#[x_kube(
+    validation = Rule::new("(self.nextHopType == 'VirtualAppliance') == has(self.nextHopIpAddress)").message("nextHopIpAddress is required for nextHopType VirtualAppliance and forbidden otherwise").field_path(".nextHopIpAddress"),
+    validation = Rule::new("!has(self.nextHopIpAddress) || !isCIDR(self.addressPrefix) || !isIP(self.nextHopIpAddress) || ip(self.nextHopIpAddress).family() == cidr(self.addressPrefix).ip().family()").message("nextHopIpAddress must be of the addressPrefix's IP family").field_path(".nextHopIpAddress"),
+)]
 pub struct RouteSpec {
     /// Route name.
     #[schemars(
         length(min = 1, max = 80),
         regex(pattern = "^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,78}[a-zA-Z0-9_])?$")
     )]
+    #[x_kube(validation = Rule::new(NOT_RESERVED_CHILD_NAME).message(NOT_RESERVED_CHILD_NAME_MSG))]
     pub name: String,
 
     /// Destination CIDR.

@@ -88,9 +88,21 @@ pub fn validate(spec: &AksNetworkSpec) -> Vec<FieldError> {
     e.0
 }
 
-/// Validates an update: `validate(new)` plus the immutable fields.
+/// Validates an update: `validate(new)` plus the immutable fields and the network model's
+/// transitions.
 pub fn validate_update(old: &AksNetworkSpec, new: &AksNetworkSpec) -> Vec<FieldError> {
     let mut e = Errors(validate(new));
+    let pod_routes_off = old
+        .route_table
+        .as_ref()
+        .is_some_and(|rt| rt.sync_node_routes == Some(false));
+    e.check(
+        old.network_model == new.network_model
+            || old.network_model != NetworkModel::Kubenet
+            || pod_routes_off,
+        "spec.networkModel",
+        MODEL_TRANSITION_REASON,
+    );
     let immutable = [
         ("spec.clusterName", &old.cluster_name, &new.cluster_name),
         (
@@ -119,13 +131,13 @@ fn validate_azure(e: &mut Errors, azure: &AzureCoordinates) {
     e.check(
         is_resource_group(&azure.resource_group),
         "spec.azure.resourceGroup",
-        "must be 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'",
+        RESOURCE_GROUP_REASON,
     );
     if let Some(rg) = &azure.vnet.resource_group {
         e.check(
             is_resource_group(rg),
             "spec.azure.vnet.resourceGroup",
-            "must be 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'",
+            RESOURCE_GROUP_REASON,
         );
     }
     e.check(
@@ -148,6 +160,18 @@ fn validate_azure(e: &mut Errors, azure: &AzureCoordinates) {
         is_azure_name(&azure.vnet.subnet_name),
         "spec.azure.vnet.subnetName",
         AZURE_NAME_REASON,
+    );
+    for (i, rg) in azure.public_ip_resource_groups.iter().enumerate() {
+        e.check(
+            is_resource_group(&rg.0),
+            format!("spec.azure.publicIpResourceGroups[{i}]"),
+            RESOURCE_GROUP_REASON,
+        );
+    }
+    e.check(
+        unique_any_case(azure.public_ip_resource_groups.iter().map(|g| g.0.as_str())),
+        "spec.azure.publicIpResourceGroups",
+        "resource groups must be unique up to case: Azure names are case-insensitive",
     );
 }
 
@@ -185,6 +209,16 @@ fn validate_ip_plan(e: &mut Errors, spec: &AksNetworkSpec) {
         .and_then(|c| e.cidr("spec.ipPlan.podSubnetCidr", c));
     let service = e.cidr("spec.ipPlan.serviceCidr", &plan.service_cidr);
 
+    for (field, net) in [
+        ("spec.ipPlan.nodeSubnetCidr", node),
+        ("spec.ipPlan.podSubnetCidr", pod_subnet),
+    ] {
+        e.check(
+            net.is_none_or(|n| n.prefix_len() <= 29),
+            field,
+            crate::rules::AZURE_SUBNET_SIZE_MSG,
+        );
+    }
     if let Some(node) = node {
         e.check(
             vnets.iter().any(|v| v.contains(&node)),
@@ -236,11 +270,13 @@ fn validate_ip_plan(e: &mut Errors, spec: &AksNetworkSpec) {
     match plan.dns_service_ip.parse::<IpAddr>() {
         Ok(ip) if ip.to_string() == plan.dns_service_ip => {
             if let Some(s) = service {
-                let inside = matches!(ip, IpAddr::V4(v4) if s.contains(&v4) && v4 != s.network());
+                let usable = matches!(ip, IpAddr::V4(v4) if s.contains(&v4)
+                    && u32::from(v4) > u32::from(s.network()) + 1
+                    && v4 != s.broadcast());
                 e.check(
-                    inside,
+                    usable,
                     "spec.ipPlan.dnsServiceIp",
-                    "dnsServiceIp must lie inside serviceCidr and not be its first address (used by the kubernetes service)",
+                    crate::rules::DNS_SERVICE_IP_MSG,
                 );
             }
         }
@@ -291,6 +327,11 @@ fn validate_load_balancer(e: &mut Errors, lb: &LoadBalancerSpec) {
     ] {
         e.check(is_azure_name(name), field, AZURE_NAME_REASON);
     }
+    e.check(
+        !lb.public_name.eq_ignore_ascii_case(&lb.internal_name),
+        "spec.loadBalancer.internalName",
+        "internalName must differ from publicName (Azure names are case-insensitive): one load balancer cannot be both",
+    );
     if let Some(o) = &lb.outbound {
         e.check(
             (1..=100).contains(&o.managed_outbound_ip_count),
@@ -322,10 +363,18 @@ fn validate_public_ips(e: &mut Errors, ips: &[PublicIpSpec]) {
             AZURE_NAME_REASON,
         );
         e.check(
-            seen.insert(ip.name.as_str()),
-            at.clone(),
-            format!("duplicate name {:?}", ip.name),
+            !ip.name.to_ascii_lowercase().starts_with("aksnet-"),
+            format!("{at}.name"),
+            "names starting with aksnet- are kept for the public IPs aksnet names itself (outbound and Service IPs)",
         );
+        unique_name(e, &mut seen, &ip.name, "spec.publicIps", &at);
+        for (j, ns) in ip.allowed_namespaces.iter().flatten().enumerate() {
+            e.check(
+                is_dns_label(&ns.0),
+                format!("{at}.allowedNamespaces[{j}]"),
+                "must be a namespace name (a lowercase DNS label of 1-63 characters)",
+            );
+        }
         if let Some(label) = &ip.dns_label {
             e.check(
                 is_dns_label(label)
@@ -335,13 +384,13 @@ fn validate_public_ips(e: &mut Errors, ips: &[PublicIpSpec]) {
                 "must be 3-63 lowercase letters, digits or '-', starting with a letter",
             );
         }
-        for k in ip.tags.keys() {
-            e.check(
-                !k.starts_with("aksnet.io"),
-                format!("{at}.tags"),
-                "keys starting with aksnet.io are reserved",
-            );
-        }
+        e.check(
+            ip.tags
+                .keys()
+                .all(|k| !k.to_ascii_lowercase().starts_with("aksnet.io")),
+            format!("{at}.tags"),
+            crate::rules::NO_RESERVED_TAG_KEYS_MSG,
+        );
     }
 }
 
@@ -368,10 +417,11 @@ fn validate_security_group(e: &mut Errors, nsg: &SecurityGroupSpec) {
             AZURE_NAME_REASON,
         );
         e.check(
-            names.insert(r.name.as_str()),
-            at.clone(),
-            format!("duplicate name {:?}", r.name),
+            !is_reserved_child_name(&r.name),
+            format!("{at}.name"),
+            crate::rules::NOT_RESERVED_CHILD_NAME_MSG,
         );
+        unique_name(e, &mut names, &r.name, "spec.securityGroup.rules", &at);
         e.check(
             in_bounds(r.priority),
             format!("{at}.priority"),
@@ -387,17 +437,27 @@ fn validate_security_group(e: &mut Errors, nsg: &SecurityGroupSpec) {
             "spec.securityGroup.rules",
             "rules must use priorities outside servicePriorityRange, which is left to service rules",
         );
-        for (list, field) in [
-            (&r.source_address_prefixes, "sourceAddressPrefixes"),
+        for (list, field, reason) in [
+            (
+                &r.source_address_prefixes,
+                "sourceAddressPrefixes",
+                crate::rules::SINGLE_TAG_SOURCES_MSG,
+            ),
             (
                 &r.destination_address_prefixes,
                 "destinationAddressPrefixes",
+                crate::rules::SINGLE_TAG_DESTINATIONS_MSG,
             ),
         ] {
             e.check(
                 !list.is_empty(),
                 format!("{at}.{field}"),
                 "must not be empty",
+            );
+            e.check(
+                list.len() == 1 || list.iter().all(|a| address_family(&a.0).is_some()),
+                format!("{at}.{field}"),
+                reason,
             );
             for (j, a) in list.iter().enumerate() {
                 e.check(
@@ -407,6 +467,17 @@ fn validate_security_group(e: &mut Errors, nsg: &SecurityGroupSpec) {
                 );
             }
         }
+        let families: HashSet<bool> = r
+            .source_address_prefixes
+            .iter()
+            .chain(&r.destination_address_prefixes)
+            .filter_map(|a| address_family(&a.0))
+            .collect();
+        e.check(
+            families.len() <= 1,
+            format!("{at}.destinationAddressPrefixes"),
+            crate::rules::ONE_FAMILY_MSG,
+        );
         for (list, field) in [
             (&r.source_port_ranges, "sourcePortRanges"),
             (&r.destination_port_ranges, "destinationPortRanges"),
@@ -415,6 +486,11 @@ fn validate_security_group(e: &mut Errors, nsg: &SecurityGroupSpec) {
                 !list.is_empty(),
                 format!("{at}.{field}"),
                 "must not be empty",
+            );
+            e.check(
+                list.len() == 1 || list.iter().all(|p| p.0 != "*"),
+                format!("{at}.{field}"),
+                crate::rules::STAR_ALONE_MSG,
             );
             for (j, p) in list.iter().enumerate() {
                 e.check(
@@ -467,6 +543,13 @@ fn validate_route_table(e: &mut Errors, spec: &AksNetworkSpec) {
         "routeTable.routes plus one route per node (ipPlan.maxNodes) exceed the 400 routes of a route table",
     );
     let mut names = HashSet::new();
+    let mut prefixes = HashSet::new();
+    let pod_cidr = spec
+        .ip_plan
+        .pod_cidr
+        .as_deref()
+        .and_then(parse_canonical_v4)
+        .filter(|_| kubenet);
     for (i, r) in rt.routes.iter().enumerate() {
         let at = format!("spec.routeTable.routes[{i}]");
         e.check(
@@ -475,15 +558,41 @@ fn validate_route_table(e: &mut Errors, spec: &AksNetworkSpec) {
             AZURE_NAME_REASON,
         );
         e.check(
-            names.insert(r.name.as_str()),
-            at.clone(),
-            format!("duplicate name {:?}", r.name),
+            !is_reserved_child_name(&r.name),
+            format!("{at}.name"),
+            crate::rules::NOT_RESERVED_CHILD_NAME_MSG,
         );
+        unique_name(e, &mut names, &r.name, "spec.routeTable.routes", &at);
         e.check(
-            parse_canonical(&r.address_prefix).is_some(),
+            prefixes.insert(r.address_prefix.as_str()),
+            "spec.routeTable.routes",
+            "each addressPrefix may have one route only: Azure refuses two routes with one prefix",
+        );
+        let prefix = parse_canonical(&r.address_prefix);
+        e.check(
+            prefix.is_some(),
             format!("{at}.addressPrefix"),
             "must be a CIDR in canonical form (network address)",
         );
+        if let (Some(IpNet::V4(route)), Some(pods)) = (prefix, pod_cidr) {
+            e.check(
+                !pods.contains(&route),
+                "spec.routeTable.routes",
+                "routeTable.routes must not lie inside ipPlan.podCidr with networkModel kubenet: aksnet routes each node's pod range there, and such a route would take a node's traffic",
+            );
+        }
+        if let (Some(prefix), Some(hop)) = (
+            prefix,
+            r.next_hop_ip_address
+                .as_deref()
+                .and_then(|h| h.parse::<IpAddr>().ok()),
+        ) {
+            e.check(
+                prefix.addr().is_ipv4() == hop.is_ipv4(),
+                format!("{at}.nextHopIpAddress"),
+                "nextHopIpAddress must be of the addressPrefix's IP family",
+            );
+        }
         let appliance = r.next_hop_type == NextHopType::VirtualAppliance;
         e.check(
             appliance == r.next_hop_ip_address.is_some(),
@@ -509,6 +618,44 @@ fn validate_route_table(e: &mut Errors, spec: &AksNetworkSpec) {
         "spec.routeTable.routes",
         "loadBalancer.outboundType userDefinedRouting needs a routeTable.routes entry for 0.0.0.0/0 to a VirtualAppliance or VirtualNetworkGateway (AKS refuses 0.0.0.0/0 to Internet)",
     );
+}
+
+const RESOURCE_GROUP_REASON: &str =
+    "must be 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'";
+
+const MODEL_TRANSITION_REASON: &str = "networkModel can leave kubenet only once its pod routes are switched off: apply routeTable.syncNodeRoutes: false first (changing the model directly would remove every node's pod route at once)";
+
+/// Whether a spec route or rule name takes a name aksnet gives its own children (see
+/// [`crate::rules::NOT_RESERVED_CHILD_NAME`]).
+pub fn is_reserved_child_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("pod-")
+        || lower.starts_with("shared-")
+        || lower.len() >= 32 && lower.bytes().take(32).all(|b| b.is_ascii_hexdigit())
+}
+
+/// Records `name` of the list item at `at` in `seen` (lower-cased): a name seen before, in any
+/// case, is refused on the list (`list`, as the API server's CEL rule reports it) and on the
+/// item (as its list-map check reports an exact repeat).
+fn unique_name(e: &mut Errors, seen: &mut HashSet<String>, name: &str, list: &str, at: &str) {
+    if !seen.insert(name.to_ascii_lowercase()) {
+        e.push(list, crate::rules::UNIQUE_NAMES_ANY_CASE_MSG);
+        e.push(at, format!("duplicate name {name:?}"));
+    }
+}
+
+/// Whether the strings are unique when case is ignored.
+fn unique_any_case<'a>(items: impl Iterator<Item = &'a str>) -> bool {
+    let mut seen = HashSet::new();
+    items.into_iter().all(|s| seen.insert(s.to_ascii_lowercase()))
+}
+
+/// The family of an IP or CIDR (`true` for IPv4); `None` for `*` and service tags.
+fn address_family(s: &str) -> Option<bool> {
+    s.parse::<IpAddr>()
+        .map(|ip| ip.is_ipv4())
+        .or_else(|_| s.parse::<IpNet>().map(|n| n.addr().is_ipv4()))
+        .ok()
 }
 
 const AZURE_NAME_REASON: &str = "must be 1-80 characters: letters, digits, '.', '-' or '_', starting with a letter or digit and ending with a letter, digit or '_'";

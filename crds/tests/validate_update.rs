@@ -3,9 +3,13 @@
 use aksnet_crds::{AksNetworkSpec, validate::validate_update};
 
 fn sample() -> AksNetworkSpec {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../config/samples/aksnet_v1alpha1_aksnetwork_overlay.yaml"
+    load("overlay")
+}
+
+fn load(name: &str) -> AksNetworkSpec {
+    let path = format!(
+        "{}/../config/samples/aksnet_v1alpha1_aksnetwork_{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(path).expect("read sample");
     let obj: serde_json::Value = serde_yaml::from_str(&text).expect("parse sample");
@@ -40,4 +44,27 @@ fn immutable_fields_are_refused_by_name() {
             "spec.azure.resourceGroup"
         ]
     );
+}
+
+#[test]
+fn kubenet_is_left_only_once_pod_routes_are_off() {
+    let kubenet = load("kubenet");
+    let mut overlay = kubenet.clone();
+    overlay.network_model = aksnet_crds::NetworkModel::AzureCniOverlay;
+    let fields: Vec<String> = validate_update(&kubenet, &overlay)
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
+    assert_eq!(fields, ["spec.networkModel"]);
+
+    let mut routes_off = kubenet.clone();
+    if let Some(rt) = routes_off.route_table.as_mut() {
+        rt.sync_node_routes = Some(false);
+    }
+    assert_eq!(validate_update(&kubenet, &routes_off), vec![]);
+    let mut overlay = routes_off.clone();
+    overlay.network_model = aksnet_crds::NetworkModel::AzureCniOverlay;
+    assert_eq!(validate_update(&routes_off, &overlay), vec![]);
+    // Into kubenet is no danger: pod routes are added, none removed.
+    assert_eq!(validate_update(&overlay, &kubenet), vec![]);
 }

@@ -143,10 +143,10 @@ fn invalid_objects() -> Vec<Invalid> {
             "dnsServiceIp must lie inside serviceCidr",
         ),
         case(
-            "DNS IP on the first service address",
+            "DNS IP on the service CIDR's network address",
             vec![set("/spec/ipPlan/dnsServiceIp", json!("10.0.0.0"))],
             "spec.ipPlan.dnsServiceIp",
-            "not be its first address",
+            "neither its network address",
         ),
         case(
             "overlapping VNet ranges",
@@ -320,6 +320,7 @@ fn invalid_objects() -> Vec<Invalid> {
             "should match",
         ),
     ];
+    cases.extend(careless_edits());
     cases.push(Invalid {
         what: "userDefinedRouting without a default route to an appliance",
         sample: EGRESS_SAMPLE,
@@ -331,6 +332,189 @@ fn invalid_objects() -> Vec<Invalid> {
         message: "userDefinedRouting needs a routeTable.routes entry for 0.0.0.0/0",
     });
     cases
+}
+
+/// Edits the API server used to accept although they break traffic while the status says
+/// `Ready`, or that Azure would refuse (issue 12).
+fn careless_edits() -> Vec<Invalid> {
+    let route = |name: &str, prefix: &str| json!({"name": name, "addressPrefix": prefix, "nextHopType": "None"});
+    let rule = |sources: Value, destinations: Value, ports: Value| {
+        json!({"name": "r", "priority": 200, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+               "sourceAddressPrefixes": sources, "destinationAddressPrefixes": destinations,
+               "destinationPortRanges": ports})
+    };
+    vec![
+        case(
+            "internal load balancer named like the public one (any case)",
+            vec![set("/spec/loadBalancer/internalName", json!("KUBERNETES"))],
+            "spec.loadBalancer.internalName",
+            "internalName must differ from publicName",
+        ),
+        case(
+            "spec route named like a kubenet pod route",
+            vec![set("/spec/routeTable/routes", json!([route("pod-10.244.1.0_24", "10.50.0.0/16")]))],
+            "spec.routeTable.routes[0].name",
+            "kept for the routes and rules aksnet makes",
+        ),
+        case(
+            "NSG rule named like a Service's rule",
+            vec![set(
+                "/spec/securityGroup/rules/0/name",
+                json!("0123456789ABCDEF0123456789abcdef-TCP-IPv4"),
+            )],
+            "spec.securityGroup.rules[0].name",
+            "kept for the routes and rules aksnet makes",
+        ),
+        case(
+            "NSG rule named like a shared Service rule",
+            vec![set("/spec/securityGroup/rules/0/name", json!("Shared-1"))],
+            "spec.securityGroup.rules[0].name",
+            "kept for the routes and rules aksnet makes",
+        ),
+        case(
+            "spec route equal to a node's pod CIDR",
+            vec![set("/spec/routeTable/routes", json!([route("x", "10.244.1.0/24")]))],
+            "spec.routeTable.routes",
+            "must not lie inside ipPlan.podCidr",
+        ),
+        case(
+            "spec route equal to the pod CIDR",
+            vec![set("/spec/routeTable/routes", json!([route("x", "10.244.0.0/16")]))],
+            "spec.routeTable.routes",
+            "must not lie inside ipPlan.podCidr",
+        ),
+        case(
+            "two routes with one prefix",
+            vec![set(
+                "/spec/routeTable/routes",
+                json!([route("a", "10.50.0.0/16"), route("b", "10.50.0.0/16")]),
+            )],
+            "spec.routeTable.routes",
+            "each addressPrefix may have one route only",
+        ),
+        case(
+            "route names equal up to case",
+            vec![set(
+                "/spec/routeTable/routes",
+                json!([route("egress", "10.50.0.0/16"), route("Egress", "10.51.0.0/16")]),
+            )],
+            "spec.routeTable.routes",
+            "names must be unique up to case",
+        ),
+        case(
+            "NSG rule names equal up to case",
+            vec![set(
+                "/spec/securityGroup/rules",
+                json!([
+                    {"name": "ssh", "priority": 200, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+                     "sourceAddressPrefixes": ["10.1.0.0/24"], "destinationAddressPrefixes": ["*"], "destinationPortRanges": ["22"]},
+                    {"name": "SSH", "priority": 201, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+                     "sourceAddressPrefixes": ["10.1.0.0/24"], "destinationAddressPrefixes": ["*"], "destinationPortRanges": ["22"]}
+                ]),
+            )],
+            "spec.securityGroup.rules",
+            "names must be unique up to case",
+        ),
+        case(
+            "public IP names equal up to case",
+            vec![set(
+                "/spec/publicIps",
+                json!([{"name": "ingress"}, {"name": "INGRESS"}]),
+            )],
+            "spec.publicIps",
+            "names must be unique up to case",
+        ),
+        case(
+            "public IP named like aksnet's outbound IP",
+            vec![set("/spec/publicIps/0/name", json!("Aksnet-1234abcd-outbound-1"))],
+            "spec.publicIps[0].name",
+            "kept for the public IPs aksnet names itself",
+        ),
+        case(
+            "reserved tag key in capitals",
+            vec![set("/spec/publicIps/0/tags", json!({"AKSNET.IO-owner": "x"}))],
+            "spec.publicIps[0].tags",
+            "reserved for aksnet's ownership tags",
+        ),
+        case(
+            "DNS IP on the kubernetes Service address",
+            vec![set("/spec/ipPlan/dnsServiceIp", json!("10.0.0.1"))],
+            "spec.ipPlan.dnsServiceIp",
+            "neither its network address, its first address",
+        ),
+        case(
+            "DNS IP on the broadcast address",
+            vec![set("/spec/ipPlan/dnsServiceIp", json!("10.0.255.255"))],
+            "spec.ipPlan.dnsServiceIp",
+            "nor its broadcast address",
+        ),
+        case(
+            "node subnet /30",
+            vec![set("/spec/ipPlan/nodeSubnetCidr", json!("10.224.0.0/30"))],
+            "spec.ipPlan.nodeSubnetCidr",
+            "must be /29 or larger",
+        ),
+        case(
+            "node subnet /32",
+            vec![set("/spec/ipPlan/nodeSubnetCidr", json!("10.224.0.7/32"))],
+            "spec.ipPlan.nodeSubnetCidr",
+            "must be /29 or larger",
+        ),
+        case(
+            "NSG rule mixing IPv4 and IPv6",
+            vec![set(
+                "/spec/securityGroup/rules/0",
+                rule(json!(["10.1.0.0/24"]), json!(["fd00::/64"]), json!(["22"])),
+            )],
+            "spec.securityGroup.rules[0].destinationAddressPrefixes",
+            "must all be IPv4 or all IPv6",
+        ),
+        case(
+            "NSG rule mixing a service tag and CIDRs",
+            vec![set(
+                "/spec/securityGroup/rules/0",
+                rule(json!(["Internet", "10.1.0.0/24"]), json!(["*"]), json!(["22"])),
+            )],
+            "spec.securityGroup.rules[0].sourceAddressPrefixes",
+            "must be the only entry",
+        ),
+        case(
+            "NSG rule with '*' among its ports",
+            vec![set(
+                "/spec/securityGroup/rules/0",
+                rule(json!(["10.1.0.0/24"]), json!(["*"]), json!(["*", "22"])),
+            )],
+            "spec.securityGroup.rules[0].destinationPortRanges",
+            "'*' must be the only entry",
+        ),
+        case(
+            "IPv6 next hop for an IPv4 prefix",
+            vec![set(
+                "/spec/routeTable/routes",
+                json!([{"name": "fw", "addressPrefix": "10.50.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "fd00::4"}]),
+            )],
+            "spec.routeTable.routes[0].nextHopIpAddress",
+            "of the addressPrefix's IP family",
+        ),
+        case(
+            "public IP resource groups equal up to case",
+            vec![set("/spec/azure/publicIpResourceGroups", json!(["team-a", "TEAM-A"]))],
+            "spec.azure.publicIpResourceGroups",
+            "unique up to case",
+        ),
+        case(
+            "public IP resource group that is not a name",
+            vec![set("/spec/azure/publicIpResourceGroups", json!(["./rg"]))],
+            "spec.azure.publicIpResourceGroups[0]",
+            "should match",
+        ),
+        case(
+            "allowed namespace that is not a namespace name",
+            vec![set("/spec/publicIps/0/allowedNamespaces", json!(["Team_A"]))],
+            "spec.publicIps[0].allowedNamespaces[0]",
+            "should match",
+        ),
+    ]
 }
 
 fn load_sample(rel: &str) -> Value {
@@ -549,6 +733,31 @@ async fn immutable_fields_cannot_change() -> anyhow::Result<()> {
             "{}",
             status.message
         );
+    }
+    // networkModel leaves kubenet only once pod routes are off: never in one step.
+    let err = api
+        .patch(
+            "immutable-check",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"networkModel": "azureCniOverlay"}})),
+        )
+        .await
+        .expect_err("kubenet left with pod routes on");
+    let kube::Error::Api(status) = err else {
+        panic!("unexpected {err}")
+    };
+    assert!(
+        status.message.contains("spec.networkModel")
+            && status.message.contains("syncNodeRoutes: false first"),
+        "{}",
+        status.message
+    );
+    for step in [
+        json!({"spec": {"routeTable": {"syncNodeRoutes": false}}}),
+        json!({"spec": {"networkModel": "azureCniOverlay"}}),
+    ] {
+        api.patch("immutable-check", &PatchParams::default(), &Patch::Merge(&step))
+            .await?;
     }
     // A mutable field still changes.
     api.patch(
