@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::model::{Family, ProbeProtocol, Tags};
+use crate::model::{Family, NetworkResource, ProbeProtocol, Tags};
 use crate::naming::RESERVED_TAG_PREFIX;
 use crate::problem::{Problem, ServiceError};
 
@@ -119,6 +119,8 @@ pub struct ProbeSettings {
 /// Per-port settings (`port_{port}_...`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PortSettings {
+    /// The annotations that set them (to name in errors).
+    pub keys: Vec<String>,
     /// No load-balancing rule (and no probe) for this port.
     pub no_lb_rule: bool,
     /// A rule without a probe.
@@ -200,8 +202,16 @@ impl Parser<'_> {
 
     fn one(&mut self, out: &mut Annotations, key: &str, v: &str) {
         match key {
-            // The cloud provider needs exactly "true" here; anything else means public.
-            INTERNAL => out.internal = v == "true",
+            // The cloud provider treats anything but exactly "true" as public: a typo would
+            // publish an internal Service to the internet, so other values are refused.
+            INTERNAL => match v {
+                "true" => out.internal = true,
+                "false" => out.internal = false,
+                _ => self.bad(
+                    key,
+                    format!("{v:?} is neither \"true\" nor \"false\" (exactly; the cloud provider would make the Service public)"),
+                ),
+            },
             INTERNAL_SUBNET => out.internal_subnet = self.azure_name(key, v),
             IPV4 | IPV6 => {
                 let family = if key == IPV4 { Family::V4 } else { Family::V6 };
@@ -237,9 +247,9 @@ impl Parser<'_> {
             PROBE_INTERVAL => out.probe.interval = self.number(key, v, 5, 3600),
             PROBE_COUNT => out.probe.threshold = self.number(key, v, 2, 100),
             IDLE_TIMEOUT => out.idle_timeout = self.number(key, v, 4, 100),
-            DISABLE_TCP_RESET => out.disable_tcp_reset = v.eq_ignore_ascii_case("true"),
-            DISABLE_FLOATING_IP => out.disable_floating_ip = v.eq_ignore_ascii_case("true"),
-            SHARED_SECURITY_RULE => out.shared_security_rule = v.eq_ignore_ascii_case("true"),
+            DISABLE_TCP_RESET => out.disable_tcp_reset = self.boolean(key, v),
+            DISABLE_FLOATING_IP => out.disable_floating_ip = self.boolean(key, v),
+            SHARED_SECURITY_RULE => out.shared_security_rule = self.boolean(key, v),
             ALLOWED_SERVICE_TAGS => out.allowed_service_tags = self.service_tags(key, v),
             ALLOWED_IP_RANGES | SOURCE_RANGES => {
                 if let Some((other, _)) = &out.allowed_ranges {
@@ -280,14 +290,27 @@ impl Parser<'_> {
             return;
         };
         let settings = out.ports.entry(port).or_default();
+        settings.keys.push(key.to_string());
         match suffix {
-            "no_lb_rule" => settings.no_lb_rule = v.eq_ignore_ascii_case("true"),
-            "no_probe_rule" => settings.no_probe_rule = v.eq_ignore_ascii_case("true"),
+            "no_lb_rule" => settings.no_lb_rule = self.boolean(key, v),
+            "no_probe_rule" => settings.no_probe_rule = self.boolean(key, v),
             "health-probe_protocol" => settings.probe.protocol = self.probe_protocol(key, v),
             "health-probe_request-path" => settings.probe.path = self.path(key, v),
             "health-probe_interval" => settings.probe.interval = self.number(key, v, 5, 3600),
             "health-probe_num-of-probe" => settings.probe.threshold = self.number(key, v, 2, 100),
             _ => settings.probe.port = self.probe_port(key, v),
+        }
+    }
+
+    /// `true` or `false` in any case; anything else is refused (and means `false`).
+    fn boolean(&mut self, key: &str, v: &str) -> bool {
+        if v.eq_ignore_ascii_case("true") {
+            true
+        } else {
+            if !v.eq_ignore_ascii_case("false") {
+                self.bad(key, format!("{v:?} is neither \"true\" nor \"false\""));
+            }
+            false
         }
     }
 
@@ -334,15 +357,13 @@ impl Parser<'_> {
     }
 
     fn resource_group(&mut self, key: &str, v: &str) -> Option<String> {
-        let ok = !v.is_empty()
-            && v.len() <= 90
-            && !v.ends_with('.')
-            && v.chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'));
-        if ok {
+        if is_resource_group(v) {
             Some(v.to_string())
         } else {
-            self.bad(key, format!("{v:?} is not a resource group name"));
+            self.bad(
+                key,
+                format!("{v:?} is not a resource group name (1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.')"),
+            );
             None
         }
     }
@@ -369,14 +390,16 @@ impl Parser<'_> {
     }
 
     fn prefix_id(&mut self, key: &str, v: &str) -> Option<String> {
-        let parts: Vec<&str> = v.trim_matches('/').split('/').collect();
-        let ok = parts.len() == 8
-            && parts[0].eq_ignore_ascii_case("subscriptions")
-            && parts[2].eq_ignore_ascii_case("resourceGroups")
-            && parts[4].eq_ignore_ascii_case("providers")
-            && parts[5].eq_ignore_ascii_case("Microsoft.Network")
-            && parts[6].eq_ignore_ascii_case("publicIPPrefixes")
-            && parts.iter().all(|p| !p.is_empty());
+        // Spelled plainly (no empty, `.` or `..` segments), so the id names what it reads as.
+        let plain = v
+            .strip_prefix('/')
+            .is_some_and(|rest| rest.split('/').all(|p| !matches!(p, "" | "." | "..")));
+        let ok = plain
+            && NetworkResource::parse(v).is_some_and(|r| {
+                r.kind == "publicipprefixes"
+                    && is_resource_group(&r.resource_group)
+                    && aksnet_crds::validate::is_azure_name(&r.name)
+            });
         if ok {
             Some(v.to_string())
         } else {
@@ -488,6 +511,15 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// Whether `v` is an Azure resource group name (1-90 ASCII letters, digits, `-`, `_`, `.`, `(`,
+/// `)`, not ending in `.`).
+pub fn is_resource_group(v: &str) -> bool {
+    (1..=90).contains(&v.len())
+        && !v.ends_with('.')
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'(' | b')'))
 }
 
 /// Parse CIDRs (a bare address means a single host), canonical and sorted; the first bad entry

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::model::{
     Frontend, FrontendTarget, IpKey, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup,
-    ip_key, ip_key_of_id, name_key,
+    canonical_id, ip_key, ip_key_of_id, name_key, tag,
 };
 use crate::naming::{Ownership, TAG_DELETION_POLICY};
 use crate::plan::Desired;
@@ -299,16 +299,17 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
         .collect();
     for seen in &observed.public_ips {
         let key = ip_key(&seen.resource_group, &seen.name);
-        let retained = seen
-            .tags
-            .get(TAG_DELETION_POLICY)
-            .is_some_and(|v| v == "Retain");
+        let retained = tag(&seen.tags, TAG_DELETION_POLICY).is_some_and(|v| v == "Retain");
         let in_use = referenced.contains(&key)
             || seen
                 .used_by
                 .as_deref()
                 .is_some_and(|u| !freed_by(u, desired, &final_lbs));
+        // Only what carries this cluster's proof, in the cluster's resource group (the only
+        // one aksnet creates in; ids compare canonically, so no copy read under another
+        // spelling ever looks unwanted).
         if desired.ownership.owns_resource(&seen.tags)
+            && desired.ownership.is_cluster_group(&seen.resource_group)
             && !wanted_ips.contains(&key)
             && !retained
             && !keep.frozen(&seen.name)
@@ -330,7 +331,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
 /// Whether the IP configuration `used_by` (an ARM id) is a frontend of one of our load
 /// balancers that the diff removes (so the public IP is free once the diff is applied).
 fn freed_by(used_by: &str, desired: &Desired, final_lbs: &[LoadBalancer]) -> bool {
-    let id = name_key(used_by);
+    let id = canonical_id(used_by);
     let Some((_, rest)) = id.split_once("/providers/microsoft.network/loadbalancers/") else {
         return false;
     };
@@ -434,13 +435,13 @@ fn canonical_lb(lb: &LoadBalancer) -> LoadBalancer {
         f.name = name_key(&f.name);
         f.private_ip = None;
         match &mut f.target {
-            FrontendTarget::Public { public_ip_id } => *public_ip_id = name_key(public_ip_id),
+            FrontendTarget::Public { public_ip_id } => *public_ip_id = canonical_id(public_ip_id),
             FrontendTarget::Private {
                 subnet_id,
                 static_ip,
                 ..
             } => {
-                *subnet_id = name_key(subnet_id);
+                *subnet_id = canonical_id(subnet_id);
                 *static_ip = static_ip.as_deref().map(normal_ip);
             }
         }
@@ -451,7 +452,7 @@ fn canonical_lb(lb: &LoadBalancer) -> LoadBalancer {
         for a in &mut p.addresses {
             a.name = name_key(&a.name);
             a.ip = normal_ip(&a.ip);
-            a.vnet_id = name_key(&a.vnet_id);
+            a.vnet_id = canonical_id(&a.vnet_id);
         }
         p.addresses.sort();
     }

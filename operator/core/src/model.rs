@@ -21,21 +21,73 @@ pub fn ip_key(resource_group: &str, name: &str) -> IpKey {
     (name_key(resource_group), name_key(name))
 }
 
+/// An ARM id in canonical form: lower case, starting with `/`, with no empty or `.` segments
+/// and `..` applied as a URL path would (so `./rg`, `//` and a trailing `/` are gone). Two ids
+/// name one Azure object exactly when their canonical forms are equal.
+pub fn canonical_id(id: &str) -> String {
+    let mut segments: Vec<String> = Vec::new();
+    for segment in id.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s.to_ascii_lowercase()),
+        }
+    }
+    segments.iter().fold(String::with_capacity(id.len()), |mut out, s| {
+        out.push('/');
+        out.push_str(s);
+        out
+    })
+}
+
+/// A top-level Microsoft.Network resource named by an ARM id, canonical (lower case).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NetworkResource {
+    /// Subscription id.
+    pub subscription: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Resource type, e.g. `publicipaddresses`.
+    pub kind: String,
+    /// Resource name.
+    pub name: String,
+}
+
+impl NetworkResource {
+    /// Parse `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Network/{kind}/{name}`
+    /// (in its [canonical form](canonical_id)); `None` for anything else.
+    pub fn parse(id: &str) -> Option<Self> {
+        let canonical = canonical_id(id);
+        let parts: Vec<&str> = canonical.trim_start_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["subscriptions", sub, "resourcegroups", rg, "providers", "microsoft.network", kind, name] => {
+                Some(Self {
+                    subscription: sub.to_string(),
+                    resource_group: rg.to_string(),
+                    kind: kind.to_string(),
+                    name: name.to_string(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The [`IpKey`] of the public IP an ARM id names
 /// (`/subscriptions/../resourceGroups/{rg}/providers/Microsoft.Network/publicIPAddresses/{name}`).
 pub fn ip_key_of_id(id: &str) -> Option<IpKey> {
-    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
-    match parts.as_slice() {
-        [_, _, rgs, rg, providers, ns, kind, name]
-            if rgs.eq_ignore_ascii_case("resourceGroups")
-                && providers.eq_ignore_ascii_case("providers")
-                && ns.eq_ignore_ascii_case("Microsoft.Network")
-                && kind.eq_ignore_ascii_case("publicIPAddresses") =>
-        {
-            Some(ip_key(rg, name))
-        }
-        _ => None,
-    }
+    NetworkResource::parse(id)
+        .filter(|r| r.kind == "publicipaddresses")
+        .map(|r| (r.resource_group, r.name))
+}
+
+/// A tag's value, with the key compared as Azure compares it (case-insensitively).
+pub fn tag<'t>(tags: &'t Tags, key: &str) -> Option<&'t str> {
+    tags.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Azure tags on a top-level resource.
@@ -375,7 +427,7 @@ pub struct Observed {
     pub route_table: Option<RouteTable>,
     /// The cluster VNet's subnets (lower-case name → address prefixes), when it was read.
     pub subnets: Option<BTreeMap<String, Vec<String>>>,
-    /// Public IP prefixes Services name (lower-case ARM id → whether it exists).
+    /// Public IP prefixes Services name ([canonical](canonical_id) ARM id → whether it exists).
     pub ip_prefixes: BTreeMap<String, bool>,
 }
 

@@ -10,7 +10,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{Family, Protocol, Tags, name_key};
+use crate::model::{Family, Protocol, Tags, name_key, tag};
 
 /// Tag naming the cluster (informational).
 pub const TAG_CLUSTER: &str = "aksnet.io-cluster";
@@ -70,6 +70,7 @@ pub struct Ownership {
     prefix: String,
     prefix_key: String,
     cluster_name: String,
+    resource_group_key: String,
 }
 
 impl Ownership {
@@ -86,7 +87,13 @@ impl Ownership {
             prefix_key: name_key(&prefix),
             prefix,
             cluster_name: cluster_name.to_string(),
+            resource_group_key: name_key(resource_group),
         }
+    }
+
+    /// Whether `resource_group` is the cluster's own (compared as Azure does).
+    pub fn is_cluster_group(&self, resource_group: &str) -> bool {
+        name_key(resource_group) == self.resource_group_key
     }
 
     /// `aksnet-<hash>`: the start of every name aksnet gives a child.
@@ -102,10 +109,30 @@ impl Ownership {
             && key.as_bytes()[self.prefix_key.len()] == b'-'
     }
 
-    /// Whether a top-level resource's tags prove this cluster created it.
+    /// Whether a top-level resource's tags prove this cluster created it (tag keys compare
+    /// case-insensitively, as Azure's do).
     pub fn owns_resource(&self, tags: &Tags) -> bool {
-        tags.get(TAG_OWNER)
-            .is_some_and(|v| name_key(v) == self.prefix_key)
+        tag(tags, TAG_OWNER).is_some_and(|v| name_key(v) == self.prefix_key)
+    }
+
+    /// The aksnet instance (its prefix) whose ownership tag a resource carries, if any: this
+    /// cluster's or another's.
+    pub fn owner_tag(tags: &Tags) -> Option<&str> {
+        tag(tags, TAG_OWNER)
+    }
+
+    /// Name of the `n`-th managed outbound public IP (from 1) and its frontend.
+    pub fn outbound_ip(&self, n: u32) -> String {
+        self.child(&format!("outbound-{n}"))
+    }
+
+    /// Whether a public IP name is one of the cluster's outbound IPs.
+    pub fn is_outbound_ip(&self, name: &str) -> bool {
+        let key = name_key(name);
+        self.owns_child(&key)
+            && key[self.prefix_key.len()..]
+                .strip_prefix("-outbound-")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// Ownership tags for a resource aksnet creates.
@@ -193,15 +220,18 @@ impl Ownership {
         self.child(name)
     }
 
-    /// Name of a service NSG rule: `<service prefix>-<PROTO>-<IPv4|IPv6>`.
+    /// Name of a service NSG rule: `<service prefix>-<PROTO>-<IPv4|IPv6>`, and
+    /// `…-<service tag>` for the rule admitting one service tag.
     pub fn service_security_rule(
         &self,
         service_prefix: &str,
         protocol: &str,
         family: Family,
+        service_tag: Option<&str>,
     ) -> String {
+        let tag = service_tag.map(|t| format!("-{t}")).unwrap_or_default();
         fit(&format!(
-            "{service_prefix}-{}-{}",
+            "{service_prefix}-{}-{}{tag}",
             protocol.to_ascii_uppercase().replace('*', "ALL"),
             family.azure_name()
         ))
@@ -284,7 +314,8 @@ mod tests {
             o.pod_route("fd00:10:244:1::/64"),
             o.pod_route("10.244.1.0/24"),
             o.spec_child("to firewall!"),
-            o.service_security_rule(&sp, "*", Family::V4),
+            o.service_security_rule(&sp, "*", Family::V4, None),
+            o.service_security_rule(&sp, "Tcp", Family::V6, Some("AzureFrontDoor.Backend")),
             o.shared_security_rule("Tcp|80|Internet"),
         ] {
             assert!(valid_azure_name(&name), "{name}");

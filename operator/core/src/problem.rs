@@ -35,9 +35,29 @@ pub enum Problem {
     /// A feature that this combination of settings cannot have.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// An address (public IP or static private address) the Service may not use: another
+    /// namespace's, the cluster's own, another cluster's, or a spec IP that does not admit
+    /// the Service's namespace.
+    #[error("address not allowed: {0}")]
+    AddressNotAllowed(String),
+    /// A resource group the AksNetwork does not list (`spec.azure.publicIpResourceGroups`).
+    #[error("resource group not allowed: {0}")]
+    ResourceGroupNotAllowed(String),
     /// Azure refused a write that carried this Service's objects.
     #[error("Azure refused {}: {}: {}", .0.resource, .0.code, .0.message)]
     AzureRefused(Box<ArmRefusal>),
+}
+
+impl Problem {
+    /// A Service reaching for what is not its own. Unlike other problems, its objects are not
+    /// kept as they are (frozen) but removed, so that an address it should never have had is
+    /// given back.
+    pub fn is_trespass(&self) -> bool {
+        matches!(
+            self,
+            Problem::AddressNotAllowed(_) | Problem::ResourceGroupNotAllowed(_)
+        )
+    }
 }
 
 /// What ARM answered when it refused a write.
@@ -61,6 +81,8 @@ impl Problem {
             Problem::Limit { .. } => "AzureLimitReached",
             Problem::NotFound(_) => "AzureResourceNotFound",
             Problem::Unsupported(_) => "Unsupported",
+            Problem::AddressNotAllowed(_) => "AddressNotAllowed",
+            Problem::ResourceGroupNotAllowed(_) => "ResourceGroupNotAllowed",
             Problem::AzureRefused(r) if !r.code.is_empty() => &r.code,
             Problem::AzureRefused(_) => "AzureRefused",
         }

@@ -53,8 +53,13 @@ fn planned(d: &Desired, name: &str) -> bool {
 
 /// A table row: annotation value → accepted or rejected.
 fn check_values(key: &str, rows: &[(&str, bool)]) {
+    check_values_on(service("web", 1, &[(80, 30080)]), key, rows)
+}
+
+/// [`check_values`] on Service `web` as `base` has it.
+fn check_values_on(base: Service, key: &str, rows: &[(&str, bool)]) {
     for (value, ok) in rows {
-        let svc = annotated(service("web", 1, &[(80, 30080)]), key, value);
+        let svc = annotated(base.clone(), key, value);
         let (_, d) = run(&[svc]);
         if *ok {
             assert!(
@@ -124,12 +129,13 @@ fn public_service_defaults() {
 
 #[test]
 fn internal_annotation() {
-    for (value, internal) in [
-        ("true", true),
-        ("True", false),
-        ("yes", false),
-        ("false", false),
-    ] {
+    // Only exactly "true" and "false": the cloud provider makes anything else public, so a
+    // typo would publish an internal Service; aksnet refuses it instead.
+    check_values(
+        a::INTERNAL,
+        &[("true", true), ("false", true), ("True", false), ("yes", false), ("", false)],
+    );
+    for (value, internal) in [("true", true), ("false", false)] {
         let (state, d) = run(&[annotated(
             service("web", 1, &[(80, 30080)]),
             a::INTERNAL,
@@ -167,10 +173,13 @@ fn internal_subnet_annotation() {
     assert!(
         matches!(&fe.target, FrontendTarget::Private { subnet_id, .. } if subnet_id.ends_with("/subnets/apps"))
     );
-    check_values(
+    check_values_on(
+        annotated(service("web", 1, &[(80, 30080)]), a::INTERNAL, "true"),
         a::INTERNAL_SUBNET,
         &[("apps", true), ("bad name!", false), ("", false)],
     );
+    // On a public Service it would be ignored: refused instead.
+    check_values(a::INTERNAL_SUBNET, &[("apps", false)]);
 }
 
 #[test]
@@ -253,11 +262,19 @@ fn pip_name_and_resource_group_annotations() {
         a::RESOURCE_GROUP,
         "shared-ips",
     );
-    let (state, d) = run_on(observed, std::slice::from_ref(&svc));
+    // A resource group the AksNetwork does not list is refused, and nothing is written for it.
+    let (state, d) = run_on(observed.clone(), std::slice::from_ref(&svc));
+    assert!(
+        matches!(&rejected(&d, "web")[0], (f, Problem::ResourceGroupNotAllowed(m)) if f == a::RESOURCE_GROUP && m.contains("publicIpResourceGroups"))
+    );
+    assert!(state.load_balancers.is_empty() || public_lb(&state).rules.is_empty());
+    // Listed (in any case), it is used.
+    let net = network_with(json!({"azure": {"publicIpResourceGroups": ["Shared-IPs"]}}));
+    let (state, d, _) = converge(&net, std::slice::from_ref(&svc), &nodes(3), observed, 4);
     assert!(planned(&d, "web"));
     assert!(public_lb(&state).frontends.iter().any(|f| matches!(&f.target, FrontendTarget::Public { public_ip_id } if public_ip_id.contains("/resourceGroups/shared-ips/"))));
     // The Service goes away: the BYO IP is detached and kept.
-    let (state, _) = run_on(state, &[]);
+    let (state, _, _) = converge(&net, &[], &nodes(3), state, 4);
     let byo = state
         .public_ip("shared-ips", "byo")
         .expect("BYO public IP is never deleted");
@@ -273,7 +290,10 @@ fn pip_name_and_resource_group_annotations() {
     )]);
     assert!(matches!(&rejected(&d, "web")[0], (f, Problem::NotFound(_)) if f == a::PIP_NAME));
     check_values(a::PIP_NAME, &[("-bad", false)]);
-    check_values(a::RESOURCE_GROUP, &[("bad/rg", false), ("rg.", false)]);
+    check_values(
+        a::RESOURCE_GROUP,
+        &[("bad/rg", false), ("rg.", false), ("./rg", false), ("rg/", false)],
+    );
 }
 
 #[test]
@@ -699,9 +719,36 @@ fn allowed_service_tags_annotation() {
         a::ALLOWED_SERVICE_TAGS,
         "AzureFrontDoor.Backend,AzureCloud",
     )]);
+    // Azure takes a service tag only alone in a rule: one rule per tag.
+    let mut sources: Vec<Vec<String>> = service_rules(&state, "web")
+        .iter()
+        .map(|r| r.sources.clone())
+        .collect();
+    sources.sort();
     assert_eq!(
-        service_rules(&state, "web")[0].sources,
-        vec!["AzureCloud", "AzureFrontDoor.Backend"]
+        sources,
+        [vec!["AzureCloud"], vec!["AzureFrontDoor.Backend"]]
+    );
+    // With source ranges too: the ranges in one rule, each tag in its own.
+    let (state, _) = run(&[with(
+        annotated(
+            service("web", 1, &[(80, 30080)]),
+            a::ALLOWED_SERVICE_TAGS,
+            "AzureFrontDoor.Backend",
+        ),
+        json!({"spec": {"loadBalancerSourceRanges": ["10.0.0.0/8", "192.168.0.0/16"]}}),
+    )]);
+    let mut sources: Vec<Vec<String>> = service_rules(&state, "web")
+        .iter()
+        .map(|r| r.sources.clone())
+        .collect();
+    sources.sort();
+    assert_eq!(
+        sources,
+        [
+            vec!["10.0.0.0/8".to_string(), "192.168.0.0/16".into()],
+            vec!["AzureFrontDoor.Backend".into()]
+        ]
     );
     check_values(
         a::ALLOWED_SERVICE_TAGS,

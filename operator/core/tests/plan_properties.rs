@@ -152,7 +152,10 @@ proptest! {
             }
             apply(&mut state, &ops).map_err(|e| TestCaseError::fail(format!("Azure would refuse: {e}")))?;
         }
-        let desired = last.ok_or_else(|| TestCaseError::fail("no fixed point within 3 rounds"))?;
+        let desired = last.ok_or_else(|| {
+            let d = plan_world(&w, &w.services, &w.nodes, &state);
+            TestCaseError::fail(format!("no fixed point within 3 rounds: {:#?} {:#?}", diff(&d, &state), d.services))
+        })?;
         prop_assert!(diff(&desired, &state).is_empty());
 
         // Foreign objects are untouched.

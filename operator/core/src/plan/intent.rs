@@ -125,9 +125,10 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
             }
         },
     };
+    errors.extend(settings_conflicts(key, &ann, &families, legacy_ip));
     let frontends = families
         .iter()
-        .map(|f| (*f, address_source(&ann, *f, legacy_ip)))
+        .map(|f| (*f, address_source(&ann, *f, &families, legacy_ip)))
         .collect();
 
     let local = spec.external_traffic_policy.as_deref() == Some("Local");
@@ -162,6 +163,27 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
             Err(e) => errors.push(e),
         }
     }
+    for (port, settings) in &ann.ports {
+        if !all_ports.iter().any(|p| p.port == i32::from(*port))
+            && let Some(annotation) = settings.keys.first()
+        {
+            let p = Problem::InvalidValue(format!("the Service has no port {port}"));
+            errors.push(err(annotation, p));
+        }
+    }
+    if ports.is_empty() && !all_ports.is_empty() && errors.is_empty() {
+        let annotation = ann
+            .ports
+            .values()
+            .find(|s| s.no_lb_rule)
+            .and_then(|s| s.keys.first().cloned())
+            .unwrap_or_else(|| "spec.ports".into());
+        let p = Problem::InvalidValue(
+            "no port is left with a load-balancing rule: nothing would reach the Service's address"
+                .into(),
+        );
+        errors.push(err(&annotation, p));
+    }
 
     let sources = match (&spec.load_balancer_source_ranges, &ann.allowed_ranges) {
         (Some(r), Some((k, _))) if !r.is_empty() => {
@@ -190,6 +212,21 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
             service_tags: ann.allowed_service_tags.clone(),
         }),
     };
+    if let Some(s) = sources.as_ref().filter(|s| s.service_tags.is_empty()) {
+        let field = ann
+            .allowed_ranges
+            .as_ref()
+            .map_or("spec.loadBalancerSourceRanges", |(k, _)| k.as_str());
+        for family in &families {
+            if !s.ranges.iter().any(|r| Family::of(&r.addr()) == *family) {
+                let p = Problem::Conflict(format!(
+                    "no source range is {0}: no NSG rule would admit traffic to the Service's {0} address",
+                    family.azure_name()
+                ));
+                errors.push(err(field, p));
+            }
+        }
+    }
 
     if !errors.is_empty() {
         return Err(errors);
@@ -226,7 +263,132 @@ fn families(list: &[String]) -> Vec<Family> {
     out
 }
 
-fn address_source(ann: &Annotations, family: Family, legacy_ip: Option<IpAddr>) -> AddressSource {
+/// Settings that contradict each other or the Service: each would otherwise be dropped
+/// silently (an annotation for a public IP on an internal Service, an address of a family the
+/// Service lacks, a DNS label on an existing public IP, ...).
+fn settings_conflicts(
+    key: &str,
+    ann: &Annotations,
+    families: &[Family],
+    legacy_ip: Option<IpAddr>,
+) -> Vec<ServiceError> {
+    let mut errors = Vec::new();
+    let mut conflict = |field: &str, reason: String| {
+        errors.push(ServiceError::new(key, field, Problem::Conflict(reason)));
+    };
+    let by_family = |family: Family, v4: &'static str, v6: &'static str| match family {
+        Family::V4 => v4,
+        Family::V6 => v6,
+    };
+    if ann.internal {
+        let public_only = [
+            (annotations::PIP_NAME, ann.pip_name.contains_key(&Family::V4)),
+            (annotations::PIP_NAME_IPV6, ann.pip_name.contains_key(&Family::V6)),
+            (annotations::RESOURCE_GROUP, ann.resource_group.is_some()),
+            (annotations::DNS_LABEL, ann.dns_label.is_some()),
+            (annotations::PIP_PREFIX, ann.pip_prefix.contains_key(&Family::V4)),
+            (annotations::PIP_PREFIX_IPV6, ann.pip_prefix.contains_key(&Family::V6)),
+            (annotations::PIP_TAGS, !ann.pip_tags.is_empty()),
+        ];
+        for (field, _) in public_only.iter().filter(|(_, set)| *set) {
+            conflict(
+                field,
+                format!(
+                    "applies to public Services; this one is internal ({})",
+                    annotations::INTERNAL
+                ),
+            );
+        }
+    } else if ann.internal_subnet.is_some() {
+        conflict(
+            annotations::INTERNAL_SUBNET,
+            format!(
+                "applies to internal Services; this one is public (set {} to \"true\")",
+                annotations::INTERNAL
+            ),
+        );
+    }
+    for family in [Family::V4, Family::V6] {
+        let missing = !families.contains(&family);
+        let address = ann.ip.get(&family).copied();
+        let legacy = legacy_ip.filter(|ip| Family::of(ip) == family);
+        let named = ann.pip_name.contains_key(&family);
+        let asked = [
+            (by_family(family, annotations::IPV4, annotations::IPV6), address.is_some()),
+            (by_family(family, annotations::PIP_NAME, annotations::PIP_NAME_IPV6), named),
+            (
+                by_family(family, annotations::PIP_PREFIX, annotations::PIP_PREFIX_IPV6),
+                ann.pip_prefix.contains_key(&family),
+            ),
+            ("spec.loadBalancerIP", legacy.is_some()),
+        ];
+        for (field, _) in asked.iter().filter(|(_, set)| missing && *set) {
+            conflict(
+                field,
+                format!(
+                    "the Service has no {} family (spec.ipFamilies)",
+                    family.azure_name()
+                ),
+            );
+        }
+        if let (Some(a), Some(l)) = (address, legacy)
+            && a != l
+        {
+            conflict(
+                "spec.loadBalancerIP",
+                format!(
+                    "{l} differs from {a} in {}",
+                    by_family(family, annotations::IPV4, annotations::IPV6)
+                ),
+            );
+        }
+        // A public IP that exists is used as it is: settings for the one aksnet would create
+        // do not apply to it.
+        let existing = !ann.internal && (named || address.or(legacy).is_some());
+        if existing && ann.pip_prefix.contains_key(&family) {
+            conflict(
+                by_family(family, annotations::PIP_PREFIX, annotations::PIP_PREFIX_IPV6),
+                "applies to the public IP aksnet creates; this Service names an existing one"
+                    .into(),
+            );
+        }
+    }
+    let managed = |f: &Family| {
+        !ann.internal
+            && !ann.pip_name.contains_key(f)
+            && ann.ip.get(f).copied().or(legacy_ip.filter(|ip| Family::of(ip) == *f)).is_none()
+    };
+    let label_family = families.first().copied().unwrap_or(Family::V4);
+    if !ann.internal && ann.dns_label.is_some() && !managed(&label_family) {
+        conflict(
+            annotations::DNS_LABEL,
+            "applies to the public IP aksnet creates; this Service names an existing one".into(),
+        );
+    }
+    if !ann.internal && ann.resource_group.is_some() && families.iter().all(managed) {
+        conflict(
+            annotations::RESOURCE_GROUP,
+            format!(
+                "applies to the public IPs a Service names ({} or an address); aksnet creates its own in the cluster's resource group",
+                annotations::PIP_NAME
+            ),
+        );
+    }
+    if !ann.internal && !ann.pip_tags.is_empty() && !families.iter().any(managed) {
+        conflict(
+            annotations::PIP_TAGS,
+            "apply to the public IP aksnet creates; this Service names existing ones".into(),
+        );
+    }
+    errors
+}
+
+fn address_source(
+    ann: &Annotations,
+    family: Family,
+    families: &[Family],
+    legacy_ip: Option<IpAddr>,
+) -> AddressSource {
     let ip = ann
         .ip
         .get(&family)
@@ -248,8 +410,10 @@ fn address_source(ann: &Annotations, family: Family, legacy_ip: Option<IpAddr>) 
     if let Some(ip) = ip {
         return AddressSource::PublicAddress { resource_group, ip };
     }
+    // The DNS label goes to the first family's public IP: IPv4, or IPv6 on an IPv6-only
+    // Service.
     AddressSource::Managed {
-        dns_label: if family == Family::V4 {
+        dns_label: if families.first() == Some(&family) {
             ann.dns_label.clone()
         } else {
             None

@@ -9,12 +9,12 @@ use aksnet_crds::{IpVersion, OutboundType};
 use k8s_openapi::api::core::v1::Node;
 
 use super::intent::{AddressSource, ServiceIntent};
-use super::{Context, IngressSource, nodes};
+use super::{AddressKey, Context, IngressSource, nodes};
 use crate::model::{
     BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
-    LoadBalancer, OutboundRule, Probe, Protocol, PublicIp, name_key,
+    LoadBalancer, OutboundRule, Probe, Protocol, PublicIp, canonical_id, name_key,
 };
-use crate::naming::{TAG_DELETION_POLICY, TAG_SERVICE, fit, short_hash};
+use crate::naming::{Ownership, TAG_DELETION_POLICY, TAG_SERVICE, fit, short_hash};
 use crate::problem::{ObjectError, Problem, ServiceError};
 
 /// How a Service was placed: where its addresses come from, for status and NSG rules.
@@ -144,6 +144,8 @@ pub(crate) struct Planner<'c, 'a> {
     pools: BTreeMap<Family, Vec<BackendAddress>>,
     pool_names: BTreeMap<Family, String>,
     errors: Vec<ObjectError>,
+    /// Shared addresses taken in this plan: the namespace of the first Service placed on each.
+    address_users: HashMap<AddressKey, String>,
 }
 
 impl<'c, 'a> Planner<'c, 'a> {
@@ -165,6 +167,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 .map(|f| (f, ctx.ownership.backend_pool(f)))
                 .collect(),
             errors: Vec::new(),
+            address_users: HashMap::new(),
         };
         planner.static_ips();
         planner.outbound();
@@ -247,7 +250,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         let count = settings.as_ref().map_or(1, |o| o.managed_outbound_ip_count);
         let mut frontends = Vec::new();
         for i in 1..=count {
-            let name = ctx.ownership.child(&format!("outbound-{i}"));
+            let name = ctx.ownership.outbound_ip(i);
             let rg = ctx.resource_group().to_string();
             let pip = self.managed_ip(&name, Family::V4, None, None, Default::default());
             self.public_ips
@@ -261,6 +264,11 @@ impl<'c, 'a> Planner<'c, 'a> {
                 .is_some_and(|p| p.address.is_some())
         });
         if !ready {
+            // Its frontends count against the limit meanwhile, so no Service takes their room.
+            self.public
+                .held
+                .0
+                .extend(frontends.iter().map(|n| name_key(n)));
             return;
         }
         for name in &frontends {
@@ -503,7 +511,15 @@ impl<'c, 'a> Planner<'c, 'a> {
             lb.rules.extend(rules);
             lb.probes.extend(probes);
         }
+        let namespace = namespace_of(&key);
         for r in resolved {
+            if r.public_ip.is_none()
+                && let Some(address) = AddressKey::of(&r.frontend.target)
+            {
+                self.address_users
+                    .entry(address)
+                    .or_insert_with(|| namespace.to_string());
+            }
             if !waiting {
                 lb.frontends
                     .entry(name_key(&r.frontend.name))
@@ -546,15 +562,21 @@ impl<'c, 'a> Planner<'c, 'a> {
                     ));
                     return Err(ServiceError::new(key, crate::annotations::DNS_LABEL, p));
                 }
-                if let Some(id) = prefix_id
-                    && ctx.input.observed.ip_prefixes.get(&name_key(id)) == Some(&false)
-                {
+                if let Some(id) = prefix_id {
                     let field = match family {
                         Family::V4 => crate::annotations::PIP_PREFIX,
                         Family::V6 => crate::annotations::PIP_PREFIX_IPV6,
                     };
-                    let p = Problem::NotFound(format!("public IP prefix {id}"));
-                    return Err(ServiceError::new(key, field, p));
+                    if !ctx.allows_prefix(id) {
+                        let p = Problem::ResourceGroupNotAllowed(format!(
+                            "public IP prefix {id} is outside the cluster's subscription and the resource groups the AksNetwork allows (spec.azure.publicIpResourceGroups)"
+                        ));
+                        return Err(ServiceError::new(key, field, p));
+                    }
+                    if ctx.input.observed.ip_prefixes.get(&canonical_id(id)) == Some(&false) {
+                        let p = Problem::NotFound(format!("public IP prefix {id}"));
+                        return Err(ServiceError::new(key, field, p));
+                    }
                 }
                 let base = ctx.ownership.service_frontend(prefix, family);
                 let name = match prefix_id {
@@ -588,10 +610,15 @@ impl<'c, 'a> Planner<'c, 'a> {
                 resource_group,
                 name,
             } => {
-                let rg = resource_group.as_deref().unwrap_or(cluster_rg);
-                self.existing_ip(key, family, rg, name, crate::annotations::PIP_NAME)
+                let rg = self.allowed_group(key, resource_group.as_deref())?;
+                let field = match family {
+                    Family::V4 => crate::annotations::PIP_NAME,
+                    Family::V6 => crate::annotations::PIP_NAME_IPV6,
+                };
+                self.existing_ip(key, prefix, family, rg, name, field)
             }
             AddressSource::PublicAddress { resource_group, ip } => {
+                self.allowed_group(key, resource_group.as_deref())?;
                 let groups = [resource_group.as_deref(), Some(cluster_rg)];
                 let found = groups.into_iter().flatten().find_map(|rg| {
                     ctx.input.observed.public_ips.iter().find(|p| {
@@ -605,7 +632,9 @@ impl<'c, 'a> Planner<'c, 'a> {
                     Family::V6 => crate::annotations::IPV6,
                 };
                 match found {
-                    Some(p) => self.existing_ip(key, family, &p.resource_group, &p.name, field),
+                    Some(p) => {
+                        self.existing_ip(key, prefix, family, &p.resource_group, &p.name, field)
+                    }
                     None => Err(ServiceError::new(
                         key,
                         field,
@@ -624,6 +653,19 @@ impl<'c, 'a> Planner<'c, 'a> {
                 let spec_subnet = &ctx.input.network.azure.vnet.subnet_name;
                 let subnet = subnet.as_deref().unwrap_or(spec_subnet);
                 self.check_private(key, prefix, subnet, ip.as_ref(), family)?;
+                if let Some(ip) = ip
+                    && let Some(holder) =
+                        self.held_elsewhere(key, &AddressKey::Private(ip.to_string()))
+                {
+                    let field = match family {
+                        Family::V4 => crate::annotations::IPV4,
+                        Family::V6 => crate::annotations::IPV6,
+                    };
+                    let p = Problem::AddressNotAllowed(format!(
+                        "private address {ip} is used by Services of namespace {holder}"
+                    ));
+                    return Err(ServiceError::new(key, field, p));
+                }
                 if let Some(ip) = ip
                     && subnet == spec_subnet
                     && let Ok(net) = ctx
@@ -743,10 +785,84 @@ impl<'c, 'a> Planner<'c, 'a> {
         Ok(())
     }
 
-    /// A public IP that exists (in Azure, or in the AksNetwork's static IPs).
+    /// The resource group a Service names for its public IPs (the cluster's when it names
+    /// none), if the AksNetwork allows it.
+    fn allowed_group<'r>(&'r self, key: &str, named: Option<&'r str>) -> Result<&'r str, ServiceError> {
+        let rg = named.unwrap_or(self.ctx.resource_group());
+        if self.ctx.allows_group(rg) {
+            return Ok(rg);
+        }
+        let p = Problem::ResourceGroupNotAllowed(format!(
+            "{rg} is neither the cluster's resource group nor listed in the AksNetwork's spec.azure.publicIpResourceGroups"
+        ));
+        Err(ServiceError::new(key, crate::annotations::RESOURCE_GROUP, p))
+    }
+
+    /// The namespace other than the Service's that holds a shared address: in Azure now (the
+    /// oldest Service with a rule on it), else the first Service placed on it in this plan.
+    fn held_elsewhere(&self, key: &str, address: &AddressKey) -> Option<String> {
+        let namespace = namespace_of(key);
+        self.ctx
+            .address_holders
+            .get(address)
+            .or_else(|| self.address_users.get(address))
+            .filter(|holder| holder.as_str() != namespace)
+            .cloned()
+    }
+
+    /// Whether the Service may use the existing public IP `pip` (`rg`/`name`): an AksNetwork
+    /// static IP whose `allowedNamespaces` admit its namespace; the IP aksnet made for this
+    /// Service; or an IP no aksnet instance owns that no other namespace holds. Never the
+    /// outbound IP, another Service's IP or another cluster's.
+    fn may_use(&self, key: &str, prefix: &str, pip: &PublicIp) -> Result<(), String> {
+        let ctx = self.ctx;
+        let (rg, name) = (&pip.resource_group, &pip.name);
+        let namespace = namespace_of(key);
+        let spec_ip = ctx
+            .input
+            .network
+            .public_ips
+            .iter()
+            .find(|s| ctx.ownership.is_cluster_group(rg) && s.name.eq_ignore_ascii_case(name));
+        if let Some(spec_ip) = spec_ip {
+            return match &spec_ip.allowed_namespaces {
+                Some(allowed) if !allowed.iter().any(|ns| ns.0 == namespace) => Err(format!(
+                    "public IP {name} (spec.publicIps) admits only namespaces [{}] (allowedNamespaces)",
+                    allowed.iter().map(|ns| ns.0.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+                _ => Ok(()),
+            };
+        }
+        if let Some(owner) = Ownership::owner_tag(&pip.tags) {
+            let ours = ctx.ownership.owns_resource(&pip.tags);
+            if ours && ctx.ownership.service_prefix_of(&name_key(name)) == Some(&name_key(prefix)) {
+                return Ok(());
+            }
+            return Err(if !ours {
+                format!("public IP {name} belongs to another aksnet cluster (owner {owner})")
+            } else if ctx.ownership.is_outbound_ip(name) {
+                format!("public IP {name} is the cluster's outbound IP")
+            } else if let Some(service) = crate::model::tag(&pip.tags, TAG_SERVICE) {
+                format!("public IP {name} is the one aksnet made for Service {service}")
+            } else {
+                format!("public IP {name} is managed by aksnet and not listed in spec.publicIps")
+            });
+        }
+        let address = AddressKey::Public(crate::model::ip_key(rg, name));
+        match self.held_elsewhere(key, &address) {
+            Some(holder) => Err(format!(
+                "public IP {name} is used by Services of namespace {holder}; sharing an address across namespaces needs an AksNetwork spec.publicIps entry that admits both (allowedNamespaces)"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// A public IP that exists (in Azure, or in the AksNetwork's static IPs) and that the
+    /// Service may use.
     fn existing_ip(
         &self,
         key: &str,
+        prefix: &str,
         family: Family,
         rg: &str,
         name: &str,
@@ -759,6 +875,8 @@ impl<'c, 'a> Planner<'c, 'a> {
             let p = Problem::NotFound(format!("public IP {name} in resource group {rg}"));
             return Err(ServiceError::new(key, field, p));
         };
+        self.may_use(key, prefix, pip)
+            .map_err(|reason| ServiceError::new(key, field, Problem::AddressNotAllowed(reason)))?;
         if pip.family != family {
             let p = Problem::Conflict(format!(
                 "public IP {name} is {}, the Service asks for {}",
@@ -830,6 +948,11 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         (self.public_ips.into_values().collect(), lbs, self.errors)
     }
+}
+
+/// The namespace of a Service key (`namespace/name`).
+fn namespace_of(key: &str) -> &str {
+    key.split_once('/').map_or("default", |(ns, _)| ns)
 }
 
 /// The Service or address a port clash is about, for the message.

@@ -22,7 +22,8 @@ pub use intent::{DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_THR
 pub use nodes::{CONTROL_PLANE_LABEL, EXCLUDE_LABEL};
 
 use crate::model::{
-    IpKey, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup, ip_key, name_key,
+    FrontendTarget, IpKey, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup, ip_key,
+    ip_key_of_id, name_key,
 };
 use crate::naming::Ownership;
 use crate::problem::{ObjectError, ServiceError};
@@ -246,7 +247,10 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
                 },
             },
             Err(errors) => {
-                frozen.insert(name_key(&prefix));
+                // Trespass is never frozen: what it holds is given back.
+                if !errors.iter().any(|e| e.problem.is_trespass()) {
+                    frozen.insert(name_key(&prefix));
+                }
                 ServiceOutcome::Rejected { errors }
             }
         };
@@ -348,6 +352,8 @@ pub(crate) struct Context<'a> {
     pub observed_ips: HashMap<IpKey, &'a PublicIp>,
     /// Service prefixes that have objects in Azure.
     observed_prefixes: HashSet<String>,
+    /// Who holds each shared address in Azure now (see [`address_holders`]).
+    pub address_holders: HashMap<AddressKey, String>,
     pub ownership: Ownership,
     pub lb_spec: LoadBalancerSpec,
     pub vnet_id: String,
@@ -369,6 +375,7 @@ impl<'a> Context<'a> {
             ),
             observed_ips: input.observed.public_ip_index(),
             observed_prefixes: observed_prefixes(input.observed, &ownership),
+            address_holders: address_holders(input, &ownership),
             input,
             ownership,
             lb_spec,
@@ -385,6 +392,28 @@ impl<'a> Context<'a> {
     /// The cluster (node) resource group.
     pub fn resource_group(&self) -> &str {
         &self.input.network.azure.resource_group
+    }
+
+    /// Whether a public IP prefix a Service names lies in the cluster's subscription and a
+    /// resource group Services may name.
+    pub fn allows_prefix(&self, id: &str) -> bool {
+        crate::model::NetworkResource::parse(id).is_some_and(|r| {
+            r.subscription.eq_ignore_ascii_case(&self.input.network.azure.subscription_id)
+                && self.allows_group(&r.resource_group)
+        })
+    }
+
+    /// Whether Services may name public IPs (or prefixes) in `resource_group`: the cluster's
+    /// own, or one `spec.azure.publicIpResourceGroups` lists.
+    pub fn allows_group(&self, resource_group: &str) -> bool {
+        self.ownership.is_cluster_group(resource_group)
+            || self
+                .input
+                .network
+                .azure
+                .public_ip_resource_groups
+                .iter()
+                .any(|g| g.0.eq_ignore_ascii_case(resource_group))
     }
 
     /// The Azure region.
@@ -429,6 +458,77 @@ impl<'a> Context<'a> {
     fn releases(&self, svc: &Service, prefix: &str) -> bool {
         self.class_is_ours(svc) || self.observed_prefixes.contains(&name_key(prefix))
     }
+}
+
+/// An address that Services may share: a public IP, or a static private address on the
+/// internal load balancer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum AddressKey {
+    /// A public IP.
+    Public(IpKey),
+    /// A static private address, in canonical text.
+    Private(String),
+}
+
+impl AddressKey {
+    /// The shared address a frontend target stands for, if it is one (a Service's own dynamic
+    /// private frontend is not).
+    pub fn of(target: &FrontendTarget) -> Option<Self> {
+        match target {
+            FrontendTarget::Public { public_ip_id } => ip_key_of_id(public_ip_id).map(Self::Public),
+            FrontendTarget::Private {
+                static_ip: Some(ip),
+                ..
+            } => ip
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| Self::Private(ip.to_string())),
+            FrontendTarget::Private { .. } => None,
+        }
+    }
+}
+
+/// For each address Services use in Azure now (a rule of a Service's on its frontend), the
+/// namespace of the oldest such Service: it holds the address, and a Service of another
+/// namespace may not take it (unless the AksNetwork shares it, `allowedNamespaces`).
+fn address_holders(input: &PlanInput<'_>, ownership: &Ownership) -> HashMap<AddressKey, String> {
+    let services: HashMap<String, (ServiceOrder, String)> = input
+        .services
+        .iter()
+        .map(|svc| {
+            let order = service_order(svc);
+            let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&order.1));
+            let namespace = svc.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+            (name_key(&prefix), (order, namespace))
+        })
+        .collect();
+    let mut holders: HashMap<AddressKey, (&ServiceOrder, &String)> = HashMap::new();
+    for lb in &input.observed.load_balancers {
+        for rule in &lb.rules {
+            let Some(service) = ownership
+                .service_prefix_of(&name_key(&rule.name))
+                .and_then(|p| services.get(p))
+            else {
+                continue;
+            };
+            let Some(address) = lb
+                .frontends
+                .iter()
+                .find(|f| name_key(&f.name) == name_key(&rule.frontend))
+                .and_then(|f| AddressKey::of(&f.target))
+            else {
+                continue;
+            };
+            let holder = holders.entry(address).or_insert((&service.0, &service.1));
+            if service.0 < *holder.0 {
+                *holder = (&service.0, &service.1);
+            }
+        }
+    }
+    holders
+        .into_iter()
+        .map(|(k, (_, ns))| (k, ns.clone()))
+        .collect()
 }
 
 /// The (lower-case) Service prefixes of the children and public IPs aksnet owns in `observed`.

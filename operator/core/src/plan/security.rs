@@ -155,6 +155,28 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
     }
 
+    /// Where a Service's rules of one family lead: its frontend address, or (floating IP off)
+    /// the node subnet or the nodes.
+    fn destination(
+        &self,
+        intent: &ServiceIntent,
+        placed: &Placed,
+        family: Family,
+    ) -> Option<Destination> {
+        if intent.floating_ip {
+            return placed
+                .ingress
+                .iter()
+                .find(|(f, _)| *f == family)
+                .map(|(_, i)| Destination::Frontend(i.clone()));
+        }
+        let cidr = self.ctx.input.network.ip_plan.node_subnet_cidr.as_str();
+        Some(match family {
+            Family::V4 if !cidr.is_empty() => Destination::Literal(cidr.to_string()),
+            _ => Destination::NodesOf(family),
+        })
+    }
+
     /// Free priorities in the service range.
     fn capacity(&self) -> usize {
         let Some(spec) = self.spec else { return 0 };
@@ -186,67 +208,50 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         let mut new_rules = Vec::new();
         for ((family, proto), ports) in groups {
-            let sources = sources(intent, family);
-            if sources.is_empty() {
-                continue;
-            }
-            let destination = if intent.floating_ip {
-                placed
-                    .ingress
-                    .iter()
-                    .find(|(f, _)| *f == family)
-                    .map(|(_, i)| Destination::Frontend(i.clone()))
-            } else {
-                Some(
-                    match (family, ctx.input.network.ip_plan.node_subnet_cidr.as_str()) {
-                        (Family::V4, cidr) if !cidr.is_empty() => {
-                            Destination::Literal(cidr.to_string())
-                        }
-                        _ => Destination::NodesOf(family),
-                    },
-                )
-            };
-            let Some(destination) = destination else {
+            let Some(destination) = self.destination(intent, placed, family) else {
                 continue;
             };
             let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-            let name = if intent.shared_security_rule {
-                let key = format!(
-                    "{proto}|{}|{}|{}",
-                    family.azure_name(),
-                    sources.join(","),
-                    ports.join(",")
-                );
-                ctx.ownership.shared_security_rule(&key)
-            } else {
-                ctx.ownership.service_security_rule(prefix, proto, family)
-            };
-            new_rules.push((
-                name_key(&name),
-                Wanted {
-                    rule: SecurityRule {
-                        name,
-                        priority: 0,
-                        direction: Direction::Inbound,
-                        access: Access::Allow,
-                        protocol: proto.to_string(),
-                        sources,
-                        source_ports: vec!["*".into()],
-                        destinations: Vec::new(),
-                        destination_ports: ports,
-                        description: Some(format!(
-                            "aksnet: {}",
-                            if intent.shared_security_rule {
-                                "shared"
-                            } else {
-                                &intent.key
-                            }
-                        )),
+            for (tag, sources) in source_sets(intent, family) {
+                let name = if intent.shared_security_rule {
+                    // Shared within a namespace only: one tenant's rule never carries another's.
+                    let namespace = intent.key.split_once('/').map_or("", |(ns, _)| ns);
+                    let key = format!(
+                        "{namespace}|{proto}|{}|{}|{}",
+                        family.azure_name(),
+                        sources.join(","),
+                        ports.join(",")
+                    );
+                    ctx.ownership.shared_security_rule(&key)
+                } else {
+                    ctx.ownership
+                        .service_security_rule(prefix, proto, family, tag.as_deref())
+                };
+                let description = if intent.shared_security_rule {
+                    "aksnet: shared".to_string()
+                } else {
+                    format!("aksnet: {}", intent.key)
+                };
+                new_rules.push((
+                    name_key(&name),
+                    Wanted {
+                        rule: SecurityRule {
+                            name,
+                            priority: 0,
+                            direction: Direction::Inbound,
+                            access: Access::Allow,
+                            protocol: proto.to_string(),
+                            sources,
+                            source_ports: vec!["*".into()],
+                            destinations: Vec::new(),
+                            destination_ports: ports.clone(),
+                            description: Some(description),
+                        },
+                        destinations: vec![destination.clone()],
+                        held: placed.waiting.is_some(),
                     },
-                    destinations: vec![destination],
-                    held: placed.waiting.is_some(),
-                },
-            ));
+                ));
+            }
         }
         let added = new_rules
             .iter()
@@ -436,23 +441,30 @@ impl<'c, 'a> Planner<'c, 'a> {
     }
 }
 
-/// Allowed sources of a Service for one family: its ranges of that family and its service tags,
-/// or the default (Internet for public Services, VirtualNetwork for internal ones).
-fn sources(intent: &ServiceIntent, family: Family) -> Vec<String> {
+/// The source sets of a Service's rules for one family, one rule each: its ranges of that
+/// family in one rule, and each service tag in a rule of its own (Azure takes a service tag
+/// only alone); or the default (Internet for public Services, VirtualNetwork for internal
+/// ones). The tag of a set names its rule apart.
+fn source_sets(intent: &ServiceIntent, family: Family) -> Vec<(Option<String>, Vec<String>)> {
     match &intent.sources {
-        None if intent.internal => vec!["VirtualNetwork".into()],
-        None => vec!["Internet".into()],
+        None if intent.internal => vec![(None, vec!["VirtualNetwork".into()])],
+        None => vec![(None, vec!["Internet".into()])],
         Some(s) => {
-            let mut out: Vec<String> = s
+            let ranges: Vec<String> = s
                 .ranges
                 .iter()
                 .filter(|n| Family::of(&n.addr()) == family)
                 .map(|n| n.to_string())
-                .chain(s.service_tags.iter().cloned())
                 .collect();
-            out.sort();
-            out.dedup();
-            out
+            let tags = s
+                .service_tags
+                .iter()
+                .map(|t| (Some(t.clone()), vec![t.clone()]));
+            (!ranges.is_empty())
+                .then_some((None, ranges))
+                .into_iter()
+                .chain(tags)
+                .collect()
         }
     }
 }
