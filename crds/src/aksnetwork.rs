@@ -144,7 +144,10 @@ pub struct AzureCoordinates {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(transparent)]
 pub struct ResourceGroupName(
-    #[schemars(length(min = 1, max = 90), regex(pattern = "^[-a-zA-Z0-9._()]*[-a-zA-Z0-9_()]$"))]
+    #[schemars(
+        length(min = 1, max = 90),
+        regex(pattern = "^[-a-zA-Z0-9._()]*[-a-zA-Z0-9_()]$")
+    )]
     pub String,
 );
 
@@ -152,7 +155,10 @@ pub struct ResourceGroupName(
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(transparent)]
 pub struct NamespaceName(
-    #[schemars(length(min = 1, max = 63), regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub String,
 );
 

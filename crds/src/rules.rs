@@ -81,8 +81,7 @@ pub const DNS_SERVICE_IP: &str = "!isIP(self.dnsServiceIp) || !isCIDR(self.servi
 pub const DNS_SERVICE_IP_MSG: &str = "dnsServiceIp must lie inside serviceCidr and be neither its network address, its first address (the kubernetes Service) nor its broadcast address";
 
 /// `sourceAddressPrefixes` holds IPs and CIDRs, or one service tag or `*` alone.
-pub const SINGLE_TAG_SOURCES: &str =
-    "size(self.sourceAddressPrefixes) == 1 || self.sourceAddressPrefixes.all(a, isIP(a) || isCIDR(a))";
+pub const SINGLE_TAG_SOURCES: &str = "size(self.sourceAddressPrefixes) == 1 || self.sourceAddressPrefixes.all(a, isIP(a) || isCIDR(a))";
 /// Message for [`SINGLE_TAG_SOURCES`].
 pub const SINGLE_TAG_SOURCES_MSG: &str = "a service tag or '*' must be the only entry of sourceAddressPrefixes: Azure takes several addresses only as IPs and CIDRs";
 /// `destinationAddressPrefixes` holds IPs and CIDRs, or one service tag or `*` alone.

@@ -647,7 +647,9 @@ fn unique_name(e: &mut Errors, seen: &mut HashSet<String>, name: &str, list: &st
 /// Whether the strings are unique when case is ignored.
 fn unique_any_case<'a>(items: impl Iterator<Item = &'a str>) -> bool {
     let mut seen = HashSet::new();
-    items.into_iter().all(|s| seen.insert(s.to_ascii_lowercase()))
+    items
+        .into_iter()
+        .all(|s| seen.insert(s.to_ascii_lowercase()))
 }
 
 /// The family of an IP or CIDR (`true` for IPv4); `None` for `*` and service tags.

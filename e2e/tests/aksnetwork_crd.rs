@@ -352,7 +352,10 @@ fn careless_edits() -> Vec<Invalid> {
         ),
         case(
             "spec route named like a kubenet pod route",
-            vec![set("/spec/routeTable/routes", json!([route("pod-10.244.1.0_24", "10.50.0.0/16")]))],
+            vec![set(
+                "/spec/routeTable/routes",
+                json!([route("pod-10.244.1.0_24", "10.50.0.0/16")]),
+            )],
             "spec.routeTable.routes[0].name",
             "kept for the routes and rules aksnet makes",
         ),
@@ -373,13 +376,19 @@ fn careless_edits() -> Vec<Invalid> {
         ),
         case(
             "spec route equal to a node's pod CIDR",
-            vec![set("/spec/routeTable/routes", json!([route("x", "10.244.1.0/24")]))],
+            vec![set(
+                "/spec/routeTable/routes",
+                json!([route("x", "10.244.1.0/24")]),
+            )],
             "spec.routeTable.routes",
             "must not lie inside ipPlan.podCidr",
         ),
         case(
             "spec route equal to the pod CIDR",
-            vec![set("/spec/routeTable/routes", json!([route("x", "10.244.0.0/16")]))],
+            vec![set(
+                "/spec/routeTable/routes",
+                json!([route("x", "10.244.0.0/16")]),
+            )],
             "spec.routeTable.routes",
             "must not lie inside ipPlan.podCidr",
         ),
@@ -396,7 +405,10 @@ fn careless_edits() -> Vec<Invalid> {
             "route names equal up to case",
             vec![set(
                 "/spec/routeTable/routes",
-                json!([route("egress", "10.50.0.0/16"), route("Egress", "10.51.0.0/16")]),
+                json!([
+                    route("egress", "10.50.0.0/16"),
+                    route("Egress", "10.51.0.0/16")
+                ]),
             )],
             "spec.routeTable.routes",
             "names must be unique up to case",
@@ -426,13 +438,19 @@ fn careless_edits() -> Vec<Invalid> {
         ),
         case(
             "public IP named like aksnet's outbound IP",
-            vec![set("/spec/publicIps/0/name", json!("Aksnet-1234abcd-outbound-1"))],
+            vec![set(
+                "/spec/publicIps/0/name",
+                json!("Aksnet-1234abcd-outbound-1"),
+            )],
             "spec.publicIps[0].name",
             "kept for the public IPs aksnet names itself",
         ),
         case(
             "reserved tag key in capitals",
-            vec![set("/spec/publicIps/0/tags", json!({"AKSNET.IO-owner": "x"}))],
+            vec![set(
+                "/spec/publicIps/0/tags",
+                json!({"AKSNET.IO-owner": "x"}),
+            )],
             "spec.publicIps[0].tags",
             "reserved for aksnet's ownership tags",
         ),
@@ -473,7 +491,11 @@ fn careless_edits() -> Vec<Invalid> {
             "NSG rule mixing a service tag and CIDRs",
             vec![set(
                 "/spec/securityGroup/rules/0",
-                rule(json!(["Internet", "10.1.0.0/24"]), json!(["*"]), json!(["22"])),
+                rule(
+                    json!(["Internet", "10.1.0.0/24"]),
+                    json!(["*"]),
+                    json!(["22"]),
+                ),
             )],
             "spec.securityGroup.rules[0].sourceAddressPrefixes",
             "must be the only entry",
@@ -498,7 +520,10 @@ fn careless_edits() -> Vec<Invalid> {
         ),
         case(
             "public IP resource groups equal up to case",
-            vec![set("/spec/azure/publicIpResourceGroups", json!(["team-a", "TEAM-A"]))],
+            vec![set(
+                "/spec/azure/publicIpResourceGroups",
+                json!(["team-a", "TEAM-A"]),
+            )],
             "spec.azure.publicIpResourceGroups",
             "unique up to case",
         ),
@@ -510,7 +535,10 @@ fn careless_edits() -> Vec<Invalid> {
         ),
         case(
             "allowed namespace that is not a namespace name",
-            vec![set("/spec/publicIps/0/allowedNamespaces", json!(["Team_A"]))],
+            vec![set(
+                "/spec/publicIps/0/allowedNamespaces",
+                json!(["Team_A"]),
+            )],
             "spec.publicIps[0].allowedNamespaces[0]",
             "should match",
         ),
@@ -756,8 +784,12 @@ async fn immutable_fields_cannot_change() -> anyhow::Result<()> {
         json!({"spec": {"routeTable": {"syncNodeRoutes": false}}}),
         json!({"spec": {"networkModel": "azureCniOverlay"}}),
     ] {
-        api.patch("immutable-check", &PatchParams::default(), &Patch::Merge(&step))
-            .await?;
+        api.patch(
+            "immutable-check",
+            &PatchParams::default(),
+            &Patch::Merge(&step),
+        )
+        .await?;
     }
     // A mutable field still changes.
     api.patch(

@@ -35,11 +35,13 @@ pub fn canonical_id(id: &str) -> String {
             s => segments.push(s.to_ascii_lowercase()),
         }
     }
-    segments.iter().fold(String::with_capacity(id.len()), |mut out, s| {
-        out.push('/');
-        out.push_str(s);
-        out
-    })
+    segments
+        .iter()
+        .fold(String::with_capacity(id.len()), |mut out, s| {
+            out.push('/');
+            out.push_str(s);
+            out
+        })
 }
 
 /// A top-level Microsoft.Network resource named by an ARM id, canonical (lower case).
@@ -62,14 +64,21 @@ impl NetworkResource {
         let canonical = canonical_id(id);
         let parts: Vec<&str> = canonical.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
-            ["subscriptions", sub, "resourcegroups", rg, "providers", "microsoft.network", kind, name] => {
-                Some(Self {
-                    subscription: sub.to_string(),
-                    resource_group: rg.to_string(),
-                    kind: kind.to_string(),
-                    name: name.to_string(),
-                })
-            }
+            [
+                "subscriptions",
+                sub,
+                "resourcegroups",
+                rg,
+                "providers",
+                "microsoft.network",
+                kind,
+                name,
+            ] => Some(Self {
+                subscription: sub.to_string(),
+                resource_group: rg.to_string(),
+                kind: kind.to_string(),
+                name: name.to_string(),
+            }),
             _ => None,
         }
     }

@@ -133,7 +133,13 @@ fn internal_annotation() {
     // typo would publish an internal Service; aksnet refuses it instead.
     check_values(
         a::INTERNAL,
-        &[("true", true), ("false", true), ("True", false), ("yes", false), ("", false)],
+        &[
+            ("true", true),
+            ("false", true),
+            ("True", false),
+            ("yes", false),
+            ("", false),
+        ],
     );
     for (value, internal) in [("true", true), ("false", false)] {
         let (state, d) = run(&[annotated(
@@ -292,7 +298,12 @@ fn pip_name_and_resource_group_annotations() {
     check_values(a::PIP_NAME, &[("-bad", false)]);
     check_values(
         a::RESOURCE_GROUP,
-        &[("bad/rg", false), ("rg.", false), ("./rg", false), ("rg/", false)],
+        &[
+            ("bad/rg", false),
+            ("rg.", false),
+            ("./rg", false),
+            ("rg/", false),
+        ],
     );
 }
 
@@ -964,4 +975,186 @@ fn unsupported_annotations_are_refused() {
             "{key}"
         );
     }
+}
+
+/// Settings that the plan used to drop without a word: each now rejects the Service with the
+/// setting named and the kind of problem.
+#[test]
+fn settings_are_never_silently_dropped() {
+    let web = || service("web", 1, &[(80, 30080)]);
+    let internal = || annotated(web(), a::INTERNAL, "true");
+    let dual = || with(web(), json!({"spec": {"ipFamilies": ["IPv4", "IPv6"]}}));
+    let mut observed = observed_base();
+    observed.public_ips.push(byo_ip("byo", RG, "20.1.2.3"));
+    type Check = fn(&Problem) -> bool;
+    let invalid: Check = |p| matches!(p, Problem::InvalidValue(_));
+    let conflict: Check = |p| matches!(p, Problem::Conflict(_));
+    let cases: Vec<(&str, Service, &str, Check)> = vec![
+        (
+            "internal: maybe",
+            annotated(web(), a::INTERNAL, "maybe"),
+            a::INTERNAL,
+            invalid,
+        ),
+        (
+            "internal with a public IP name",
+            annotated(internal(), a::PIP_NAME, "byo"),
+            a::PIP_NAME,
+            conflict,
+        ),
+        (
+            "internal with a DNS label",
+            annotated(internal(), a::DNS_LABEL, "web"),
+            a::DNS_LABEL,
+            conflict,
+        ),
+        (
+            "internal with public IP tags",
+            annotated(internal(), a::PIP_TAGS, "a=b"),
+            a::PIP_TAGS,
+            conflict,
+        ),
+        (
+            "internal with a resource group",
+            annotated(internal(), a::RESOURCE_GROUP, RG),
+            a::RESOURCE_GROUP,
+            conflict,
+        ),
+        (
+            "public with an internal subnet",
+            annotated(web(), a::INTERNAL_SUBNET, "aks-subnet"),
+            a::INTERNAL_SUBNET,
+            conflict,
+        ),
+        (
+            "IPv6 loadBalancerIP on an IPv4 Service",
+            with(web(), json!({"spec": {"loadBalancerIP": "2001:db8::1"}})),
+            "spec.loadBalancerIP",
+            conflict,
+        ),
+        (
+            "IPv6 address annotation on an IPv4 Service",
+            annotated(web(), a::IPV6, "2001:db8::1"),
+            a::IPV6,
+            conflict,
+        ),
+        (
+            "IPv6 public IP name on an IPv4 Service",
+            annotated(web(), a::PIP_NAME_IPV6, "byo6"),
+            a::PIP_NAME_IPV6,
+            conflict,
+        ),
+        (
+            "loadBalancerIP differing from the ipv4 annotation",
+            with(
+                annotated(web(), a::IPV4, "20.1.2.3"),
+                json!({"spec": {"loadBalancerIP": "20.1.2.4"}}),
+            ),
+            "spec.loadBalancerIP",
+            conflict,
+        ),
+        (
+            "per-port annotation for a port the Service lacks",
+            annotated(
+                web(),
+                "service.beta.kubernetes.io/port_81_health-probe_protocol",
+                "Http",
+            ),
+            "service.beta.kubernetes.io/port_81_health-probe_protocol",
+            invalid,
+        ),
+        (
+            "no rule left",
+            annotated(
+                web(),
+                "service.beta.kubernetes.io/port_80_no_lb_rule",
+                "true",
+            ),
+            "service.beta.kubernetes.io/port_80_no_lb_rule",
+            invalid,
+        ),
+        (
+            "source ranges of the other family only",
+            with(
+                web(),
+                json!({"spec": {"loadBalancerSourceRanges": ["fd00::/8"]}}),
+            ),
+            "spec.loadBalancerSourceRanges",
+            conflict,
+        ),
+        (
+            "dual-stack with IPv4 allowed ranges only",
+            annotated(dual(), a::ALLOWED_IP_RANGES, "10.0.0.0/8"),
+            a::ALLOWED_IP_RANGES,
+            conflict,
+        ),
+        (
+            "public IP name with a DNS label",
+            annotated(annotated(web(), a::PIP_NAME, "byo"), a::DNS_LABEL, "web"),
+            a::DNS_LABEL,
+            conflict,
+        ),
+        (
+            "public IP name with a prefix",
+            annotated(
+                annotated(web(), a::PIP_NAME, "byo"),
+                a::PIP_PREFIX,
+                &format!(
+                    "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/publicIPPrefixes/p"
+                ),
+            ),
+            a::PIP_PREFIX,
+            conflict,
+        ),
+        (
+            "public address with public IP tags",
+            annotated(annotated(web(), a::IPV4, "20.1.2.3"), a::PIP_TAGS, "a=b"),
+            a::PIP_TAGS,
+            conflict,
+        ),
+        (
+            "resource group for a created public IP",
+            annotated(web(), a::RESOURCE_GROUP, RG),
+            a::RESOURCE_GROUP,
+            conflict,
+        ),
+        (
+            "a boolean that is neither true nor false",
+            annotated(web(), a::DISABLE_TCP_RESET, "yes"),
+            a::DISABLE_TCP_RESET,
+            invalid,
+        ),
+        (
+            "no_lb_rule that is neither true nor false",
+            annotated(web(), "service.beta.kubernetes.io/port_80_no_lb_rule", "1"),
+            "service.beta.kubernetes.io/port_80_no_lb_rule",
+            invalid,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, svc, field, kind) in cases {
+        let (_, d) = run_on(observed.clone(), &[svc]);
+        match d.services.get("default/web") {
+            Some(ServiceOutcome::Rejected { errors })
+                if errors.iter().any(|e| e.field == field && kind(&e.problem)) => {}
+            other => failures.push(format!(
+                "{what}: expected {field} to be refused, got {other:?}"
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The DNS label of an IPv6-only Service goes to its IPv6 public IP.
+    let v6 = annotated(
+        with(web(), json!({"spec": {"ipFamilies": ["IPv6"]}})),
+        a::DNS_LABEL,
+        "web6",
+    );
+    let (state, d) = run(&[v6]);
+    assert!(planned(&d, "web"));
+    assert!(
+        state
+            .public_ips
+            .iter()
+            .any(|p| p.family == Family::V6 && p.dns_label.as_deref() == Some("web6"))
+    );
 }

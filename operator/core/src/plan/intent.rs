@@ -282,12 +282,24 @@ fn settings_conflicts(
     };
     if ann.internal {
         let public_only = [
-            (annotations::PIP_NAME, ann.pip_name.contains_key(&Family::V4)),
-            (annotations::PIP_NAME_IPV6, ann.pip_name.contains_key(&Family::V6)),
+            (
+                annotations::PIP_NAME,
+                ann.pip_name.contains_key(&Family::V4),
+            ),
+            (
+                annotations::PIP_NAME_IPV6,
+                ann.pip_name.contains_key(&Family::V6),
+            ),
             (annotations::RESOURCE_GROUP, ann.resource_group.is_some()),
             (annotations::DNS_LABEL, ann.dns_label.is_some()),
-            (annotations::PIP_PREFIX, ann.pip_prefix.contains_key(&Family::V4)),
-            (annotations::PIP_PREFIX_IPV6, ann.pip_prefix.contains_key(&Family::V6)),
+            (
+                annotations::PIP_PREFIX,
+                ann.pip_prefix.contains_key(&Family::V4),
+            ),
+            (
+                annotations::PIP_PREFIX_IPV6,
+                ann.pip_prefix.contains_key(&Family::V6),
+            ),
             (annotations::PIP_TAGS, !ann.pip_tags.is_empty()),
         ];
         for (field, _) in public_only.iter().filter(|(_, set)| *set) {
@@ -314,10 +326,20 @@ fn settings_conflicts(
         let legacy = legacy_ip.filter(|ip| Family::of(ip) == family);
         let named = ann.pip_name.contains_key(&family);
         let asked = [
-            (by_family(family, annotations::IPV4, annotations::IPV6), address.is_some()),
-            (by_family(family, annotations::PIP_NAME, annotations::PIP_NAME_IPV6), named),
             (
-                by_family(family, annotations::PIP_PREFIX, annotations::PIP_PREFIX_IPV6),
+                by_family(family, annotations::IPV4, annotations::IPV6),
+                address.is_some(),
+            ),
+            (
+                by_family(family, annotations::PIP_NAME, annotations::PIP_NAME_IPV6),
+                named,
+            ),
+            (
+                by_family(
+                    family,
+                    annotations::PIP_PREFIX,
+                    annotations::PIP_PREFIX_IPV6,
+                ),
                 ann.pip_prefix.contains_key(&family),
             ),
             ("spec.loadBalancerIP", legacy.is_some()),
@@ -347,7 +369,11 @@ fn settings_conflicts(
         let existing = !ann.internal && (named || address.or(legacy).is_some());
         if existing && ann.pip_prefix.contains_key(&family) {
             conflict(
-                by_family(family, annotations::PIP_PREFIX, annotations::PIP_PREFIX_IPV6),
+                by_family(
+                    family,
+                    annotations::PIP_PREFIX,
+                    annotations::PIP_PREFIX_IPV6,
+                ),
                 "applies to the public IP aksnet creates; this Service names an existing one"
                     .into(),
             );
@@ -356,7 +382,12 @@ fn settings_conflicts(
     let managed = |f: &Family| {
         !ann.internal
             && !ann.pip_name.contains_key(f)
-            && ann.ip.get(f).copied().or(legacy_ip.filter(|ip| Family::of(ip) == *f)).is_none()
+            && ann
+                .ip
+                .get(f)
+                .copied()
+                .or(legacy_ip.filter(|ip| Family::of(ip) == *f))
+                .is_none()
     };
     let label_family = families.first().copied().unwrap_or(Family::V4);
     if !ann.internal && ann.dns_label.is_some() && !managed(&label_family) {

@@ -787,7 +787,11 @@ impl<'c, 'a> Planner<'c, 'a> {
 
     /// The resource group a Service names for its public IPs (the cluster's when it names
     /// none), if the AksNetwork allows it.
-    fn allowed_group<'r>(&'r self, key: &str, named: Option<&'r str>) -> Result<&'r str, ServiceError> {
+    fn allowed_group<'r>(
+        &'r self,
+        key: &str,
+        named: Option<&'r str>,
+    ) -> Result<&'r str, ServiceError> {
         let rg = named.unwrap_or(self.ctx.resource_group());
         if self.ctx.allows_group(rg) {
             return Ok(rg);
@@ -795,7 +799,11 @@ impl<'c, 'a> Planner<'c, 'a> {
         let p = Problem::ResourceGroupNotAllowed(format!(
             "{rg} is neither the cluster's resource group nor listed in the AksNetwork's spec.azure.publicIpResourceGroups"
         ));
-        Err(ServiceError::new(key, crate::annotations::RESOURCE_GROUP, p))
+        Err(ServiceError::new(
+            key,
+            crate::annotations::RESOURCE_GROUP,
+            p,
+        ))
     }
 
     /// The namespace other than the Service's that holds a shared address: in Azure now (the
@@ -828,7 +836,11 @@ impl<'c, 'a> Planner<'c, 'a> {
             return match &spec_ip.allowed_namespaces {
                 Some(allowed) if !allowed.iter().any(|ns| ns.0 == namespace) => Err(format!(
                     "public IP {name} (spec.publicIps) admits only namespaces [{}] (allowedNamespaces)",
-                    allowed.iter().map(|ns| ns.0.as_str()).collect::<Vec<_>>().join(", ")
+                    allowed
+                        .iter()
+                        .map(|ns| ns.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
                 _ => Ok(()),
             };

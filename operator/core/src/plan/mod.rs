@@ -398,7 +398,8 @@ impl<'a> Context<'a> {
     /// resource group Services may name.
     pub fn allows_prefix(&self, id: &str) -> bool {
         crate::model::NetworkResource::parse(id).is_some_and(|r| {
-            r.subscription.eq_ignore_ascii_case(&self.input.network.azure.subscription_id)
+            r.subscription
+                .eq_ignore_ascii_case(&self.input.network.azure.subscription_id)
                 && self.allows_group(&r.resource_group)
         })
     }
@@ -498,7 +499,11 @@ fn address_holders(input: &PlanInput<'_>, ownership: &Ownership) -> HashMap<Addr
         .map(|svc| {
             let order = service_order(svc);
             let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&order.1));
-            let namespace = svc.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+            let namespace = svc
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
             (name_key(&prefix), (order, namespace))
         })
         .collect();
