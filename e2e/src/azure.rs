@@ -220,6 +220,23 @@ impl MockAzure {
         ))
     }
 
+    /// The access tokens the mock's token endpoint issued.
+    pub async fn issued_tokens(&self) -> Result<Vec<String>, MockError> {
+        let body: Value = self
+            .http
+            .get(format!("{}/_mock/tokens", self.url()))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(body["tokens"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect())
+    }
+
     /// Clear the journal.
     pub async fn clear_journal(&self) -> Result<(), MockError> {
         self.http

@@ -11,6 +11,7 @@ pub mod azure;
 pub mod controller;
 pub mod leader;
 pub mod metrics;
+pub mod redact;
 pub mod server;
 
 /// The `loadBalancerClass` aksnet serves (Services without a class are served too).

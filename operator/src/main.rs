@@ -10,6 +10,7 @@ use aksnet_operator::controller::{self, Publisher, Reconciler, Settings, Timing,
 use aksnet_operator::leader::{self, LeaseSettings};
 use aksnet_operator::metrics::Metrics;
 use aksnet_operator::plan::Limits;
+use aksnet_operator::redact::{RedactingWriter, Redactor};
 use aksnet_operator::server;
 use clap::{Parser, ValueEnum};
 use kube::runtime::events::{Recorder, Reporter};
@@ -298,7 +299,11 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,azure_core=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Every line passes through the redactor: no token or secret at any level.
+    let writer = RedactingWriter::new(std::io::stdout, Redactor::from_env());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     match args.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -24,6 +24,7 @@ pub fn router() -> Router<Shared> {
         .route("/faults", get(faults).put(set_faults).delete(clear_faults))
         .route("/limits", get(limits).put(set_limits))
         .route("/state", get(dump))
+        .route("/tokens", get(tokens))
         .route("/reset", post(reset))
         .route("/resources/{*id}", put(edit).delete(remove))
 }
@@ -73,6 +74,11 @@ async fn set_limits(State(state): State<Shared>, Json(limits): Json<Limits>) -> 
 async fn dump(State(state): State<Shared>) -> Json<Value> {
     let s = state.lock();
     Json(json!({"resourceGroups": s.data.resource_groups, "resources": s.data.resources}))
+}
+
+/// The access tokens the token endpoint issued (tests check they never reach a log).
+async fn tokens(State(state): State<Shared>) -> Json<Value> {
+    Json(json!({"tokens": state.lock().data.tokens}))
 }
 
 async fn reset(State(state): State<Shared>) -> StatusCode {

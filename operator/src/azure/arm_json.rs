@@ -134,7 +134,8 @@ pub fn resource_group_and_name(id: &str) -> Option<(String, String)> {
     Some((rg.to_string(), name.to_string()))
 }
 
-/// A public IP from its ARM body.
+/// A public IP from its ARM body; its resource group is the one its id names (as Azure spells
+/// it), else `resource_group`.
 pub fn public_ip(v: &Value, resource_group: &str) -> PublicIp {
     let mut zones: Vec<String> = v
         .get("zones")
@@ -146,9 +147,12 @@ pub fn public_ip(v: &Value, resource_group: &str) -> PublicIp {
         })
         .unwrap_or_default();
     zones.sort();
+    let resource_group = s(v, &["id"])
+        .and_then(|id| resource_group_and_name(&id))
+        .map_or_else(|| resource_group.to_string(), |(rg, _)| rg);
     PublicIp {
         name: s(v, &["name"]).unwrap_or_default(),
-        resource_group: resource_group.to_string(),
+        resource_group,
         location: s(v, &["location"]).unwrap_or_default(),
         family: family(s(v, &["properties", "publicIPAddressVersion"])),
         zones,

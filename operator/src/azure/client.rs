@@ -24,7 +24,7 @@ use super::transport::{
 use super::{AzureError, AzurePort, Fault, ObserveRequest};
 use crate::diff::Op;
 use crate::metrics::Metrics;
-use crate::model::{Applied, Observed, name_key};
+use crate::model::{Applied, Observed, canonical_id, name_key};
 
 /// How to reach ARM.
 #[derive(Clone, Debug)]
@@ -228,6 +228,7 @@ impl AzurePort for AzureClient {
         groups.extend(req.public_ip_groups.iter().cloned());
         groups.sort_by_key(|g| name_key(g));
         groups.dedup_by_key(|g| name_key(g));
+        let mut seen = std::collections::HashSet::new();
         for group in &groups {
             let mut pages = self
                 .net
@@ -248,8 +249,12 @@ impl AzurePort for AzureClient {
                 for pip in page.value {
                     let v = json(&pip);
                     let p = arm_json::public_ip(&v, group);
-                    self.remember(self.scope.id(group, "publicIPAddresses", &p.name), v);
-                    observed.public_ips.push(p);
+                    // One resource is one public IP, however the group was spelt.
+                    let id = self.scope.id(&p.resource_group, "publicIPAddresses", &p.name);
+                    if seen.insert(canonical_id(&id)) {
+                        self.remember(id, v);
+                        observed.public_ips.push(p);
+                    }
                 }
             }
         }
@@ -312,7 +317,7 @@ impl AzurePort for AzureClient {
         }
         for id in &req.ip_prefixes {
             let Some((prefix_rg, name)) = arm_json::resource_group_and_name(id) else {
-                observed.ip_prefixes.insert(name_key(id), false);
+                observed.ip_prefixes.insert(canonical_id(id), false);
                 continue;
             };
             let found = self
@@ -327,7 +332,7 @@ impl AzurePort for AzureClient {
                     AzureError::NotFound(_) => Ok(None),
                     other => Err(other.on(id)),
                 })?;
-            observed.ip_prefixes.insert(name_key(id), found.is_some());
+            observed.ip_prefixes.insert(canonical_id(id), found.is_some());
         }
         Ok(observed)
     }

@@ -3,6 +3,7 @@
 //! reconcile after a debounce window, so a burst of Service changes costs one pass; a drift
 //! timer re-reads Azure; failures back off (or wait for `Retry-After`).
 
+mod guards;
 mod publish;
 mod reconcile;
 pub mod status;

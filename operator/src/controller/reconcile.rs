@@ -17,7 +17,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::Instrument;
 
-use super::fingerprint;
+use super::{fingerprint, guards};
 use super::publish::{Publisher, set_finalizers, tally};
 use super::status::{self, Health};
 use crate::annotations;
@@ -25,7 +25,7 @@ use crate::apply::{self, Engine, Pass, Report};
 use crate::azure::{AzureError, AzurePort, ObserveRequest};
 use crate::diff::{Op, carried, diff};
 use crate::metrics::Metrics;
-use crate::model::Observed;
+use crate::model::{Observed, canonical_id};
 use crate::naming::TAG_SERVICE;
 use crate::plan::{self, Desired, Holds, Limits, PlanInput};
 use crate::problem::ServiceError;
@@ -250,9 +250,13 @@ impl<A: AzurePort + 'static> Reconciler<A> {
                 .await?;
             return Ok(None);
         }
+        if let Some(stall) = self.ownership_conflict(&network) {
+            return self.stall(&api, &network, stall).await;
+        }
 
         let snapshot = Snapshot::new(&self.services, &self.nodes);
-        let request = observe_request(&network, &snapshot.get().0);
+        let class = &self.settings.load_balancer_class;
+        let request = observe_request(&network, &snapshot.get().0, class);
         let observed = match self
             .azure
             .observe(&request)
@@ -265,6 +269,11 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             }
             Err(e) => return Err(e.into()),
         };
+        let blocked = guards::missing_resources(&network.spec, &observed)
+            .or_else(|| guards::model_transition(&network.spec, &observed));
+        if let Some(stall) = blocked {
+            return self.stall(&api, &network, stall).await;
+        }
         if self.observe_only(&network) {
             return self.report_only(&api, &network, &snapshot, &observed).await;
         }
@@ -531,8 +540,17 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         if !network.finalizers().iter().any(|f| f == NETWORK_FINALIZER) {
             return Ok(None);
         }
+        if let Some(stall) = self.ownership_conflict(network) {
+            // The Azure network is the other AksNetwork's: leave it, and its Services, alone.
+            tracing::info!(message = %stall.message, "deleted without tearing Azure down");
+            return self.release_network(api, network).await;
+        }
         let services: Vec<Arc<Service>> = self.services.state();
-        let request = observe_request(network, &owned(services.clone()));
+        let request = observe_request(
+            network,
+            &owned(services.clone()),
+            &self.settings.load_balancer_class,
+        );
         let observed = self.azure.observe(&request).await?;
         let desired = plan::teardown(&network.spec, &observed);
         if !self.settings.dry_run {
@@ -546,6 +564,15 @@ impl<A: AzurePort + 'static> Reconciler<A> {
                 self.publisher.remove_finalizer(svc).await?;
             }
         }
+        self.release_network(api, network).await
+    }
+
+    /// Remove aksnet's finalizer from the AksNetwork.
+    async fn release_network(
+        &self,
+        api: &Api<AksNetwork>,
+        network: &AksNetwork,
+    ) -> Result<Requeue, ReconcileError> {
         let rest: Vec<String> = network
             .finalizers()
             .iter()
@@ -556,22 +583,42 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         Ok(None)
     }
 
-    /// A problem of the network itself: `Stalled` with ARM's code, message and resource, and
-    /// a re-check that backs off from [`STALLED_RETRY`] to [`STALLED_RETRY_MAX`].
+    /// An Azure error that is the network's problem: `Stalled` with ARM's code, message and
+    /// resource.
     async fn stalled(
         &self,
         api: &Api<AksNetwork>,
         network: &AksNetwork,
         e: &AzureError,
     ) -> Result<Requeue, ReconcileError> {
-        tracing::warn!(error = %e, "the network is stalled");
-        self.publisher
-            .event(network, EventType::Warning, e.reason(), &e.to_string())
-            .await;
-        let health = Health::Stalled {
-            reason: e.reason().into(),
+        let stall = Stall {
+            reason: e.reason().to_string(),
             message: e.to_string(),
         };
+        self.stall(api, network, stall).await
+    }
+
+    /// Another AksNetwork, older, that manages the same Azure network.
+    fn ownership_conflict(&self, network: &AksNetwork) -> Option<guards::Stall> {
+        let all = self.networks.state();
+        guards::ownership_conflict(network, all.iter().map(|n| n.as_ref()))
+    }
+
+    /// A problem of the network itself: `Stalled` (and a Warning) with what is wrong, nothing
+    /// written, and a re-check that backs off from [`STALLED_RETRY`] to
+    /// [`STALLED_RETRY_MAX`].
+    async fn stall(
+        &self,
+        api: &Api<AksNetwork>,
+        network: &AksNetwork,
+        stall: impl Into<Stall>,
+    ) -> Result<Requeue, ReconcileError> {
+        let Stall { reason, message } = stall.into();
+        tracing::warn!(%reason, %message, "the network is stalled");
+        self.publisher
+            .event(network, EventType::Warning, &reason, &message)
+            .await;
+        let health = Health::Stalled { reason, message };
         self.write_network_status(api, network, health, None)
             .await?;
         let stalls = self.stalls.lock().map_or(0, |mut s| {
@@ -634,6 +681,21 @@ impl<A: AzurePort + 'static> Reconciler<A> {
     }
 }
 
+/// Why the network stops: a CamelCase reason and what is wrong.
+struct Stall {
+    reason: String,
+    message: String,
+}
+
+impl From<guards::Stall> for Stall {
+    fn from(s: guards::Stall) -> Self {
+        Self {
+            reason: s.reason.to_string(),
+            message: s.message,
+        }
+    }
+}
+
 /// The spec's problems, if any, as one message.
 fn invalid_spec(network: &AksNetwork) -> Option<String> {
     let problems = aksnet_crds::validate::validate(&network.spec);
@@ -646,26 +708,34 @@ fn invalid_spec(network: &AksNetwork) -> Option<String> {
     })
 }
 
-/// What to read from Azure for this network and these Services.
-fn observe_request(network: &AksNetwork, services: &[Service]) -> ObserveRequest {
+/// What to read from Azure for this network and these Services. Only Services aksnet serves
+/// (of `class`) add to it, and only with what the AksNetwork allows them: resource groups it
+/// lists and public IP prefixes in them; each resource is named once, compared canonically.
+fn observe_request(network: &AksNetwork, services: &[Service], class: &str) -> ObserveRequest {
     let spec = &network.spec;
     let lb = plan::load_balancer_spec(spec);
-    let mut groups: Vec<String> = services
+    let asked: Vec<annotations::Annotations> = services
         .iter()
-        .filter_map(|s| s.annotations().get(annotations::RESOURCE_GROUP).cloned())
-        .collect();
-    groups.sort();
-    groups.dedup();
-    let mut ip_prefixes: Vec<String> = services
-        .iter()
-        .flat_map(|s| {
-            [annotations::PIP_PREFIX, annotations::PIP_PREFIX_IPV6]
-                .into_iter()
-                .filter_map(|a| s.annotations().get(a).cloned())
+        .filter(|s| plan::serves(s, class))
+        .filter_map(|s| {
+            let key = plan::service_key(s);
+            annotations::parse(&key, s.annotations()).ok()
         })
         .collect();
-    ip_prefixes.sort_by_key(|p| p.to_ascii_lowercase());
-    ip_prefixes.dedup_by_key(|p| p.to_ascii_lowercase());
+    let mut groups: Vec<String> = asked
+        .iter()
+        .filter_map(|a| a.resource_group.clone())
+        .filter(|g| plan::allows_group(spec, g))
+        .collect();
+    groups.sort_by_key(|g| g.to_ascii_lowercase());
+    groups.dedup_by_key(|g| g.to_ascii_lowercase());
+    let mut ip_prefixes: Vec<String> = asked
+        .iter()
+        .flat_map(|a| a.pip_prefix.values().cloned())
+        .filter(|id| plan::allows_prefix(spec, id))
+        .collect();
+    ip_prefixes.sort_by_key(|p| canonical_id(p));
+    ip_prefixes.dedup_by_key(|p| canonical_id(p));
     let vnet = &spec.azure.vnet;
     ObserveRequest {
         resource_group: spec.azure.resource_group.clone(),
@@ -682,6 +752,7 @@ fn observe_request(network: &AksNetwork, services: &[Service]) -> ObserveRequest
         ip_prefixes,
     }
 }
+
 fn public_ip_status(desired: &Desired, observed: &Observed) -> Vec<PublicIpStatus> {
     let mut out: Vec<PublicIpStatus> = desired
         .public_ips

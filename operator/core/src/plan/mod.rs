@@ -277,6 +277,46 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     }
 }
 
+/// Whether aksnet serves the Service now: a LoadBalancer of no class or `class`, not being
+/// deleted. Only such Services reach Azure on their own behalf (observe reads what they name).
+pub fn serves(svc: &Service, class: &str) -> bool {
+    let Some(spec) = svc.spec.as_ref() else {
+        return false;
+    };
+    spec.type_.as_deref() == Some("LoadBalancer")
+        && class_is(svc, class)
+        && svc.metadata.deletion_timestamp.is_none()
+}
+
+/// Whether the Service has no `loadBalancerClass`, or `class`.
+fn class_is(svc: &Service, class: &str) -> bool {
+    svc.spec
+        .as_ref()
+        .and_then(|s| s.load_balancer_class.as_deref())
+        .is_none_or(|c| c == class)
+}
+
+/// Whether Services may name public IPs (or prefixes) in `resource_group`: the cluster's own,
+/// or one `spec.azure.publicIpResourceGroups` lists (names compare as Azure compares them).
+pub fn allows_group(network: &AksNetworkSpec, resource_group: &str) -> bool {
+    let azure = &network.azure;
+    azure.resource_group.eq_ignore_ascii_case(resource_group)
+        || azure
+            .public_ip_resource_groups
+            .iter()
+            .any(|g| g.0.eq_ignore_ascii_case(resource_group))
+}
+
+/// Whether a public IP prefix a Service names (an ARM id) lies in the cluster's subscription
+/// and a resource group Services may name.
+pub fn allows_prefix(network: &AksNetworkSpec, id: &str) -> bool {
+    crate::model::NetworkResource::parse(id).is_some_and(|r| {
+        r.subscription
+            .eq_ignore_ascii_case(&network.azure.subscription_id)
+            && allows_group(network, &r.resource_group)
+    })
+}
+
 /// The desired state when the AksNetwork is deleted: none of aksnet's children anywhere, and
 /// the public IPs it created gone (static ones with `deletionPolicy: Retain` stay, as the diff
 /// never deletes those). Resources that do not exist are not created.
@@ -394,27 +434,14 @@ impl<'a> Context<'a> {
         &self.input.network.azure.resource_group
     }
 
-    /// Whether a public IP prefix a Service names lies in the cluster's subscription and a
-    /// resource group Services may name.
+    /// See [`allows_prefix`].
     pub fn allows_prefix(&self, id: &str) -> bool {
-        crate::model::NetworkResource::parse(id).is_some_and(|r| {
-            r.subscription
-                .eq_ignore_ascii_case(&self.input.network.azure.subscription_id)
-                && self.allows_group(&r.resource_group)
-        })
+        allows_prefix(self.input.network, id)
     }
 
-    /// Whether Services may name public IPs (or prefixes) in `resource_group`: the cluster's
-    /// own, or one `spec.azure.publicIpResourceGroups` lists.
+    /// See [`allows_group`].
     pub fn allows_group(&self, resource_group: &str) -> bool {
-        self.ownership.is_cluster_group(resource_group)
-            || self
-                .input
-                .network
-                .azure
-                .public_ip_resource_groups
-                .iter()
-                .any(|g| g.0.eq_ignore_ascii_case(resource_group))
+        allows_group(self.input.network, resource_group)
     }
 
     /// The Azure region.
@@ -437,27 +464,14 @@ impl<'a> Context<'a> {
 
     /// Whether aksnet serves this Service now.
     fn serves(&self, svc: &Service) -> bool {
-        let Some(spec) = svc.spec.as_ref() else {
-            return false;
-        };
-        spec.type_.as_deref() == Some("LoadBalancer")
-            && self.class_is_ours(svc)
-            && svc.metadata.deletion_timestamp.is_none()
-    }
-
-    /// Whether the Service has no `loadBalancerClass` or ours.
-    fn class_is_ours(&self, svc: &Service) -> bool {
-        svc.spec
-            .as_ref()
-            .and_then(|s| s.load_balancer_class.as_deref())
-            .is_none_or(|c| c == self.input.load_balancer_class)
+        serves(svc, self.input.load_balancer_class)
     }
 
     /// Whether a Service aksnet does not serve (now) is one to release: of our class, or
     /// with objects of its own in this cluster's Azure. A Service of another class that aksnet
     /// never served is another controller's, and left alone (its finalizer included).
     fn releases(&self, svc: &Service, prefix: &str) -> bool {
-        self.class_is_ours(svc) || self.observed_prefixes.contains(&name_key(prefix))
+        class_is(svc, self.input.load_balancer_class) || self.observed_prefixes.contains(&name_key(prefix))
     }
 }
 
