@@ -119,6 +119,17 @@ pub fn validate_update(old: &AksNetworkSpec, new: &AksNetworkSpec) -> Vec<FieldE
     for (field, before, after) in immutable {
         e.check(before == after, field, crate::rules::IMMUTABLE_MSG);
     }
+    let (before, after) = (load_balancer_names(old), load_balancer_names(new));
+    e.check(
+        before.0 == after.0,
+        "spec.loadBalancer.publicName",
+        "is immutable: a renamed load balancer would be built while the old one still holds the Services' public IPs",
+    );
+    e.check(
+        before.1 == after.1,
+        "spec.loadBalancer.internalName",
+        "is immutable: a renamed load balancer would be built while the old one still holds the Services' frontends",
+    );
     e.0
 }
 
@@ -618,6 +629,13 @@ fn validate_route_table(e: &mut Errors, spec: &AksNetworkSpec) {
         "spec.routeTable.routes",
         "loadBalancer.outboundType userDefinedRouting needs a routeTable.routes entry for 0.0.0.0/0 to a VirtualAppliance or VirtualNetworkGateway (AKS refuses 0.0.0.0/0 to Internet)",
     );
+}
+
+/// The public and internal load balancer names, with their defaults.
+fn load_balancer_names(spec: &AksNetworkSpec) -> (&str, &str) {
+    spec.load_balancer.as_ref().map_or(("kubernetes", "kubernetes-internal"), |lb| {
+        (lb.public_name.as_str(), lb.internal_name.as_str())
+    })
 }
 
 const RESOURCE_GROUP_REASON: &str =

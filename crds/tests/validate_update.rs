@@ -32,6 +32,12 @@ fn immutable_fields_are_refused_by_name() {
     new.cluster_name = "other".into();
     new.azure.subscription_id = "00000000-0000-0000-0000-0000000000ff".into();
     new.azure.resource_group = "other-rg".into();
+    new.load_balancer = Some(aksnet_crds::LoadBalancerSpec {
+        public_name: "renamed".into(),
+        internal_name: "kubernetes-internal".into(),
+        outbound_type: Default::default(),
+        outbound: None,
+    });
     let fields: Vec<String> = validate_update(&old, &new)
         .into_iter()
         .map(|e| e.field)
@@ -41,7 +47,8 @@ fn immutable_fields_are_refused_by_name() {
         [
             "spec.clusterName",
             "spec.azure.subscriptionId",
-            "spec.azure.resourceGroup"
+            "spec.azure.resourceGroup",
+            "spec.loadBalancer.publicName"
         ]
     );
 }

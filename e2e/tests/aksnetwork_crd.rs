@@ -742,6 +742,14 @@ async fn immutable_fields_cannot_change() -> anyhow::Result<()> {
             "spec.azure.resourceGroup",
             json!({"spec": {"azure": {"resourceGroup": "other-rg"}}}),
         ),
+        (
+            "spec.loadBalancer.publicName",
+            json!({"spec": {"loadBalancer": {"publicName": "renamed"}}}),
+        ),
+        (
+            "spec.loadBalancer.internalName",
+            json!({"spec": {"loadBalancer": {"internalName": "renamed-internal"}}}),
+        ),
     ] {
         let err = api
             .patch(

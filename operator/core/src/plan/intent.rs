@@ -47,6 +47,8 @@ pub enum AddressSource {
         resource_group: Option<String>,
         /// The address.
         ip: IpAddr,
+        /// Where the address was asked for (the annotation or `spec.loadBalancerIP`).
+        field: &'static str,
     },
     /// A private address on the internal load balancer.
     Private {
@@ -54,6 +56,8 @@ pub enum AddressSource {
         subnet: Option<String>,
         /// Static address, or `None` for a dynamic one.
         ip: Option<IpAddr>,
+        /// Where the address was asked for (the annotation or `spec.loadBalancerIP`).
+        field: &'static str,
     },
 }
 
@@ -420,15 +424,18 @@ fn address_source(
     families: &[Family],
     legacy_ip: Option<IpAddr>,
 ) -> AddressSource {
-    let ip = ann
-        .ip
-        .get(&family)
-        .copied()
-        .or(legacy_ip.filter(|ip| Family::of(ip) == family));
+    let annotated = ann.ip.get(&family).copied();
+    let ip = annotated.or(legacy_ip.filter(|ip| Family::of(ip) == family));
+    let field = match (annotated, family) {
+        (None, _) if ip.is_some() => "spec.loadBalancerIP",
+        (_, Family::V4) => annotations::IPV4,
+        (_, Family::V6) => annotations::IPV6,
+    };
     if ann.internal {
         return AddressSource::Private {
             subnet: ann.internal_subnet.clone(),
             ip,
+            field,
         };
     }
     let resource_group = ann.resource_group.clone();
@@ -439,7 +446,11 @@ fn address_source(
         };
     }
     if let Some(ip) = ip {
-        return AddressSource::PublicAddress { resource_group, ip };
+        return AddressSource::PublicAddress {
+            resource_group,
+            ip,
+            field,
+        };
     }
     // The DNS label goes to the first family's public IP: IPv4, or IPv6 on an IPv6-only
     // Service.

@@ -617,7 +617,11 @@ impl<'c, 'a> Planner<'c, 'a> {
                 };
                 self.existing_ip(key, prefix, family, rg, name, field)
             }
-            AddressSource::PublicAddress { resource_group, ip } => {
+            AddressSource::PublicAddress {
+                resource_group,
+                ip,
+                field,
+            } => {
                 self.allowed_group(key, resource_group.as_deref())?;
                 let groups = [resource_group.as_deref(), Some(cluster_rg)];
                 let found = groups.into_iter().flatten().find_map(|rg| {
@@ -627,10 +631,6 @@ impl<'c, 'a> Planner<'c, 'a> {
                                 == Some(*ip)
                     })
                 });
-                let field = match family {
-                    Family::V4 => crate::annotations::IPV4,
-                    Family::V6 => crate::annotations::IPV6,
-                };
                 match found {
                     Some(p) => {
                         self.existing_ip(key, prefix, family, &p.resource_group, &p.name, field)
@@ -649,18 +649,14 @@ impl<'c, 'a> Planner<'c, 'a> {
                     )),
                 }
             }
-            AddressSource::Private { subnet, ip } => {
+            AddressSource::Private { subnet, ip, field } => {
                 let spec_subnet = &ctx.input.network.azure.vnet.subnet_name;
                 let subnet = subnet.as_deref().unwrap_or(spec_subnet);
-                self.check_private(key, prefix, subnet, ip.as_ref(), family)?;
+                self.check_private(key, prefix, subnet, ip.as_ref(), field)?;
                 if let Some(ip) = ip
                     && let Some(holder) =
                         self.held_elsewhere(key, &AddressKey::Private(ip.to_string()))
                 {
-                    let field = match family {
-                        Family::V4 => crate::annotations::IPV4,
-                        Family::V6 => crate::annotations::IPV6,
-                    };
                     let p = Problem::AddressNotAllowed(format!(
                         "private address {ip} is used by Services of namespace {holder}"
                     ));
@@ -678,7 +674,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     && !net.contains(ip)
                 {
                     let p = Problem::InvalidValue(format!("{ip} is outside the node subnet {net}"));
-                    return Err(ServiceError::new(key, crate::annotations::IPV4, p));
+                    return Err(ServiceError::new(key, field, p));
                 }
                 let name = match ip {
                     Some(ip) => ctx.ownership.private_ip_frontend(ip),
@@ -716,13 +712,9 @@ impl<'c, 'a> Planner<'c, 'a> {
         prefix: &str,
         subnet: &str,
         ip: Option<&IpAddr>,
-        family: Family,
+        address_field: &str,
     ) -> Result<(), ServiceError> {
         let ctx = self.ctx;
-        let address_field = match family {
-            Family::V4 => crate::annotations::IPV4,
-            Family::V6 => crate::annotations::IPV6,
-        };
         let vnet = &ctx.input.network.azure.vnet.name;
         let prefixes = match &ctx.input.observed.subnets {
             Some(subnets) => match subnets.get(&name_key(subnet)) {
@@ -739,6 +731,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             None => None,
         };
         let Some(ip) = ip else { return Ok(()) };
+        let family = Family::of(ip);
         if let Some(prefixes) = prefixes {
             let inside = prefixes
                 .iter()
