@@ -206,6 +206,23 @@ impl MockAzure {
             .await?)
     }
 
+    /// The writes (PUT, PATCH, DELETE, POST) in the journal since it was last cleared, as
+    /// `(method, path)`; token requests are not writes.
+    pub async fn write_entries(&self) -> Result<Vec<(String, String)>, MockError> {
+        let journal = self.journal().await?;
+        Ok(journal["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let method = e["method"].as_str()?;
+                let path = e["path"].as_str()?;
+                let write = !matches!(method, "GET" | "HEAD") && !path.contains("/oauth2/");
+                write.then(|| (method.to_string(), path.to_string()))
+            })
+            .collect())
+    }
+
     /// Writes (PUT, PATCH, DELETE, POST) in the journal since it was last cleared.
     pub async fn writes(&self) -> Result<u64, MockError> {
         Ok(self.journal().await?["writes"].as_u64().unwrap_or(0))

@@ -163,6 +163,15 @@ impl TestCluster {
         Ok(kube::Client::try_from(config)?)
     }
 
+    /// A client that acts as `user` (impersonation by the admin), as `kubectl --as` does.
+    pub async fn client_as(&self, user: &str) -> Result<kube::Client, ClusterError> {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
+        let mut config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        config.auth_info.impersonate = Some(user.to_string());
+        Ok(kube::Client::try_from(config)?)
+    }
+
     /// Stops the cluster and waits for the process to exit.
     pub fn stop(mut self) -> std::io::Result<()> {
         self.shutdown()

@@ -136,6 +136,26 @@ impl World {
         nodes: &[(&str, &str, &str)],
         extra: Value,
     ) -> Self {
+        Self::start_logging(
+            tag,
+            config,
+            azure,
+            nodes,
+            extra,
+            crate::operator::TEST_LOG_FILTER,
+        )
+        .await
+    }
+
+    /// [`World::start`] with the operator's `RUST_LOG` set to `log_filter`.
+    pub async fn start_logging(
+        tag: &str,
+        config: azure_mock::Config,
+        azure: (&'static str, &'static str),
+        nodes: &[(&str, &str, &str)],
+        extra: Value,
+        log_filter: &str,
+    ) -> Self {
         let cluster = crate::TestCluster::shared();
         let client = cluster.client().await.expect("client");
         let crd =
@@ -173,7 +193,7 @@ impl World {
             drift: "3s".into(),
             log: std::env::temp_dir().join(format!("aksnet-operator-{namespace}.log")),
             extra: Vec::new(),
-            log_filter: crate::operator::TEST_LOG_FILTER.into(),
+            log_filter: log_filter.into(),
         })
         .expect("start operator");
         let services = Api::namespaced(client.clone(), &namespace);
