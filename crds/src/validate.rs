@@ -633,9 +633,11 @@ fn validate_route_table(e: &mut Errors, spec: &AksNetworkSpec) {
 
 /// The public and internal load balancer names, with their defaults.
 fn load_balancer_names(spec: &AksNetworkSpec) -> (&str, &str) {
-    spec.load_balancer.as_ref().map_or(("kubernetes", "kubernetes-internal"), |lb| {
-        (lb.public_name.as_str(), lb.internal_name.as_str())
-    })
+    spec.load_balancer
+        .as_ref()
+        .map_or(("kubernetes", "kubernetes-internal"), |lb| {
+            (lb.public_name.as_str(), lb.internal_name.as_str())
+        })
 }
 
 const RESOURCE_GROUP_REASON: &str =

@@ -273,6 +273,17 @@ impl MockAzure {
         Ok(())
     }
 
+    /// Replace a resource or child behind aksnet's back (another writer; no checks).
+    pub async fn edit_out_of_band(&self, id: &str, body: &Value) -> Result<(), MockError> {
+        self.http
+            .put(format!("{}/_mock/resources{id}", self.url()))
+            .json(body)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
     /// Inject faults (the admin API's `Faults`, e.g. `{"throttleNext": 2}`).
     pub async fn set_faults(&self, faults: &Value) -> Result<(), MockError> {
         self.http

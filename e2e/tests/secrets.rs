@@ -58,10 +58,16 @@ async fn no_token_or_secret_reaches_the_log_at_trace_level() {
 
     let log = world.operator.log();
     let tokens = world.mock.issued_tokens().await.expect("tokens");
-    assert!(!tokens.is_empty(), "the operator took tokens from azure-mock");
+    assert!(
+        !tokens.is_empty(),
+        "the operator took tokens from azure-mock"
+    );
     let leaked: Vec<&String> = tokens.iter().filter(|t| log.contains(t.as_str())).collect();
     assert!(leaked.is_empty(), "tokens in the log: {}", leaked.len());
-    assert!(!log.contains(CLIENT_SECRET), "the client secret is in the log");
+    assert!(
+        !log.contains(CLIENT_SECRET),
+        "the client secret is in the log"
+    );
     // The lines were there (trace really ran, the SDK logged its requests) and were redacted.
     assert!(
         log.contains("azure_core"),

@@ -187,7 +187,10 @@ mod tests {
         for secret in ["hunter2", "tok-1", "eyJhbGci", "AbC%3D", "s3cr3t-value"] {
             assert!(!out.contains(secret), "{secret} in {out}");
         }
-        assert!(out.contains("client_id=app") && out.contains(r#""expires_in":3599"#), "{out}");
+        assert!(
+            out.contains("client_id=app") && out.contains(r#""expires_in":3599"#),
+            "{out}"
+        );
         // Too short to hide: would hide ordinary words.
         assert!(redact("abc").contains("abc"));
     }
@@ -198,7 +201,10 @@ mod tests {
         struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
         impl Write for Sink {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+                self.0
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?
+                    .extend_from_slice(buf);
                 Ok(buf.len())
             }
             fn flush(&mut self) -> std::io::Result<()> {

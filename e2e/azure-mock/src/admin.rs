@@ -93,18 +93,21 @@ async fn reset(State(state): State<Shared>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// Replaces a stored resource or child as another writer would (no validation), with a new etag.
+/// Replaces a stored resource or child as another writer would (no validation), with a new
+/// etag; a body without an `id` gets the one it is stored under, as everything in ARM has one.
 async fn edit(
     State(state): State<Shared>,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    Json(mut body): Json<Value>,
 ) -> Response {
     let id = format!("/{}", id.trim_start_matches('/'));
+    if let Some(b) = body.as_object_mut() {
+        b.entry("id").or_insert_with(|| json!(id));
+    }
     let mut s = state.lock();
     let key = ids::key(&id);
     let etag = new_etag();
     if let Some(slot) = s.data.resources.get_mut(&key) {
-        let mut body = body;
         stamp_etag(&mut body, &etag);
         *slot = body.clone();
         s.persist();

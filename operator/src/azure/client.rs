@@ -250,7 +250,9 @@ impl AzurePort for AzureClient {
                     let v = json(&pip);
                     let p = arm_json::public_ip(&v, group);
                     // One resource is one public IP, however the group was spelt.
-                    let id = self.scope.id(&p.resource_group, "publicIPAddresses", &p.name);
+                    let id = self
+                        .scope
+                        .id(&p.resource_group, "publicIPAddresses", &p.name);
                     if seen.insert(canonical_id(&id)) {
                         self.remember(id, v);
                         observed.public_ips.push(p);
@@ -332,7 +334,9 @@ impl AzurePort for AzureClient {
                     AzureError::NotFound(_) => Ok(None),
                     other => Err(other.on(id)),
                 })?;
-            observed.ip_prefixes.insert(canonical_id(id), found.is_some());
+            observed
+                .ip_prefixes
+                .insert(canonical_id(id), found.is_some());
         }
         Ok(observed)
     }

@@ -146,7 +146,11 @@ mod tests {
         assert_eq!(ownership_conflict(&first, &all), None);
         let stall = ownership_conflict(&second, &all).expect("conflict");
         assert_eq!(stall.reason, "OwnershipConflict");
-        assert!(stall.message.contains("AksNetwork first"), "{}", stall.message);
+        assert!(
+            stall.message.contains("AksNetwork first"),
+            "{}",
+            stall.message
+        );
     }
 
     #[test]
@@ -188,6 +192,10 @@ mod tests {
         if let Some(rt) = spec.route_table.as_mut() {
             rt.sync_node_routes = Some(false);
         }
-        assert_eq!(model_transition(&spec, &observed), None, "routes switched off");
+        assert_eq!(
+            model_transition(&spec, &observed),
+            None,
+            "routes switched off"
+        );
     }
 }

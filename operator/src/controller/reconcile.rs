@@ -17,9 +17,9 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::Instrument;
 
-use super::{fingerprint, guards};
 use super::publish::{Publisher, set_finalizers, tally};
 use super::status::{self, Health};
+use super::{fingerprint, guards};
 use crate::annotations;
 use crate::apply::{self, Engine, Pass, Report};
 use crate::azure::{AzureError, AzurePort, ObserveRequest};

@@ -471,7 +471,8 @@ impl<'a> Context<'a> {
     /// with objects of its own in this cluster's Azure. A Service of another class that aksnet
     /// never served is another controller's, and left alone (its finalizer included).
     fn releases(&self, svc: &Service, prefix: &str) -> bool {
-        class_is(svc, self.input.load_balancer_class) || self.observed_prefixes.contains(&name_key(prefix))
+        class_is(svc, self.input.load_balancer_class)
+            || self.observed_prefixes.contains(&name_key(prefix))
     }
 }
 
