@@ -76,7 +76,9 @@ pub struct AksNetworkSpec {
     /// Where the cluster's network lives in Azure.
     pub azure: AzureCoordinates,
 
-    /// How pods get their addresses.
+    /// How pods get their addresses. Leaving `kubenet` needs `routeTable.syncNodeRoutes:
+    /// false` applied first (its pod routes are then removed, as asked), so one edit never
+    /// takes every node's pod route at once.
     pub network_model: NetworkModel,
 
     /// Address ranges of the cluster, validated against each other and the network model.

@@ -830,6 +830,37 @@ mod tests {
     }
 
     #[test]
+    fn dns_service_ip_is_a_usable_service_address() {
+        let sample = |dns: &str, cidr: &str| {
+            let mut spec: AksNetworkSpec = serde_json::from_value(serde_json::json!({
+                "clusterName": "c",
+                "azure": {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroup": "rg",
+                          "location": "westeurope", "vnet": {"name": "vnet", "subnetName": "s"}},
+                "networkModel": "azureCniOverlay",
+                "ipPlan": {"vnetCidrs": ["10.224.0.0/12"], "nodeSubnetCidr": "10.224.0.0/16", "podCidr": "10.244.0.0/16"}
+            }))
+            .expect("spec");
+            spec.ip_plan.service_cidr = cidr.into();
+            spec.ip_plan.dns_service_ip = dns.into();
+            validate(&spec)
+                .iter()
+                .any(|e| e.field == "spec.ipPlan.dnsServiceIp")
+        };
+        for (dns, cidr, refused) in [
+            ("10.0.0.0", "10.0.0.0/24", true),
+            ("10.0.0.1", "10.0.0.0/24", true),
+            ("10.0.0.2", "10.0.0.0/24", false),
+            ("10.0.0.254", "10.0.0.0/24", false),
+            ("10.0.0.255", "10.0.0.0/24", true),
+            ("10.0.1.0", "10.0.0.0/24", true),
+            ("10.0.255.255", "10.0.0.0/16", true),
+            ("10.0.0.10", "10.0.0.0/16", false),
+        ] {
+            assert_eq!(sample(dns, cidr), refused, "{dns} in {cidr}");
+        }
+    }
+
+    #[test]
     fn canonical_cidrs() {
         assert!(parse_canonical_v4("10.0.0.0/16").is_some());
         assert!(parse_canonical_v4("10.0.0.1/16").is_none(), "host bits");
