@@ -69,6 +69,30 @@ pub const SOURCE_RANGES: &str = "service.beta.kubernetes.io/load-balancer-source
 /// `"true"`: share NSG rules with other Services that admit the same ports from the same sources.
 pub const SHARED_SECURITY_RULE: &str = "service.beta.kubernetes.io/azure-shared-securityrule";
 
+/// The address annotation of a family (`azure-load-balancer-ipv4` or `-ipv6`).
+pub fn address_annotation(family: Family) -> &'static str {
+    match family {
+        Family::V4 => IPV4,
+        Family::V6 => IPV6,
+    }
+}
+
+/// The public IP name annotation of a family (`azure-pip-name` or `-ipv6`).
+pub fn pip_name_annotation(family: Family) -> &'static str {
+    match family {
+        Family::V4 => PIP_NAME,
+        Family::V6 => PIP_NAME_IPV6,
+    }
+}
+
+/// The public IP prefix annotation of a family (`azure-pip-prefix-id` or `-ipv6`).
+pub fn pip_prefix_annotation(family: Family) -> &'static str {
+    match family {
+        Family::V4 => PIP_PREFIX,
+        Family::V6 => PIP_PREFIX_IPV6,
+    }
+}
+
 /// Cloud-provider annotations aksnet does not implement yet: a Service using one is rejected
 /// (rather than served without what it asks for, e.g. a deny-all rule).
 pub const UNSUPPORTED: [&str; 7] = [

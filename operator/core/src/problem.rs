@@ -48,18 +48,6 @@ pub enum Problem {
     AzureRefused(Box<ArmRefusal>),
 }
 
-impl Problem {
-    /// A Service reaching for what is not its own. Unlike other problems, its objects are not
-    /// kept as they are (frozen) but removed, so that an address it should never have had is
-    /// given back.
-    pub fn is_trespass(&self) -> bool {
-        matches!(
-            self,
-            Problem::AddressNotAllowed(_) | Problem::ResourceGroupNotAllowed(_)
-        )
-    }
-}
-
 /// What ARM answered when it refused a write.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArmRefusal {

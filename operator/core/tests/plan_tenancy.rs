@@ -315,6 +315,26 @@ fn a_service_may_pin_its_own_address() {
 }
 
 #[test]
+fn a_working_service_edited_to_trespass_keeps_what_it_had() {
+    let (state, _) = victims_served();
+    let network = tenancy_network();
+    let mut services = victims();
+    services.push(svc_in(EVIL, "e-own", 1, 9000));
+    let (state, d) = settle(&network, &services, state, |_, _| {});
+    assert!(matches!(
+        outcome(&d, "evil/e-own"),
+        ServiceOutcome::Planned { .. }
+    ));
+    // Edited to take the victim's address: refused, and frozen on the address it had.
+    if let Some(last) = services.last_mut() {
+        *last = annotated(last.clone(), a::PIP_NAME, "byo-victim");
+    }
+    let (after, d) = settle(&network, &services, state.clone(), |_, _| {});
+    assert!(not_allowed(&d, "evil/e-own", a::PIP_NAME));
+    assert_eq!(after, state, "nothing is written");
+}
+
+#[test]
 fn an_address_taken_before_the_rules_is_given_back() {
     // Azure as an older aksnet left it: a Service of another namespace on the victim's IP.
     let (mut state, _) = victims_served();

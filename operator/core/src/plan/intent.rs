@@ -276,146 +276,174 @@ fn settings_conflicts(
     families: &[Family],
     legacy_ip: Option<IpAddr>,
 ) -> Vec<ServiceError> {
-    let mut errors = Vec::new();
-    let mut conflict = |field: &str, reason: String| {
-        errors.push(ServiceError::new(key, field, Problem::Conflict(reason)));
+    let asked = Asked {
+        ann,
+        families,
+        legacy_ip,
     };
-    let by_family = |family: Family, v4: &'static str, v6: &'static str| match family {
-        Family::V4 => v4,
-        Family::V6 => v6,
-    };
-    if ann.internal {
-        let public_only = [
-            (
-                annotations::PIP_NAME,
-                ann.pip_name.contains_key(&Family::V4),
-            ),
-            (
-                annotations::PIP_NAME_IPV6,
-                ann.pip_name.contains_key(&Family::V6),
-            ),
-            (annotations::RESOURCE_GROUP, ann.resource_group.is_some()),
-            (annotations::DNS_LABEL, ann.dns_label.is_some()),
-            (
-                annotations::PIP_PREFIX,
-                ann.pip_prefix.contains_key(&Family::V4),
-            ),
-            (
-                annotations::PIP_PREFIX_IPV6,
-                ann.pip_prefix.contains_key(&Family::V6),
-            ),
-            (annotations::PIP_TAGS, !ann.pip_tags.is_empty()),
-        ];
-        for (field, _) in public_only.iter().filter(|(_, set)| *set) {
-            conflict(
-                field,
-                format!(
-                    "applies to public Services; this one is internal ({})",
-                    annotations::INTERNAL
-                ),
-            );
-        }
-    } else if ann.internal_subnet.is_some() {
-        conflict(
-            annotations::INTERNAL_SUBNET,
-            format!(
-                "applies to internal Services; this one is public (set {} to \"true\")",
-                annotations::INTERNAL
-            ),
-        );
+    let mut conflicts = asked.scope();
+    conflicts.extend(asked.families());
+    conflicts.extend(asked.existing_ips());
+    conflicts
+        .into_iter()
+        .map(|(field, reason)| ServiceError::new(key, &field, Problem::Conflict(reason)))
+        .collect()
+}
+
+/// What a Service asks for, to check its settings against each other.
+struct Asked<'a> {
+    ann: &'a Annotations,
+    families: &'a [Family],
+    legacy_ip: Option<IpAddr>,
+}
+
+/// A setting (annotation or field) and why it cannot apply.
+type Conflict = (String, String);
+
+impl Asked<'_> {
+    /// `spec.loadBalancerIP`, if it is of this family.
+    fn legacy(&self, family: Family) -> Option<IpAddr> {
+        self.legacy_ip.filter(|ip| Family::of(ip) == family)
     }
-    for family in [Family::V4, Family::V6] {
-        let missing = !families.contains(&family);
-        let address = ann.ip.get(&family).copied();
-        let legacy = legacy_ip.filter(|ip| Family::of(ip) == family);
-        let named = ann.pip_name.contains_key(&family);
-        let asked = [
-            (
-                by_family(family, annotations::IPV4, annotations::IPV6),
-                address.is_some(),
-            ),
-            (
-                by_family(family, annotations::PIP_NAME, annotations::PIP_NAME_IPV6),
-                named,
-            ),
-            (
-                by_family(
-                    family,
-                    annotations::PIP_PREFIX,
-                    annotations::PIP_PREFIX_IPV6,
-                ),
-                ann.pip_prefix.contains_key(&family),
-            ),
-            ("spec.loadBalancerIP", legacy.is_some()),
-        ];
-        for (field, _) in asked.iter().filter(|(_, set)| missing && *set) {
-            conflict(
-                field,
-                format!(
-                    "the Service has no {} family (spec.ipFamilies)",
-                    family.azure_name()
-                ),
-            );
-        }
-        if let (Some(a), Some(l)) = (address, legacy)
-            && a != l
-        {
-            conflict(
-                "spec.loadBalancerIP",
-                format!(
-                    "{l} differs from {a} in {}",
-                    by_family(family, annotations::IPV4, annotations::IPV6)
-                ),
-            );
-        }
-        // A public IP that exists is used as it is: settings for the one aksnet would create
-        // do not apply to it.
-        let existing = !ann.internal && (named || address.or(legacy).is_some());
-        if existing && ann.pip_prefix.contains_key(&family) {
-            conflict(
-                by_family(
-                    family,
-                    annotations::PIP_PREFIX,
-                    annotations::PIP_PREFIX_IPV6,
-                ),
-                "applies to the public IP aksnet creates; this Service names an existing one"
-                    .into(),
-            );
-        }
-    }
-    let managed = |f: &Family| {
+
+    /// Whether aksnet creates this family's public IP (nothing names an existing one).
+    fn managed(&self, family: Family) -> bool {
+        let ann = self.ann;
         !ann.internal
-            && !ann.pip_name.contains_key(f)
+            && !ann.pip_name.contains_key(&family)
             && ann
                 .ip
-                .get(f)
+                .get(&family)
                 .copied()
-                .or(legacy_ip.filter(|ip| Family::of(ip) == *f))
+                .or(self.legacy(family))
                 .is_none()
-    };
-    let label_family = families.first().copied().unwrap_or(Family::V4);
-    if !ann.internal && ann.dns_label.is_some() && !managed(&label_family) {
-        conflict(
-            annotations::DNS_LABEL,
-            "applies to the public IP aksnet creates; this Service names an existing one".into(),
-        );
     }
-    if !ann.internal && ann.resource_group.is_some() && families.iter().all(managed) {
-        conflict(
-            annotations::RESOURCE_GROUP,
-            format!(
+
+    /// Public-only settings on an internal Service, and internal-only ones on a public one.
+    fn scope(&self) -> Vec<Conflict> {
+        let ann = self.ann;
+        if !ann.internal {
+            return ann
+                .internal_subnet
+                .iter()
+                .map(|_| {
+                    let reason = format!(
+                        "applies to internal Services; this one is public (set {} to \"true\")",
+                        annotations::INTERNAL
+                    );
+                    (annotations::INTERNAL_SUBNET.to_string(), reason)
+                })
+                .collect();
+        }
+        let public_only = [Family::V4, Family::V6]
+            .into_iter()
+            .flat_map(|f| {
+                [
+                    (
+                        annotations::pip_name_annotation(f),
+                        ann.pip_name.contains_key(&f),
+                    ),
+                    (
+                        annotations::pip_prefix_annotation(f),
+                        ann.pip_prefix.contains_key(&f),
+                    ),
+                ]
+            })
+            .chain([
+                (annotations::RESOURCE_GROUP, ann.resource_group.is_some()),
+                (annotations::DNS_LABEL, ann.dns_label.is_some()),
+                (annotations::PIP_TAGS, !ann.pip_tags.is_empty()),
+            ]);
+        public_only
+            .filter(|(_, set)| *set)
+            .map(|(field, _)| {
+                let reason = format!(
+                    "applies to public Services; this one is internal ({})",
+                    annotations::INTERNAL
+                );
+                (field.to_string(), reason)
+            })
+            .collect()
+    }
+
+    /// Addresses, public IPs and prefixes of a family the Service lacks, and an address asked
+    /// twice differently.
+    fn families(&self) -> Vec<Conflict> {
+        let ann = self.ann;
+        let mut out = Vec::new();
+        for family in [Family::V4, Family::V6] {
+            let address = ann.ip.get(&family).copied();
+            let legacy = self.legacy(family);
+            if !self.families.contains(&family) {
+                let asked = [
+                    (annotations::address_annotation(family), address.is_some()),
+                    (
+                        annotations::pip_name_annotation(family),
+                        ann.pip_name.contains_key(&family),
+                    ),
+                    (
+                        annotations::pip_prefix_annotation(family),
+                        ann.pip_prefix.contains_key(&family),
+                    ),
+                    ("spec.loadBalancerIP", legacy.is_some()),
+                ];
+                out.extend(asked.into_iter().filter(|(_, set)| *set).map(|(field, _)| {
+                    let reason = format!(
+                        "the Service has no {} family (spec.ipFamilies)",
+                        family.azure_name()
+                    );
+                    (field.to_string(), reason)
+                }));
+            }
+            if let (Some(a), Some(l)) = (address, legacy)
+                && a != l
+            {
+                let reason = format!(
+                    "{l} differs from {a} in {}",
+                    annotations::address_annotation(family)
+                );
+                out.push(("spec.loadBalancerIP".into(), reason));
+            }
+        }
+        out
+    }
+
+    /// Settings for the public IPs aksnet creates, on a Service that names existing ones.
+    fn existing_ips(&self) -> Vec<Conflict> {
+        let ann = self.ann;
+        if ann.internal {
+            return Vec::new();
+        }
+        let created_only =
+            "applies to the public IP aksnet creates; this Service names an existing one";
+        let mut out: Vec<Conflict> = [Family::V4, Family::V6]
+            .into_iter()
+            .filter(|f| ann.pip_prefix.contains_key(f) && !self.managed(*f))
+            .map(|f| {
+                (
+                    annotations::pip_prefix_annotation(f).to_string(),
+                    created_only.into(),
+                )
+            })
+            .collect();
+        // The DNS label goes to the first family's public IP.
+        let label_family = self.families.first().copied().unwrap_or(Family::V4);
+        if ann.dns_label.is_some() && !self.managed(label_family) {
+            out.push((annotations::DNS_LABEL.into(), created_only.into()));
+        }
+        if ann.resource_group.is_some() && self.families.iter().all(|f| self.managed(*f)) {
+            let reason = format!(
                 "applies to the public IPs a Service names ({} or an address); aksnet creates its own in the cluster's resource group",
                 annotations::PIP_NAME
-            ),
-        );
+            );
+            out.push((annotations::RESOURCE_GROUP.into(), reason));
+        }
+        if !ann.pip_tags.is_empty() && !self.families.iter().any(|f| self.managed(*f)) {
+            let reason = "apply to the public IP aksnet creates; this Service names existing ones";
+            out.push((annotations::PIP_TAGS.into(), reason.into()));
+        }
+        out
     }
-    if !ann.internal && !ann.pip_tags.is_empty() && !families.iter().any(managed) {
-        conflict(
-            annotations::PIP_TAGS,
-            "apply to the public IP aksnet creates; this Service names existing ones".into(),
-        );
-    }
-    errors
 }
 
 fn address_source(
@@ -426,10 +454,9 @@ fn address_source(
 ) -> AddressSource {
     let annotated = ann.ip.get(&family).copied();
     let ip = annotated.or(legacy_ip.filter(|ip| Family::of(ip) == family));
-    let field = match (annotated, family) {
-        (None, _) if ip.is_some() => "spec.loadBalancerIP",
-        (_, Family::V4) => annotations::IPV4,
-        (_, Family::V6) => annotations::IPV6,
+    let field = match annotated {
+        None if ip.is_some() => "spec.loadBalancerIP",
+        _ => annotations::address_annotation(family),
     };
     if ann.internal {
         return AddressSource::Private {

@@ -9,7 +9,7 @@ use aksnet_crds::{IpVersion, OutboundType};
 use k8s_openapi::api::core::v1::Node;
 
 use super::intent::{AddressSource, ServiceIntent};
-use super::{AddressKey, Context, IngressSource, nodes};
+use super::{AddressKey, Context, IngressSource, namespace_of, nodes};
 use crate::model::{
     BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
     LoadBalancer, OutboundRule, Probe, Protocol, PublicIp, canonical_id, name_key,
@@ -563,10 +563,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     return Err(ServiceError::new(key, crate::annotations::DNS_LABEL, p));
                 }
                 if let Some(id) = prefix_id {
-                    let field = match family {
-                        Family::V4 => crate::annotations::PIP_PREFIX,
-                        Family::V6 => crate::annotations::PIP_PREFIX_IPV6,
-                    };
+                    let field = crate::annotations::pip_prefix_annotation(family);
                     if !ctx.allows_prefix(id) {
                         let p = Problem::ResourceGroupNotAllowed(format!(
                             "public IP prefix {id} is outside the cluster's subscription and the resource groups the AksNetwork allows (spec.azure.publicIpResourceGroups)"
@@ -611,10 +608,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 name,
             } => {
                 let rg = self.allowed_group(key, resource_group.as_deref())?;
-                let field = match family {
-                    Family::V4 => crate::annotations::PIP_NAME,
-                    Family::V6 => crate::annotations::PIP_NAME_IPV6,
-                };
+                let field = crate::annotations::pip_name_annotation(family);
                 self.existing_ip(key, prefix, family, rg, name, field)
             }
             AddressSource::PublicAddress {
@@ -862,6 +856,31 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
     }
 
+    /// Whether the Service's rules in Azure sit on an address it may not use (an older
+    /// aksnet, or another writer, put them there). Such a Service is not frozen when it is
+    /// rejected: the address is given back.
+    pub fn holds_forbidden_address(&self, key: &str, prefix: &str) -> bool {
+        let ctx = self.ctx;
+        let own = name_key(prefix);
+        ctx.input.observed.load_balancers.iter().any(|lb| {
+            lb.rules
+                .iter()
+                .filter(|r| ctx.ownership.service_prefix_of(&name_key(&r.name)) == Some(&own))
+                .filter_map(|r| {
+                    lb.frontends
+                        .iter()
+                        .find(|f| name_key(&f.name) == name_key(&r.frontend))
+                })
+                .filter_map(|f| AddressKey::of(&f.target))
+                .any(|address| match &address {
+                    AddressKey::Public((rg, name)) => ctx
+                        .observed_ip(rg, name)
+                        .is_some_and(|pip| self.may_use(key, prefix, pip).is_err()),
+                    AddressKey::Private(_) => self.held_elsewhere(key, &address).is_some(),
+                })
+        })
+    }
+
     /// A public IP that exists (in Azure, or in the AksNetwork's static IPs) and that the
     /// Service may use.
     fn existing_ip(
@@ -953,11 +972,6 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         (self.public_ips.into_values().collect(), lbs, self.errors)
     }
-}
-
-/// The namespace of a Service key (`namespace/name`).
-fn namespace_of(key: &str) -> &str {
-    key.split_once('/').map_or("default", |(ns, _)| ns)
 }
 
 /// The Service or address a port clash is about, for the message.

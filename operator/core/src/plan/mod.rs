@@ -247,8 +247,9 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
                 },
             },
             Err(errors) => {
-                // Trespass is never frozen: what it holds is given back.
-                if !errors.iter().any(|e| e.problem.is_trespass()) {
+                // Frozen, unless what it holds in Azure is an address it may not use: that
+                // is given back rather than kept.
+                if !lbs.holds_forbidden_address(&key, &prefix) {
                     frozen.insert(name_key(&prefix));
                 }
                 ServiceOutcome::Rejected { errors }
@@ -363,6 +364,11 @@ pub fn load_balancer_spec(network: &AksNetworkSpec) -> LoadBalancerSpec {
             outbound_type: OutboundType::LoadBalancer,
             outbound: None,
         })
+}
+
+/// The namespace of a Service key (`namespace/name`).
+pub(crate) fn namespace_of(key: &str) -> &str {
+    key.split_once('/').map_or("default", |(ns, _)| ns)
 }
 
 /// `namespace/name` of a Service.

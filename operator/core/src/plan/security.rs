@@ -215,7 +215,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             for (tag, sources) in source_sets(intent, family) {
                 let name = if intent.shared_security_rule {
                     // Shared within a namespace only: one tenant's rule never carries another's.
-                    let namespace = intent.key.split_once('/').map_or("", |(ns, _)| ns);
+                    let namespace = super::namespace_of(&intent.key);
                     let key = format!(
                         "{namespace}|{proto}|{}|{}|{}",
                         family.azure_name(),
