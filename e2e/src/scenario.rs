@@ -29,6 +29,20 @@ where
     }
 }
 
+/// Wait until object `name` is gone from `api` (its finalizers released), for at most `secs`.
+pub async fn gone<K>(api: &Api<K>, name: &str, secs: u64)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    eventually(&format!("{name} gone"), secs, || async {
+        api.get_opt(name)
+            .await
+            .ok()
+            .and_then(|o| o.is_none().then_some(()))
+    })
+    .await
+}
+
 /// The ARM id of a Microsoft.Network resource.
 pub fn net_id(subscription: &str, resource_group: &str, kind: &str, name: &str) -> String {
     format!(

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use aksnet_e2e::kubectl;
 use aksnet_e2e::scenario::{
-    World, eventually, ingress_ip, net_id, service_condition, warning_reasons,
+    World, eventually, gone, ingress_ip, net_id, service_condition, warning_reasons,
 };
 use aksnet_operator::naming::Ownership;
 use k8s_openapi::api::core::v1::{Event, Service};
@@ -1162,15 +1162,7 @@ async fn hostile_tenants_and_careless_admins_reach_nothing_that_is_not_theirs() 
         .delete(&twin_name, &DeleteParams::default())
         .await
         .expect("delete twin");
-    eventually("the twin gone", 60, || async {
-        networks
-            .get_opt(&twin_name)
-            .await
-            .ok()
-            .map(|n| n.is_none())
-            .filter(|g| *g)
-    })
-    .await;
+    gone(&networks, &twin_name, 60).await;
     drop(twin_operator);
     world.mock.clear_journal().await.expect("journal");
     tokio::time::sleep(Duration::from_secs(4)).await;

@@ -8,7 +8,7 @@ use aksnet_e2e::azure::MockAzure;
 use aksnet_e2e::nodes::create_node;
 use aksnet_e2e::operator::{OperatorOptions, OperatorProcess, free_port, impersonating_kubeconfig};
 use aksnet_e2e::scenario::{
-    self, eventually, ingress_ip, kubenet_network, lb_service, warning_reasons,
+    self, eventually, gone, ingress_ip, kubenet_network, lb_service, warning_reasons,
 };
 use aksnet_e2e::{TestCluster, kubectl, manifests, namespace, repo_root};
 use k8s_openapi::api::core::v1::{Event, Node, Service};
@@ -735,14 +735,7 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         .delete(&network_name, &DeleteParams::default())
         .await
         .expect("delete network");
-    eventually("AksNetwork gone", 60, || async {
-        networks
-            .get_opt(&network_name)
-            .await
-            .ok()
-            .and_then(|n| n.is_none().then_some(()))
-    })
-    .await;
+    gone(&networks, &network_name, 60).await;
     let nsg = mock
         .get(&net_id("networkSecurityGroups", "aks-nsg"))
         .await

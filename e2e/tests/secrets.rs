@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use aksnet_e2e::azure::CLIENT_SECRET;
-use aksnet_e2e::scenario::{World, eventually, ingress_ip, lb_service};
+use aksnet_e2e::scenario::{World, eventually, gone, ingress_ip, lb_service};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
@@ -46,15 +46,7 @@ async fn no_token_or_secret_reaches_the_log_at_trace_level() {
         .delete("web", &DeleteParams::default())
         .await
         .expect("delete");
-    eventually("web released", 60, || async {
-        services
-            .get_opt("web")
-            .await
-            .ok()
-            .map(|s| s.is_none())
-            .filter(|gone| *gone)
-    })
-    .await;
+    gone(services, "web", 60).await;
 
     let log = world.operator.log();
     let tokens = world.mock.issued_tokens().await.expect("tokens");

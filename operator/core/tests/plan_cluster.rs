@@ -107,6 +107,52 @@ fn kubenet_routes_and_udrs_next_to_foreign_routes() {
 }
 
 #[test]
+fn a_pod_cidr_routed_already_is_left_out_with_an_error() {
+    let net = network_with(
+        json!({"routeTable": {"routes": [{"name": "egress", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.225.0.4"}]}}),
+    );
+    let mut nodes = nodes(2);
+    // A node that claims another's pod CIDR, and one that claims the egress route's prefix.
+    nodes.push(node("aks-np-zz-copy", "10.224.9.4", Some("10.244.0.0/24")));
+    nodes.push(node("aks-np-zz-default", "10.224.9.5", Some("0.0.0.0/0")));
+    let (state, d, _) = converge(&net, &[], &nodes, observed_base(), 4);
+    let rt = state.route_table.as_ref().expect("route table");
+    let prefixes: Vec<&str> = rt
+        .routes
+        .iter()
+        .map(|r| r.address_prefix.as_str())
+        .collect();
+    let mut unique = prefixes.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        prefixes.len(),
+        "one route per prefix: {prefixes:?}"
+    );
+    let egress = rt
+        .routes
+        .iter()
+        .find(|r| r.address_prefix == "0.0.0.0/0")
+        .expect("egress");
+    assert_eq!(
+        egress.next_hop_ip.as_deref(),
+        Some("10.225.0.4"),
+        "the spec route keeps 0.0.0.0/0"
+    );
+    for node in ["aks-np-zz-copy", "aks-np-zz-default"] {
+        assert!(
+            d.errors
+                .iter()
+                .any(|e| e.object == format!("node {node}")
+                    && matches!(e.problem, Problem::Conflict(_))),
+            "{node}: {:?}",
+            d.errors
+        );
+    }
+}
+
+#[test]
 fn route_limit_leaves_later_nodes_out_with_an_error() {
     let limits = Limits {
         routes_per_table: 3,

@@ -1,6 +1,8 @@
 //! The route table: the AksNetwork's user-defined routes and, for kubenet, a route per node
 //! pod CIDR, within the table's route limit (counting routes that are not ours).
 
+use std::collections::HashMap;
+
 use aksnet_crds::NetworkModel;
 use k8s_openapi::api::core::v1::Node;
 
@@ -50,6 +52,11 @@ pub(crate) fn plan(ctx: &Context<'_>, nodes: &[&Node]) -> (Option<RouteTable>, V
             });
         }
     }
+    // Prefix → the route that has it.
+    let mut routed: HashMap<String, String> = routes
+        .iter()
+        .map(|r| (r.address_prefix.clone(), r.name.clone()))
+        .collect();
     let sync =
         spec.sync_node_routes.unwrap_or(true) && network.network_model == NetworkModel::Kubenet;
     if sync {
@@ -58,16 +65,34 @@ pub(crate) fn plan(ctx: &Context<'_>, nodes: &[&Node]) -> (Option<RouteTable>, V
             .filter(|n| n.metadata.deletion_timestamp.is_none())
         {
             let name = node.metadata.name.as_deref().unwrap_or_default();
-            let (node_routes, problems) = nodes::pod_routes(node, &ctx.ownership);
+            let (mut node_routes, problems) = nodes::pod_routes(node, &ctx.ownership);
             errors.extend(problems.into_iter().map(|p| ObjectError {
                 object: format!("node {name}"),
                 problem: Problem::InvalidValue(p),
             }));
+            // Azure refuses a table with two routes for one prefix: a node whose pod CIDR is
+            // routed already (a spec route, or a node before it by name) is left out.
+            node_routes.retain(|r| match routed.get(&r.address_prefix) {
+                Some(by) => {
+                    errors.push(ObjectError {
+                        object: format!("node {name}"),
+                        problem: Problem::Conflict(format!(
+                            "podCIDR {} is routed already by {by}",
+                            r.address_prefix
+                        )),
+                    });
+                    false
+                }
+                None => true,
+            });
             if room(
                 format!("node {name}"),
                 &mut errors,
                 routes.len() + node_routes.len(),
             ) {
+                for r in &node_routes {
+                    routed.insert(r.address_prefix.clone(), r.name.clone());
+                }
                 routes.extend(node_routes);
             }
         }
