@@ -161,7 +161,9 @@ async fn burst(
         Ok(())
     };
     add_nodes(0..nodes_wanted).await?;
-    let spec = kubenet_network(&network, SUB, RG, json!({}));
+    // Each burst is a cluster of its own: AksNetworks of earlier bursts stay in the API
+    // server, and two for one Azure network would be an ownership conflict.
+    let spec = kubenet_network(&network, SUB, RG, json!({"clusterName": ns}));
     manifests::apply_yaml(&client, &serde_yaml::to_string(&spec)?, None).await?;
     let port = free_port()?;
     let mut operator = OperatorProcess::start(&OperatorOptions {

@@ -115,32 +115,39 @@ impl Publisher {
         results.into_iter().collect()
     }
 
+    /// Put the finalizer on every Service the plan serves that lacks it, 16 at a time (a burst
+    /// of new Services waits for this before its public IPs are made).
     async fn add_finalizers(&self, desired: &Desired) -> Result<(), kube::Error> {
-        for (key, outcome) in &desired.services {
-            if matches!(outcome, ServiceOutcome::Released) {
-                continue;
-            }
-            let Some(svc) = self.service(key) else {
-                continue;
-            };
-            let done = self.finalized.lock().is_ok_and(|f| f.contains(key));
-            if done || svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
-                continue;
-            }
-            let mut finalizers = svc.finalizers().to_vec();
-            finalizers.push(SERVICE_FINALIZER.to_string());
-            set_finalizers(
-                &self.api(&svc),
-                &svc.name_any(),
-                svc.resource_version(),
-                finalizers,
-            )
-            .await?;
-            if let Ok(mut f) = self.finalized.lock() {
-                f.insert(key.clone());
-            }
-        }
-        Ok(())
+        let missing: Vec<(String, std::sync::Arc<Service>)> = desired
+            .services
+            .iter()
+            .filter(|(_, outcome)| !matches!(outcome, ServiceOutcome::Released))
+            .filter_map(|(key, _)| Some((key.clone(), self.service(key)?)))
+            .filter(|(key, svc)| {
+                let done = self.finalized.lock().is_ok_and(|f| f.contains(key));
+                !done && !svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER)
+            })
+            .collect();
+        let results: Vec<Result<(), kube::Error>> = futures::stream::iter(missing)
+            .map(|(key, svc)| async move {
+                let mut finalizers = svc.finalizers().to_vec();
+                finalizers.push(SERVICE_FINALIZER.to_string());
+                set_finalizers(
+                    &self.api(&svc),
+                    &svc.name_any(),
+                    svc.resource_version(),
+                    finalizers,
+                )
+                .await?;
+                if let Ok(mut f) = self.finalized.lock() {
+                    f.insert(key);
+                }
+                Ok(())
+            })
+            .buffer_unordered(CONCURRENT_WRITES)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     async fn write_status(

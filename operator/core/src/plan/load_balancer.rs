@@ -798,7 +798,8 @@ impl<'c, 'a> Planner<'c, 'a> {
     fn held_elsewhere(&self, key: &str, address: &AddressKey) -> Option<String> {
         let namespace = namespace_of(key);
         self.ctx
-            .address_holders
+            .addresses
+            .holders
             .get(address)
             .or_else(|| self.address_users.get(address))
             .filter(|holder| holder.as_str() != namespace)
@@ -861,23 +862,14 @@ impl<'c, 'a> Planner<'c, 'a> {
     /// rejected: the address is given back.
     pub fn holds_forbidden_address(&self, key: &str, prefix: &str) -> bool {
         let ctx = self.ctx;
-        let own = name_key(prefix);
-        ctx.input.observed.load_balancers.iter().any(|lb| {
-            lb.rules
-                .iter()
-                .filter(|r| ctx.ownership.service_prefix_of(&name_key(&r.name)) == Some(&own))
-                .filter_map(|r| {
-                    lb.frontends
-                        .iter()
-                        .find(|f| name_key(&f.name) == name_key(&r.frontend))
-                })
-                .filter_map(|f| AddressKey::of(&f.target))
-                .any(|address| match &address {
-                    AddressKey::Public((rg, name)) => ctx
-                        .observed_ip(rg, name)
-                        .is_some_and(|pip| self.may_use(key, prefix, pip).is_err()),
-                    AddressKey::Private(_) => self.held_elsewhere(key, &address).is_some(),
-                })
+        let Some(addresses) = ctx.addresses.by_service.get(&name_key(prefix)) else {
+            return false;
+        };
+        addresses.iter().any(|address| match address {
+            AddressKey::Public((rg, name)) => ctx
+                .observed_ip(rg, name)
+                .is_some_and(|pip| self.may_use(key, prefix, pip).is_err()),
+            AddressKey::Private(_) => self.held_elsewhere(key, address).is_some(),
         })
     }
 

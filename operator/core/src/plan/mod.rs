@@ -398,8 +398,8 @@ pub(crate) struct Context<'a> {
     pub observed_ips: HashMap<IpKey, &'a PublicIp>,
     /// Service prefixes that have objects in Azure.
     observed_prefixes: HashSet<String>,
-    /// Who holds each shared address in Azure now (see [`address_holders`]).
-    pub address_holders: HashMap<AddressKey, String>,
+    /// Who uses which shared address in Azure now.
+    pub addresses: AddressUse,
     pub ownership: Ownership,
     pub lb_spec: LoadBalancerSpec,
     pub vnet_id: String,
@@ -421,7 +421,7 @@ impl<'a> Context<'a> {
             ),
             observed_ips: input.observed.public_ip_index(),
             observed_prefixes: observed_prefixes(input.observed, &ownership),
-            address_holders: address_holders(input, &ownership),
+            addresses: AddressUse::observe(input, &ownership),
             input,
             ownership,
             lb_spec,
@@ -484,7 +484,7 @@ impl<'a> Context<'a> {
 
 /// An address that Services may share: a public IP, or a static private address on the
 /// internal load balancer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum AddressKey {
     /// A public IP.
     Public(IpKey),
@@ -510,51 +510,70 @@ impl AddressKey {
     }
 }
 
-/// For each address Services use in Azure now (a rule of a Service's on its frontend), the
-/// namespace of the oldest such Service: it holds the address, and a Service of another
-/// namespace may not take it (unless the AksNetwork shares it, `allowedNamespaces`).
-fn address_holders(input: &PlanInput<'_>, ownership: &Ownership) -> HashMap<AddressKey, String> {
-    let services: HashMap<String, (ServiceOrder, String)> = input
-        .services
-        .iter()
-        .map(|svc| {
-            let order = service_order(svc);
-            let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&order.1));
-            let namespace = svc
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".into());
-            (name_key(&prefix), (order, namespace))
-        })
-        .collect();
-    let mut holders: HashMap<AddressKey, (&ServiceOrder, &String)> = HashMap::new();
-    for lb in &input.observed.load_balancers {
-        for rule in &lb.rules {
-            let Some(service) = ownership
-                .service_prefix_of(&name_key(&rule.name))
-                .and_then(|p| services.get(p))
-            else {
-                continue;
-            };
-            let Some(address) = lb
+/// The shared addresses Services use in Azure now (a rule of theirs on the address's
+/// frontend), read once per plan.
+#[derive(Default)]
+pub(crate) struct AddressUse {
+    /// For each address, the namespace of the oldest Service using it: it holds the address,
+    /// and a Service of another namespace may not take it (unless the AksNetwork shares it,
+    /// `allowedNamespaces`).
+    pub holders: HashMap<AddressKey, String>,
+    /// For each Service prefix (lower case), the addresses its rules sit on.
+    pub by_service: HashMap<String, BTreeSet<AddressKey>>,
+}
+
+impl AddressUse {
+    fn observe(input: &PlanInput<'_>, ownership: &Ownership) -> Self {
+        let services: HashMap<String, (ServiceOrder, String)> = input
+            .services
+            .iter()
+            .map(|svc| {
+                let order = service_order(svc);
+                let prefix =
+                    ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&order.1));
+                let namespace = namespace_of(&order.1).to_string();
+                (name_key(&prefix), (order, namespace))
+            })
+            .collect();
+        let mut holders: HashMap<AddressKey, (&ServiceOrder, &String)> = HashMap::new();
+        let mut by_service: HashMap<String, BTreeSet<AddressKey>> = HashMap::new();
+        for lb in &input.observed.load_balancers {
+            let frontends: HashMap<String, &FrontendTarget> = lb
                 .frontends
                 .iter()
-                .find(|f| name_key(&f.name) == name_key(&rule.frontend))
-                .and_then(|f| AddressKey::of(&f.target))
-            else {
-                continue;
-            };
-            let holder = holders.entry(address).or_insert((&service.0, &service.1));
-            if service.0 < *holder.0 {
-                *holder = (&service.0, &service.1);
+                .map(|f| (name_key(&f.name), &f.target))
+                .collect();
+            for rule in &lb.rules {
+                let name = name_key(&rule.name);
+                let Some(prefix) = ownership.service_prefix_of(&name) else {
+                    continue;
+                };
+                let Some(address) = frontends
+                    .get(&name_key(&rule.frontend))
+                    .and_then(|t| AddressKey::of(t))
+                else {
+                    continue;
+                };
+                by_service
+                    .entry(prefix.to_string())
+                    .or_default()
+                    .insert(address.clone());
+                if let Some((order, namespace)) = services.get(prefix) {
+                    let holder = holders.entry(address).or_insert((order, namespace));
+                    if order < holder.0 {
+                        *holder = (order, namespace);
+                    }
+                }
             }
         }
+        Self {
+            holders: holders
+                .into_iter()
+                .map(|(k, (_, ns))| (k, ns.clone()))
+                .collect(),
+            by_service,
+        }
     }
-    holders
-        .into_iter()
-        .map(|(k, (_, ns))| (k, ns.clone()))
-        .collect()
 }
 
 /// The (lower-case) Service prefixes of the children and public IPs aksnet owns in `observed`.
