@@ -51,7 +51,8 @@ struct Args {
     /// Drift check interval when the AksNetwork sets none (e.g. `5m`, `30s`).
     #[arg(long, env = "AKSNET_DRIFT_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     drift_interval: Duration,
-    /// Quiet time after a change before reconciling (changes within it coalesce).
+    /// Quiet time after a change before reconciling (changes within it coalesce; a stream of
+    /// changes waits two windows at most).
     #[arg(long, env = "AKSNET_DEBOUNCE", default_value = "1s", value_parser = parse_duration)]
     debounce: Duration,
     /// Azure writes that may leave back to back (the write budget's bucket; ARM's subscription

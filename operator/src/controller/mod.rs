@@ -28,6 +28,9 @@ pub use reconcile::{
 use crate::azure::AzurePort;
 use crate::metrics::{ControllerLabel, Outcome};
 
+/// The longest a change waits for quiet, in debounce windows.
+const DEBOUNCE_WINDOWS: u32 = 2;
+
 /// Loop timing.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
@@ -249,10 +252,15 @@ pub async fn run<A: AzurePort + 'static>(
         tokio::select! {
             _ = shutdown.changed() => break,
             Some(()) = triggers.recv() => {
-                // Coalesce: wait for a quiet window, taking every trigger that arrives in it.
+                // Coalesce: wait for a quiet window, taking every trigger that arrives in it,
+                // but never longer than a few windows: a long stream of changes (a burst of
+                // Services being created) starts being served while it goes on, and the run
+                // takes in what comes later.
+                let latest = tokio::time::Instant::now() + timing.debounce * DEBOUNCE_WINDOWS;
                 loop {
                     tokio::select! {
                         _ = tokio::time::sleep(timing.debounce) => break,
+                        _ = tokio::time::sleep_until(latest) => break,
                         Some(()) = triggers.recv() => continue,
                     }
                 }
