@@ -25,23 +25,18 @@ pub fn ip_key(resource_group: &str, name: &str) -> IpKey {
 /// and `..` applied as a URL path would (so `./rg`, `//` and a trailing `/` are gone). Two ids
 /// name one Azure object exactly when their canonical forms are equal.
 pub fn canonical_id(id: &str) -> String {
-    let mut segments: Vec<String> = Vec::new();
+    let mut out = String::with_capacity(id.len() + 1);
     for segment in id.split('/') {
         match segment {
             "" | "." => {}
-            ".." => {
-                segments.pop();
+            ".." => out.truncate(out.rfind('/').unwrap_or(0)),
+            s => {
+                out.push('/');
+                out.extend(s.chars().map(|c| c.to_ascii_lowercase()));
             }
-            s => segments.push(s.to_ascii_lowercase()),
         }
     }
-    segments
-        .iter()
-        .fold(String::with_capacity(id.len()), |mut out, s| {
-            out.push('/');
-            out.push_str(s);
-            out
-        })
+    out
 }
 
 /// A top-level Microsoft.Network resource named by an ARM id, canonical (lower case).
@@ -534,5 +529,29 @@ impl Observed {
                     .retain(|o| ip_key(&o.resource_group, &o.name) != key);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_ids_name_one_object_one_way() {
+        let id =
+            "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Network/publicIPAddresses/IP";
+        let canonical =
+            "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/publicipaddresses/ip";
+        for spelling in [
+            id.to_string(),
+            format!("{id}/"),
+            id.replace("/RG/", "/./RG/"),
+            id.replace("/RG/", "//RG/"),
+            id.replace("/RG/", "/x/../RG/"),
+        ] {
+            assert_eq!(canonical_id(&spelling), canonical, "{spelling}");
+        }
+        assert_eq!(ip_key_of_id(&format!("{id}/")), Some(ip_key("rg", "ip")));
+        assert_eq!(ip_key_of_id("/subscriptions/s/resourceGroups/rg"), None);
     }
 }

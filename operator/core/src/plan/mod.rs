@@ -548,10 +548,13 @@ impl AddressUse {
                 let Some(prefix) = ownership.service_prefix_of(&name) else {
                     continue;
                 };
-                let Some(address) = frontends
-                    .get(&name_key(&rule.frontend))
-                    .and_then(|t| AddressKey::of(t))
-                else {
+                // A Service's own frontend (its public IP, its dynamic private address) is
+                // shared with no one.
+                let frontend = name_key(&rule.frontend);
+                if ownership.service_prefix_of(&frontend) == Some(prefix) {
+                    continue;
+                }
+                let Some(address) = frontends.get(&frontend).and_then(|t| AddressKey::of(t)) else {
                     continue;
                 };
                 by_service
