@@ -53,6 +53,19 @@ pub struct Seed<'a> {
     pub route_table: &'a str,
 }
 
+/// One write of the journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalWrite {
+    /// Its place in the journal (every request counts).
+    pub index: usize,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// The client id whose token it carried.
+    pub caller: String,
+}
+
 /// A running azure-mock.
 pub struct MockAzure {
     server: MockServer,
@@ -209,18 +222,41 @@ impl MockAzure {
     /// The writes (PUT, PATCH, DELETE, POST) in the journal since it was last cleared, as
     /// `(method, path)`; token requests are not writes.
     pub async fn write_entries(&self) -> Result<Vec<(String, String)>, MockError> {
+        Ok(self
+            .writes_by_caller()
+            .await?
+            .into_iter()
+            .map(|w| (w.method, w.path))
+            .collect())
+    }
+
+    /// The writes in the journal since it was last cleared, in order, with who sent each.
+    pub async fn writes_by_caller(&self) -> Result<Vec<JournalWrite>, MockError> {
         let journal = self.journal().await?;
         Ok(journal["entries"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|e| {
+            .enumerate()
+            .filter_map(|(index, e)| {
                 let method = e["method"].as_str()?;
                 let path = e["path"].as_str()?;
                 let write = !matches!(method, "GET" | "HEAD") && !path.contains("/oauth2/");
-                write.then(|| (method.to_string(), path.to_string()))
+                write.then(|| JournalWrite {
+                    index,
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    caller: e["caller"].as_str().unwrap_or_default().to_string(),
+                })
             })
             .collect())
+    }
+
+    /// How many requests the journal holds (its next entry's index).
+    pub async fn journal_len(&self) -> Result<usize, MockError> {
+        Ok(self.journal().await?["entries"]
+            .as_array()
+            .map_or(0, Vec::len))
     }
 
     /// Writes (PUT, PATCH, DELETE, POST) in the journal since it was last cleared.

@@ -43,6 +43,8 @@ pub struct OperatorOptions {
     pub extra: Vec<String>,
     /// `RUST_LOG` of the process.
     pub log_filter: String,
+    /// More environment (after the test credentials, so it may replace them).
+    pub env: Vec<(String, String)>,
 }
 
 /// The log filter tests run the operator with.
@@ -78,6 +80,7 @@ impl OperatorProcess {
             .env("AZURE_CLIENT_ID", CLIENT_ID)
             .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
             .env("RUST_LOG", &o.log_filter)
+            .envs(o.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

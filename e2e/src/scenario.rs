@@ -208,6 +208,7 @@ impl World {
             log: std::env::temp_dir().join(format!("aksnet-operator-{namespace}.log")),
             extra: Vec::new(),
             log_filter: log_filter.into(),
+            env: Vec::new(),
         })
         .expect("start operator");
         let services = Api::namespaced(client.clone(), &namespace);

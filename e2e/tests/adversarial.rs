@@ -1143,6 +1143,7 @@ async fn hostile_tenants_and_careless_admins_reach_nothing_that_is_not_theirs() 
             log: std::env::temp_dir().join(format!("aksnet-operator-{twin_name}.log")),
             extra: Vec::new(),
             log_filter: aksnet_e2e::operator::TEST_LOG_FILTER.into(),
+            env: Vec::new(),
         })
         .expect("twin operator");
     let (reason, message) = eventually("the twin Stalled", 60, || async {

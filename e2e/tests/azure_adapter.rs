@@ -7,6 +7,7 @@ use std::time::Duration;
 use aksnet_e2e::azure::{CLIENT_ID, CLIENT_SECRET, MockAzure, TENANT};
 use aksnet_operator::azure::{AzureClient, AzurePort, BudgetSettings, ObserveRequest, Settings};
 use aksnet_operator::diff::diff;
+use aksnet_operator::leader::Fence;
 use aksnet_operator::metrics::{ArmCall, Metrics};
 use aksnet_operator::model::Observed;
 use aksnet_operator::plan::{Desired, Holds, Limits, PlanInput, plan};
@@ -116,7 +117,8 @@ async fn adapter_converges_keeps_foreign_objects_and_repairs_drift() {
         budget: BudgetSettings::default(),
         poll_interval: Duration::from_millis(50),
     };
-    let azure = AzureClient::new(&settings, credential, metrics.clone()).expect("client");
+    let azure = AzureClient::new(&settings, credential, metrics.clone(), Fence::unfenced())
+        .expect("client");
 
     let services = [
         service("web", 80, json!({})),

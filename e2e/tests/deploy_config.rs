@@ -51,9 +51,30 @@ async fn default_kustomization_passes_a_server_side_dry_run() {
         "deployment.apps/aksnet-operator",
         "clusterrole.rbac.authorization.k8s.io/aksnet-operator",
         "role.rbac.authorization.k8s.io/aksnet-leader-election",
+        "poddisruptionbudget.policy/aksnet-operator",
     ] {
         assert!(out.contains(what), "{what} in:\n{out}");
     }
+}
+
+#[test]
+fn the_manifests_name_the_image_by_this_version() {
+    let (ok, out) = run(&["kustomize", "config/default"]);
+    assert!(ok, "{out}");
+    let images: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("image: "))
+        .collect();
+    let want = format!(
+        "ghcr.io/aksnet/aksnet-operator:{}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        images,
+        [want.as_str()],
+        "the Deployment runs this release's image"
+    );
+    assert!(out.contains("topologySpreadConstraints"), "{out}");
 }
 
 #[tokio::test]
@@ -79,6 +100,7 @@ async fn rbac_grants_exactly_the_verbs_used() {
         ("list", "nodes", None),
         ("create", "events.events.k8s.io", Some("default")),
         ("patch", "leases.coordination.k8s.io", Some("aksnet-system")),
+        ("watch", "leases.coordination.k8s.io", Some("aksnet-system")),
     ];
     let denied = [
         ("delete", "services", Some("default")),

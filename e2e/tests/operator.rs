@@ -129,6 +129,7 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
             format!("e2e-{ns}"),
         ],
         log_filter: aksnet_e2e::operator::TEST_LOG_FILTER.into(),
+        env: Vec::new(),
     };
     let mut operator = OperatorProcess::start(&options).expect("start operator");
 
@@ -475,6 +476,24 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
             .then_some(())
     })
     .await;
+    // Each run that wrote something different has its own Event (kube's recorder would merge
+    // them under the first note), and no note is told twice.
+    let list = all_events
+        .list(&ListParams::default())
+        .await
+        .expect("events");
+    let applied: Vec<&str> = list
+        .items
+        .iter()
+        .filter(|e| {
+            e.involved_object.name.as_deref() == Some(network_name.as_str())
+                && e.reason.as_deref() == Some("Applied")
+        })
+        .filter_map(|e| e.message.as_deref())
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = applied.iter().copied().collect();
+    assert!(applied.len() >= 2, "several runs wrote: {applied:?}");
+    assert_eq!(distinct.len(), applied.len(), "{applied:?}");
 
     // Every body the operator wrote so far was read by Azure's definitions as sent.
     assert_eq!(

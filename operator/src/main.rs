@@ -7,23 +7,15 @@ use std::time::Duration;
 use aksnet_operator::apply;
 use aksnet_operator::azure::{self, AzureClient};
 use aksnet_operator::controller::{self, Publisher, Reconciler, Settings, Timing, Watches};
-use aksnet_operator::leader::{self, LeaseSettings};
+use aksnet_operator::leader::{self, Fence, LeaseSettings};
+use aksnet_operator::logging::{self, LogFormat};
 use aksnet_operator::metrics::Metrics;
 use aksnet_operator::plan::Limits;
-use aksnet_operator::redact::{RedactingWriter, Redactor};
-use aksnet_operator::server;
-use clap::{Parser, ValueEnum};
+use aksnet_operator::presence;
+use aksnet_operator::server::{self, Health};
+use clap::Parser;
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::watch;
-
-/// Log output format.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 /// Makes an Azure network follow a Kubernetes cluster.
 #[derive(Parser, Debug)]
@@ -32,7 +24,7 @@ struct Args {
     /// kubeconfig file; in-cluster config (or ~/.kube/config) when unset.
     #[arg(long, env = "KUBECONFIG")]
     kubeconfig: Option<std::path::PathBuf>,
-    /// Name of the AksNetwork to manage.
+    /// Name of the AksNetwork to manage (cluster-scoped; the samples' `default` matches).
     #[arg(long, env = "AKSNET_NETWORK", default_value = "default")]
     network: String,
     /// The `loadBalancerClass` served (Services without a class are served too).
@@ -48,7 +40,8 @@ struct Args {
     /// Microsoft Entra authority host for tokens.
     #[arg(long, env = "AZURE_AUTHORITY_HOST")]
     authority_host: Option<String>,
-    /// Drift check interval when the AksNetwork sets none (e.g. `5m`, `30s`).
+    /// Drift check interval (e.g. `5m`, `30s`) for an AksNetwork without
+    /// `spec.reconcile.driftCheckInterval`; the AksNetwork's value wins when set.
     #[arg(long, env = "AKSNET_DRIFT_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     drift_interval: Duration,
     /// Quiet time after a change before reconciling (changes within it coalesce; a stream of
@@ -83,8 +76,9 @@ struct Args {
     /// Namespace of the leader Lease.
     #[arg(long, env = "POD_NAMESPACE", default_value = "aksnet-system")]
     lease_namespace: String,
-    /// How long the leader's Lease holds without renewal (another replica takes over after it).
-    #[arg(long, env = "AKSNET_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    /// How long the leader's Lease holds without renewal (a standby takes over after it). The
+    /// leader stops writing to Azure ⅓ of it earlier if it cannot renew, and renews every ⅐.
+    #[arg(long, env = "AKSNET_LEASE_DURATION", default_value = "15s", value_parser = parse_lease)]
     lease_duration: Duration,
     /// This replica's identity in the Lease.
     #[arg(long, env = "POD_NAME")]
@@ -106,6 +100,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => Ok(Duration::from_secs(n * 3600)),
         _ => Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
     }
+}
+
+/// A lease duration of at least 3 seconds (the leader renews every ⅐ of it).
+fn parse_lease(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(3) {
+        return Err(format!("{s:?} is too short for a lease (at least 3s)"));
+    }
+    Ok(d)
 }
 
 /// A positive number of writes per second.
@@ -154,13 +157,17 @@ async fn run(args: Args) -> Result<(), FatalError> {
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Arc::new(Metrics::new(&mut registry));
     let registry = Arc::new(registry);
+    let health = Arc::new(Health::new(if args.leader_elect {
+        "standby"
+    } else {
+        "single (no leader election)"
+    }));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (ready_tx, ready_rx) = watch::channel(false);
     let http = tokio::spawn(server::serve(
         args.http_addr,
         registry,
-        ready_rx,
+        health.clone(),
         shutdown_rx.clone(),
     ));
     let signals = shutdown_tx.clone();
@@ -170,98 +177,159 @@ async fn run(args: Args) -> Result<(), FatalError> {
         let _ = signals.send(true);
     });
 
+    let endpoint = azure_core::Url::parse(&args.arm_endpoint)
+        .map_err(|e| FatalError::Endpoint(e.to_string()))?;
+    let credential = azure::default_credential(args.authority_host.as_deref())?;
     let identity = args
         .identity
         .clone()
         .unwrap_or_else(|| format!("aksnet-{}", std::process::id()));
-    let lease = args.leader_elect.then(|| LeaseSettings {
-        namespace: args.lease_namespace.clone(),
-        name: "aksnet-operator-leader".into(),
-        identity: identity.clone(),
-        duration: args.lease_duration,
-    });
-    if let Some(lease) = lease.clone() {
-        let mut leading = tokio::select! {
-            l = leader::acquire(client.clone(), lease) => l,
-            _ = async { let mut s = shutdown_rx.clone(); let _ = s.wait_for(|v| *v).await; } => return Ok(()),
-        };
-        let lost = shutdown_tx.clone();
-        tokio::spawn(async move {
-            let _ = leading.wait_for(|v| !*v).await;
-            let _ = lost.send(true);
-        });
-    }
 
-    let endpoint = azure_core::Url::parse(&args.arm_endpoint)
-        .map_err(|e| FatalError::Endpoint(e.to_string()))?;
-    let credential = azure::default_credential(args.authority_host.as_deref())?;
-    let watches = Watches::new(&client);
-    // The subscription comes from the AksNetwork; the client is built once it is known.
-    let networks = watches.networks.clone();
-    let subscription = wait_for_subscription(&networks, &args.network, shutdown_rx.clone()).await;
-    let Some(subscription) = subscription else {
-        return Ok(());
-    };
-    let settings = azure::Settings {
-        endpoint,
-        subscription,
-        budget: azure::BudgetSettings {
-            burst: args.write_burst,
-            per_second: args.writes_per_second,
-            reserve: args.write_reserve,
-        },
-        poll_interval: Duration::from_secs(2),
-    };
-    let azure = Arc::new(AzureClient::new(&settings, credential, metrics.clone())?);
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "aksnet-operator".into(),
-            instance: Some(identity),
-        },
+    // Caches fill (and stay warm) whether or not this replica leads: that is readiness.
+    let mut watches = Watches::new(&client);
+    let stores = (
+        watches.networks.clone(),
+        watches.services.clone(),
+        watches.nodes.clone(),
     );
-    let publisher = Publisher::new(client.clone(), watches.services.clone(), recorder);
-    let reconciler = Reconciler::new(
-        client,
-        azure,
-        Settings {
-            network: args.network.clone(),
-            load_balancer_class: args.load_balancer_class.clone(),
-            dry_run: args.dry_run,
-            limits: Limits::default(),
-            apply: apply::Settings {
-                max_concurrent_writes: args.max_concurrent_writes as usize,
-                ..apply::Settings::default()
+    tokio::spawn({
+        let (health, mut synced) = (health.clone(), watches.synced());
+        let (networks, metrics) = (watches.networks.clone(), metrics.clone());
+        let (name, shutdown) = (args.network.clone(), shutdown_rx.clone());
+        async move {
+            if synced.wait_for(|s| *s).await.is_ok() {
+                health.set_synced();
+                tracing::info!("caches filled: ready");
+                presence::watch(networks, name, metrics, health, shutdown).await;
+            }
+        }
+    });
+    let leadership = args.leader_elect.then(|| {
+        leader::start(
+            client.clone(),
+            LeaseSettings::new(
+                args.lease_namespace.clone(),
+                LEASE_NAME.into(),
+                identity.clone(),
+                args.lease_duration,
+            ),
+            metrics.clone(),
+        )
+    });
+    // Without election this replica always leads.
+    let (_single, single) = watch::channel(true);
+    let (fence, mut leading) = match &leadership {
+        Some(l) => (l.fence.clone(), l.leading.clone()),
+        None => {
+            metrics.leader.set(1);
+            (Fence::unfenced(), single)
+        }
+    };
+    let mut shutdown = shutdown_rx.clone();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|v| *v) => break,
+            led = leading.wait_for(|l| *l) => if led.is_err() { break },
+        }
+        if leadership.is_some() {
+            health.set_role("leader");
+        }
+        let stop = term(shutdown_rx.clone(), leading.clone());
+        // The subscription comes from the AksNetwork; the Azure client is built once it is known.
+        let Some(subscription) =
+            wait_for_subscription(&watches.networks, &args.network, stop.clone()).await
+        else {
+            continue;
+        };
+        let settings = azure::Settings {
+            endpoint: endpoint.clone(),
+            subscription,
+            budget: azure::BudgetSettings {
+                burst: args.write_burst,
+                per_second: args.writes_per_second,
+                reserve: args.write_reserve,
             },
-        },
-        (
-            watches.networks.clone(),
-            watches.services.clone(),
-            watches.nodes.clone(),
-        ),
-        publisher,
-        metrics,
-    );
-    let timing = Timing {
-        debounce: args.debounce,
-        drift_interval: args.drift_interval,
-    };
-    let kube_client = reconciler.client.clone();
-    controller::run(reconciler, watches, timing, shutdown_rx, ready_tx).await;
-    if let Some(lease) = &lease {
-        leader::release(kube_client, lease).await;
+            poll_interval: Duration::from_secs(2),
+        };
+        let azure = Arc::new(AzureClient::new(
+            &settings,
+            credential.clone(),
+            metrics.clone(),
+            fence.clone(),
+        )?);
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "aksnet-operator".into(),
+                instance: Some(identity.clone()),
+            },
+        );
+        let publisher = Publisher::new(client.clone(), watches.services.clone(), recorder);
+        // A new term starts from what Azure and the cluster say now, not from what an earlier
+        // term remembered (another replica may have led in between).
+        let reconciler = Reconciler::new(
+            client.clone(),
+            azure,
+            Settings {
+                network: args.network.clone(),
+                load_balancer_class: args.load_balancer_class.clone(),
+                dry_run: args.dry_run,
+                limits: Limits::default(),
+                apply: apply::Settings {
+                    max_concurrent_writes: args.max_concurrent_writes as usize,
+                    ..apply::Settings::default()
+                },
+            },
+            stores.clone(),
+            publisher,
+            metrics.clone(),
+        );
+        let timing = Timing {
+            debounce: args.debounce,
+            drift_interval: args.drift_interval,
+        };
+        controller::run(&reconciler, &mut watches, timing, stop).await;
+        if leadership.is_some() {
+            health.set_role("standby");
+        }
     }
+    if let Some(leadership) = leadership {
+        leadership.release().await;
+    }
+    drop(watches);
     let _ = shutdown_tx.send(true);
     http.await
         .map_err(|e| FatalError::Http(std::io::Error::other(e)))??;
     Ok(())
 }
 
-/// The subscription of the managed AksNetwork, once the store has it (watches run meanwhile).
+/// The Lease replicas elect a leader on.
+const LEASE_NAME: &str = "aksnet-operator-leader";
+
+/// A signal that turns true when this term of leadership ends: shutdown, or the lease is lost.
+fn term(
+    mut shutdown: watch::Receiver<bool>,
+    mut leading: watch::Receiver<bool>,
+) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = shutdown.wait_for(|v| *v) => {}
+            _ = leading.wait_for(|l| !*l) => {}
+            _ = tx.closed() => return,
+        }
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// The subscription of the managed AksNetwork, once the store has it (watches run meanwhile);
+/// `None` when `stop` turns true first. [`presence::watch`] says what is missing meanwhile.
 async fn wait_for_subscription(
     networks: &kube::runtime::reflector::Store<aksnet_crds::AksNetwork>,
     name: &str,
-    mut shutdown: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) -> Option<String> {
     loop {
         if let Some(n) = networks.get(&kube::runtime::reflector::ObjectRef::new(name)) {
@@ -269,7 +337,7 @@ async fn wait_for_subscription(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = shutdown.wait_for(|v| *v) => return None,
+            _ = stop.wait_for(|v| *v) => return None,
         }
     }
 }
@@ -301,14 +369,7 @@ fn main() -> std::process::ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,azure_core=warn"));
     // Every line passes through the redactor: no token or secret at any level.
-    let writer = RedactingWriter::new(std::io::stdout, Redactor::from_env());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    match args.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+    logging::init(filter, args.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -1,4 +1,5 @@
-//! Prometheus metrics, with controller-runtime's names where one exists.
+//! Prometheus metrics, with controller-runtime's names where one exists, and the standard
+//! `process_*` ones.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -51,6 +52,14 @@ pub struct Metrics {
     pub planned_writes: Gauge,
     /// `aksnet_services_rejected` in the last plan.
     pub rejected_services: Gauge,
+    /// `aksnet_leader`: 1 while this replica leads (or runs without election), else 0.
+    pub leader: Gauge,
+    /// `aksnet_leader_transitions_total`: times this replica became the leader.
+    pub leader_transitions: Counter,
+    /// `aksnet_network_present`: 1 once the configured AksNetwork exists, else 0.
+    pub network_present: Gauge,
+    /// `aksnet_arm_writes_fenced_total`: writes not sent because leadership had ended.
+    pub writes_fenced: Counter,
 }
 
 fn histogram() -> Histogram {
@@ -68,6 +77,10 @@ impl Metrics {
             reconcile_time: Family::new_with_constructor(histogram),
             planned_writes: Gauge::default(),
             rejected_services: Gauge::default(),
+            leader: Gauge::default(),
+            leader_transitions: Counter::default(),
+            network_present: Gauge::default(),
+            writes_fenced: Counter::default(),
         };
         registry.register(
             "aksnet_arm_requests",
@@ -104,6 +117,27 @@ impl Metrics {
             "LoadBalancer Services rejected by the last plan",
             m.rejected_services.clone(),
         );
+        registry.register(
+            "aksnet_leader",
+            "1 while this replica leads and writes to Azure, 0 while it stands by",
+            m.leader.clone(),
+        );
+        registry.register(
+            "aksnet_leader_transitions",
+            "Times this replica became the leader",
+            m.leader_transitions.clone(),
+        );
+        registry.register(
+            "aksnet_network_present",
+            "1 once the AksNetwork the operator manages exists, 0 while it waits for it",
+            m.network_present.clone(),
+        );
+        registry.register(
+            "aksnet_arm_writes_fenced",
+            "Azure writes not sent because this replica's leadership had ended",
+            m.writes_fenced.clone(),
+        );
+        registry.register_collector(Box::new(crate::process::ProcessCollector));
         m
     }
 }

@@ -197,30 +197,14 @@ mod tests {
 
     #[test]
     fn the_writer_redacts_whole_records() {
-        #[derive(Clone, Default)]
-        struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Sink {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0
-                    .lock()
-                    .map_err(|_| std::io::Error::other("poisoned"))?
-                    .extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let sink = Sink::default();
-        let out = sink.0.clone();
+        let sink = crate::testing::Buffer::default();
+        let out = sink.clone();
         let make = RedactingWriter::new(move || sink.clone(), Redactor::new([]));
         {
             let mut w = make.make_writer();
             w.write_all(b"authorization: Bear").ok();
             w.write_all(b"er tok.en-1\n").ok();
         }
-        let text = String::from_utf8(out.lock().map(|b| b.clone()).unwrap_or_default())
-            .unwrap_or_default();
-        assert_eq!(text, "authorization: Bearer [redacted]\n");
+        assert_eq!(out.text(), "authorization: Bearer [redacted]\n");
     }
 }

@@ -69,6 +69,9 @@ pub async fn token(
     {
         let mut s = state.lock();
         s.data.tokens.insert(token.clone());
+        s.data
+            .callers
+            .insert(token.clone(), req.client_id.clone().unwrap_or_default());
         s.persist();
     }
     tracing::debug!(tenant, scope = ?req.scope, "issued token");

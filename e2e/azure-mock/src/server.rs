@@ -92,6 +92,12 @@ async fn journal(State(state): State<Shared>, req: Request, next: Next) -> Respo
             .map(str::to_string)
     });
     let time = crate::now_rfc3339();
+    let caller = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|token| state.lock().data.callers.get(token).cloned());
     let response = next.run(req).await;
     if !path.starts_with("/_mock") {
         let entry = JournalEntry {
@@ -101,6 +107,7 @@ async fn journal(State(state): State<Shared>, req: Request, next: Next) -> Respo
             status: response.status().as_u16(),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             time,
+            caller,
             ignored_properties: response
                 .extensions()
                 .get::<IgnoredProperties>()

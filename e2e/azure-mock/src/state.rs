@@ -40,6 +40,9 @@ pub struct JournalEntry {
     pub duration_ms: u64,
     /// When it arrived (RFC 3339).
     pub time: String,
+    /// The client id its bearer token was issued to (as Azure's activity log names the caller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
     /// Body properties Azure would have ignored (unknown to the api-version's definitions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored_properties: Vec<String>,

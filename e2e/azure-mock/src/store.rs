@@ -19,6 +19,9 @@ pub struct Data {
     pub resources: BTreeMap<String, Value>,
     /// Access tokens the token endpoint issued.
     pub tokens: BTreeSet<String>,
+    /// The client id each token was issued to (the journal's `caller`).
+    #[serde(default)]
+    pub callers: BTreeMap<String, String>,
 }
 
 /// Failures of loading or saving state.

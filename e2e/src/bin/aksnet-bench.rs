@@ -176,6 +176,7 @@ async fn burst(
         log: std::env::temp_dir().join(format!("aksnet-bench-{ns}.log")),
         extra: Vec::new(),
         log_filter: "info,kube=warn".into(),
+        env: Vec::new(),
     })?;
     // The network's own objects first (outbound IP, pool, routes), then the burst.
     settle(&mock, Duration::from_secs(3), Duration::from_secs(120)).await?;

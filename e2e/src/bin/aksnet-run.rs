@@ -13,8 +13,11 @@ use k8s_openapi::api::core::v1::{Node, Service};
 use kube::Api;
 use serde_json::Value;
 
-/// The sample network the operator manages (`config/samples/aksnet_v1alpha1_aksnetwork_kubenet.yaml`).
-const NETWORK: &str = "kubenet";
+/// The sample network the operator manages (`config/samples/aksnet_v1alpha1_aksnetwork_kubenet.yaml`,
+/// named `default` like the operator's `--network` default).
+const NETWORK: &str = "default";
+/// Its file; the other samples stay examples and are not applied.
+const NETWORK_SAMPLE: &str = "aksnet_v1alpha1_aksnetwork_kubenet.yaml";
 const SUB: &str = "00000000-0000-0000-0000-000000000001";
 const RG: &str = "MC_demo-kubenet_westeurope";
 
@@ -288,7 +291,7 @@ async fn main() -> anyhow::Result<()> {
         println!("applied {applied}");
     }
     let samples = repo_root().join("config").join("samples");
-    for file in yaml_files(&samples)? {
+    for file in [samples.join(NETWORK_SAMPLE)] {
         let yaml = std::fs::read_to_string(&file)?;
         for applied in manifests::apply_yaml(&client, &yaml, Some("default")).await? {
             println!("applied {applied} from {}", file.display());
@@ -317,6 +320,7 @@ async fn main() -> anyhow::Result<()> {
         http_addr: format!("127.0.0.1:{}", free_port()?),
         extra: vec![],
         log_filter: aksnet_e2e::operator::TEST_LOG_FILTER.into(),
+        env: Vec::new(),
     };
     let mut operator = OperatorProcess::start(&options)?;
     println!(

@@ -18,11 +18,10 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::arm_json::{self, Scope};
-use super::transport::{
-    ArmTransport, BudgetSettings, OperationFailures, ThrottleHint, WriteBudget,
-};
+use super::transport::{ArmTransport, BudgetSettings, Shared, WriteBudget};
 use super::{AzureError, AzurePort, Fault, ObserveRequest};
 use crate::diff::Op;
+use crate::leader::Fence;
 use crate::metrics::Metrics;
 use crate::model::{Applied, Observed, canonical_id, name_key};
 
@@ -46,10 +45,8 @@ pub struct AzureClient {
     poll_interval: Duration,
     /// Observed ARM bodies by lower-cased id.
     raw: Mutex<HashMap<String, Value>>,
-    /// ARM's last `Retry-After`, noted by the transport.
-    throttle: Arc<ThrottleHint>,
-    /// Errors of failed long-running operations, noted by the transport.
-    operations: Arc<OperationFailures>,
+    /// What the transport notes (throttling, failed operations) and takes (delete ETags).
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for AzureClient {
@@ -78,16 +75,16 @@ impl AzureClient {
         settings: &Settings,
         credential: Arc<dyn TokenCredential>,
         metrics: Arc<Metrics>,
+        fence: Fence,
     ) -> Result<Self, AzureError> {
         let budget = Arc::new(WriteBudget::new(settings.budget));
-        let throttle = Arc::new(ThrottleHint::default());
-        let operations = Arc::new(OperationFailures::default());
+        let shared = Arc::new(Shared::default());
         let transport = ArmTransport::new(
             azure_core::new_http_client(),
             budget,
             metrics,
-            throttle.clone(),
-            operations.clone(),
+            shared.clone(),
+            fence,
         );
         let net = ClientBuilder::new(credential)
             .endpoint(settings.endpoint.clone())
@@ -101,20 +98,19 @@ impl AzureClient {
             },
             poll_interval: settings.poll_interval,
             raw: Mutex::new(HashMap::new()),
-            throttle,
-            operations,
+            shared,
         })
     }
 
     /// An SDK error, classified, with ARM's requested wait when it was throttled.
     fn error(&self, e: &azure_core::Error) -> AzureError {
-        AzureError::from_sdk(e).with_retry_after(self.throttle.remaining())
+        AzureError::from_sdk(e).with_retry_after(self.shared.throttle.remaining())
     }
 
     /// An SDK error of a write on the resource `id`: a failed long-running operation gets the
     /// code and message its status carried.
     fn write_error(&self, e: &azure_core::Error, id: &str) -> AzureError {
-        let err = match self.operations.take(id) {
+        let err = match self.shared.operations.take(id) {
             Some((code, message))
                 if !matches!(e.kind(), azure_core::error::ErrorKind::HttpResponse { .. }) =>
             {
@@ -179,10 +175,12 @@ impl AzureClient {
         Ok(v)
     }
 
-    /// Send a DELETE, poll `get` until the resource is gone, and forget it.
+    /// Send a DELETE (with `If-Match: etag` when the resource was read with one), poll `get`
+    /// until the resource is gone, and forget it.
     async fn delete<R, Fut, F, GetFut, T>(
         &self,
         id: String,
+        etag: Option<&str>,
         send: Fut,
         get: F,
     ) -> Result<(), AzureError>
@@ -191,6 +189,9 @@ impl AzureClient {
         F: Fn() -> GetFut,
         GetFut: std::future::Future<Output = azure_core::Result<T>>,
     {
+        if let Some(etag) = etag {
+            self.shared.delete_etags.expect(&id, etag);
+        }
         send.await.map_err(|e| self.write_error(&e, &id))?;
         self.wait_gone(get).await.map_err(|e| e.on(&id))?;
         self.forget(&id);
@@ -412,12 +413,13 @@ impl AzurePort for AzureClient {
             Op::DeleteLoadBalancer {
                 resource_group,
                 name,
-                ..
+                etag,
             } => {
                 let client = net.load_balancers_client();
                 let (rg, n) = (resource_group.clone(), name.clone());
                 self.delete(
                     self.scope.id(resource_group, "loadBalancers", name),
+                    etag.as_deref(),
                     client.delete(rg.clone(), n.clone(), sub.clone()).send(),
                     || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
                 )
@@ -427,12 +429,13 @@ impl AzurePort for AzureClient {
             Op::DeletePublicIp {
                 resource_group,
                 name,
-                ..
+                etag,
             } => {
                 let client = net.public_ip_addresses_client();
                 let (rg, n) = (resource_group.clone(), name.clone());
                 self.delete(
                     self.scope.id(resource_group, "publicIPAddresses", name),
+                    etag.as_deref(),
                     client.delete(rg.clone(), n.clone(), sub.clone()).send(),
                     || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
                 )

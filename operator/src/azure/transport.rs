@@ -1,6 +1,7 @@
-//! The last step of every ARM request: concurrency guards (`If-Match` / `If-None-Match` from
-//! the body's `etag`), the write budget, metrics, ARM's `Retry-After` on throttling, then the
-//! HTTP client.
+//! The last step of every ARM request: the leadership fence (no write leaves a replica that
+//! no longer leads), concurrency guards (`If-Match` / `If-None-Match` from the body's `etag`,
+//! `If-Match` on deletes from the observed one), the write budget, metrics, ARM's
+//! `Retry-After` on throttling, then the HTTP client.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use azure_core::headers::{HeaderName, Headers, RETRY_AFTER, RETRY_AFTER_MS};
 use azure_core::{Body, Context, HttpClient, Method, Policy, PolicyResult, Request, StatusCode};
 use tokio::sync::Mutex;
 
+use crate::leader::Fence;
 use crate::metrics::{ArmCall, Metrics};
 
 /// How the write budget behaves (see `docs/architecture.md`, "Write budget").
@@ -250,33 +252,73 @@ fn retry_after(headers: &Headers) -> Option<Duration> {
         })
 }
 
+/// The entity tags deletes must carry: the SDK's delete builders take no `If-Match`, so the
+/// client notes the observed ETag of what it is about to delete and the transport adds it.
+#[derive(Debug, Default)]
+pub struct DeleteEtags(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl DeleteEtags {
+    /// The next DELETE of the resource at ARM id `id` carries `If-Match: etag`.
+    pub fn expect(&self, id: &str, etag: &str) {
+        if let Ok(mut tags) = self.0.lock() {
+            tags.insert(id.to_ascii_lowercase(), etag.to_string());
+        }
+    }
+
+    fn take(&self, path: &str) -> Option<String> {
+        self.0.lock().ok()?.remove(&path.to_ascii_lowercase())
+    }
+}
+
+/// What the transport shares with the client.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// ARM's last `Retry-After`.
+    pub throttle: ThrottleHint,
+    /// Errors of failed long-running operations.
+    pub operations: OperationFailures,
+    /// ETags for deletes.
+    pub delete_etags: DeleteEtags,
+}
+
 /// The transport policy.
 #[derive(Debug)]
 pub struct ArmTransport {
     http: Arc<dyn HttpClient>,
     budget: Arc<WriteBudget>,
     metrics: Arc<Metrics>,
-    throttle: Arc<ThrottleHint>,
-    operations: Arc<OperationFailures>,
+    shared: Arc<Shared>,
+    fence: Fence,
 }
 
 impl ArmTransport {
-    /// A transport over `http` that notes ARM's throttling waits in `throttle` and the errors
-    /// of failed long-running operations in `operations`.
+    /// A transport over `http` that sends writes only while `fence` holds, notes ARM's
+    /// throttling waits and the errors of failed long-running operations in `shared`, and
+    /// takes the ETags of deletes from it.
     pub fn new(
         http: Arc<dyn HttpClient>,
         budget: Arc<WriteBudget>,
         metrics: Arc<Metrics>,
-        throttle: Arc<ThrottleHint>,
-        operations: Arc<OperationFailures>,
+        shared: Arc<Shared>,
+        fence: Fence,
     ) -> Self {
         Self {
             http,
             budget,
             metrics,
-            throttle,
-            operations,
+            shared,
+            fence,
         }
+    }
+
+    /// The error of a write this replica may no longer send.
+    fn fenced(&self) -> azure_core::Error {
+        self.metrics.writes_fenced.inc();
+        tracing::warn!("an Azure write was not sent: this replica no longer leads");
+        azure_core::Error::message(
+            azure_core::error::ErrorKind::Other,
+            "not sent: this replica no longer holds the leader lease",
+        )
     }
 }
 
@@ -329,16 +371,28 @@ impl Policy for ArmTransport {
             method,
             Method::Put | Method::Patch | Method::Delete | Method::Post
         );
+        let path = request.url().path().to_string();
         if method == Method::Put {
             match body_etag(request.body()) {
                 Some(etag) => request.insert_header("if-match", etag),
                 None => request.insert_header("if-none-match", "*"),
             }
         }
-        if write {
-            self.budget.acquire().await;
+        if method == Method::Delete
+            && let Some(etag) = self.shared.delete_etags.take(&path)
+        {
+            request.insert_header("if-match", etag);
         }
-        let path = request.url().path().to_string();
+        if write {
+            if !self.fence.holds() {
+                return Err(self.fenced());
+            }
+            self.budget.acquire().await;
+            // The budget may have made the write wait: leadership is checked again last.
+            if !self.fence.holds() {
+                return Err(self.fenced());
+            }
+        }
         let resource = resource_type(&path);
         let started = Instant::now();
         let mut result = self.http.execute_request(request).await;
@@ -350,7 +404,7 @@ impl Policy for ArmTransport {
             if r.status() == StatusCode::TooManyRequests
                 && let Some(wait) = retry_after(r.headers())
             {
-                self.throttle.note(wait);
+                self.shared.throttle.note(wait);
                 self.budget.pause(wait).await;
             }
             if write
@@ -367,7 +421,7 @@ impl Policy for ArmTransport {
                     .get_optional_str(&azure_core::headers::AZURE_ASYNCOPERATION)
                     .and_then(|u| azure_core::Url::parse(u).ok())
             {
-                self.operations.started(op.path(), &path);
+                self.shared.operations.started(op.path(), &path);
             }
         }
         if method == Method::Get && is_operation_status(&path) {
@@ -375,7 +429,7 @@ impl Policy for ArmTransport {
                 Ok(r) => {
                     let (status, headers, body) = r.deconstruct();
                     let bytes = body.collect().await?;
-                    self.operations.ended(&path, &bytes);
+                    self.shared.operations.ended(&path, &bytes);
                     Ok(azure_core::Response::new(
                         status,
                         headers,
@@ -447,19 +501,78 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_throttled_answer_leaves_its_wait_for_the_controller() {
-        let hint = Arc::new(ThrottleHint::default());
-        assert_eq!(hint.remaining(), None);
-        let transport = ArmTransport::new(
-            Arc::new(Throttling),
+    fn transport(http: Arc<dyn HttpClient>, shared: Arc<Shared>, fence: Fence) -> ArmTransport {
+        ArmTransport::new(
+            http,
             Arc::new(WriteBudget::new(BudgetSettings::default())),
             Arc::new(Metrics::new(
                 &mut prometheus_client::registry::Registry::default(),
             )),
-            hint.clone(),
-            Arc::default(),
+            shared,
+            fence,
+        )
+    }
+
+    /// Answers 200 and keeps the headers of every request it was sent.
+    #[derive(Debug, Default)]
+    struct Recording(std::sync::Mutex<Vec<(Method, Option<String>)>>);
+
+    #[async_trait::async_trait]
+    impl HttpClient for Recording {
+        async fn execute_request(&self, r: &Request) -> azure_core::Result<azure_core::Response> {
+            let if_match = r
+                .headers()
+                .get_optional_str(&HeaderName::from_static("if-match"))
+                .map(str::to_string);
+            if let Ok(mut sent) = self.0.lock() {
+                sent.push((*r.method(), if_match));
+            }
+            Ok(azure_core::Response::new(
+                StatusCode::Ok,
+                Headers::new(),
+                Box::pin(futures::stream::empty()),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn deletes_carry_the_observed_etag_and_a_closed_fence_sends_no_write() {
+        let http = Arc::new(Recording::default());
+        let shared = Arc::new(Shared::default());
+        let id =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/a";
+        shared.delete_etags.expect(id, "W/\"7\"");
+        let open = transport(http.clone(), shared.clone(), Fence::unfenced());
+        let url =
+            azure_core::Url::parse(&format!("http://127.0.0.1{}", id.to_uppercase())).expect("url");
+        let mut delete = Request::new(url.clone(), Method::Delete);
+        open.send(&Context::new(), &mut delete, &[])
+            .await
+            .expect("sent");
+        let closed = transport(http.clone(), shared, Fence::closed());
+        let mut put = Request::new(url.clone(), Method::Put);
+        assert!(closed.send(&Context::new(), &mut put, &[]).await.is_err());
+        let mut get = Request::new(url, Method::Get);
+        closed
+            .send(&Context::new(), &mut get, &[])
+            .await
+            .expect("reads still go");
+        let sent = http.0.lock().expect("sent").clone();
+        assert_eq!(
+            sent,
+            vec![
+                (Method::Delete, Some("W/\"7\"".to_string())),
+                (Method::Get, None)
+            ]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_answer_leaves_its_wait_for_the_controller() {
+        let shared = Arc::new(Shared::default());
+        let hint = &shared.throttle;
+        assert_eq!(hint.remaining(), None);
+        let transport = transport(Arc::new(Throttling), shared.clone(), Fence::unfenced());
         let url = azure_core::Url::parse("http://127.0.0.1/subscriptions/s").expect("url");
         let mut request = Request::new(url, Method::Get);
         let response = transport

@@ -138,7 +138,8 @@ where
     (store, stream)
 }
 
-/// Stores and watch streams for the three kinds, sharing one trigger channel.
+/// Stores and watch streams for the three kinds, sharing one trigger channel. The watches run
+/// for the life of the process (a standby keeps its caches warm); dropping this stops them.
 pub struct Watches {
     /// AksNetworks.
     pub networks: Store<AksNetwork>,
@@ -148,6 +149,7 @@ pub struct Watches {
     pub nodes: Store<Node>,
     drivers: tokio::task::JoinHandle<()>,
     triggers: mpsc::Receiver<()>,
+    synced: watch::Receiver<bool>,
 }
 
 impl Watches {
@@ -168,36 +170,56 @@ impl Watches {
         let streams: Vec<std::pin::Pin<Box<dyn Stream<Item = ()> + Send>>> =
             vec![Box::pin(s1), Box::pin(s2), Box::pin(s3)];
         let drivers = tokio::spawn(futures::stream::select_all(streams).for_each(|_| async {}));
+        // One waiter only: a store's readiness wakes a single task (kube-runtime's
+        // `DelayedInit` holds one waker), so everyone else waits on this channel.
+        let (tx, synced) = watch::channel(false);
+        let stores = (networks.clone(), services.clone(), nodes.clone());
+        tokio::spawn(async move {
+            let _ = tokio::join!(
+                stores.0.wait_until_ready(),
+                stores.1.wait_until_ready(),
+                stores.2.wait_until_ready()
+            );
+            let _ = tx.send(true);
+        });
         Self {
             networks,
             services,
             nodes,
             drivers,
             triggers: rx,
+            synced,
         }
+    }
+
+    /// Turns true once the three caches are filled.
+    pub fn synced(&self) -> watch::Receiver<bool> {
+        self.synced.clone()
     }
 }
 
-/// Run the loop until `shutdown` turns true. `ready` is set once the stores are filled.
+impl Drop for Watches {
+    fn drop(&mut self) {
+        self.drivers.abort();
+    }
+}
+
+/// Run the loop until `stop` turns true (shutdown, or this replica's leadership ended). A
+/// reconcile in flight when it does is cancelled: its writes in flight are dropped and no new
+/// one starts.
 pub async fn run<A: AzurePort + 'static>(
-    reconciler: Reconciler<A>,
-    watches: Watches,
+    reconciler: &Reconciler<A>,
+    watches: &mut Watches,
     timing: Timing,
-    mut shutdown: watch::Receiver<bool>,
-    ready: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
 ) {
-    let Watches {
-        drivers,
-        mut triggers,
-        ..
-    } = watches;
-    let _ = tokio::join!(
-        reconciler.networks.wait_until_ready(),
-        reconciler.services.wait_until_ready(),
-        reconciler.nodes.wait_until_ready()
-    );
-    let _ = ready.send(true);
-    tracing::info!("caches filled; reconciling");
+    let mut synced = watches.synced();
+    tokio::select! {
+        _ = synced.wait_for(|s| *s) => {}
+        _ = stop.wait_for(|v| *v) => return,
+    }
+    tracing::info!("reconciling");
+    let triggers = &mut watches.triggers;
 
     let label = ControllerLabel {
         controller: "aksnetwork".into(),
@@ -206,7 +228,13 @@ pub async fn run<A: AzurePort + 'static>(
     let mut failures = 0u32;
     loop {
         let started = Instant::now();
-        let result = reconciler.reconcile(cause).await;
+        let result = tokio::select! {
+            result = reconciler.reconcile(cause) => result,
+            _ = stop.wait_for(|v| *v) => {
+                tracing::warn!("the reconcile in flight is cancelled");
+                break;
+            }
+        };
         reconciler
             .metrics
             .reconcile_time
@@ -245,12 +273,12 @@ pub async fn run<A: AzurePort + 'static>(
             })
             .inc();
 
-        let drift = drift_interval(&reconciler, timing.drift_interval);
+        let drift = drift_interval(reconciler, timing.drift_interval);
         // A retry far off never delays the drift check.
         let timer = wait.map_or(drift, |w| w.min(drift));
         let drift_due = wait.is_none_or(|w| drift <= w);
         tokio::select! {
-            _ = shutdown.changed() => break,
+            _ = stop.wait_for(|v| *v) => break,
             Some(()) = triggers.recv() => {
                 // Coalesce: wait for a quiet window, taking every trigger that arrives in it,
                 // but never longer than a few windows: a long stream of changes (a burst of
@@ -270,23 +298,20 @@ pub async fn run<A: AzurePort + 'static>(
                 cause = if drift_due { Cause::Drift } else { Cause::Retry };
             }
         }
-        if *shutdown.borrow() {
+        if *stop.borrow() {
             break;
         }
     }
-    drivers.abort();
     tracing::info!("controller stopped");
 }
 
+/// The drift interval: the AksNetwork's `spec.reconcile.driftCheckInterval` when set, else
+/// the operator's `--drift-interval`.
 fn drift_interval<A>(reconciler: &Reconciler<A>, default: Duration) -> Duration {
     reconciler
         .networks
         .get(&reflector::ObjectRef::new(&reconciler.settings.network))
-        .and_then(|n| {
-            n.spec
-                .reconcile
-                .as_ref()
-                .map(|r| Duration::from(r.drift_check_interval))
-        })
+        .and_then(|n| n.spec.reconcile.as_ref()?.drift_check_interval)
+        .map(Duration::from)
         .unwrap_or(default)
 }

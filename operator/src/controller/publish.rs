@@ -267,17 +267,25 @@ impl Publisher {
         reason: &str,
         note: &str,
     ) {
+        let note: String = note.chars().take(1000).collect();
         let ev = Event {
             type_,
             reason: reason.to_string(),
-            note: Some(note.chars().take(1000).collect()),
-            action: "Reconcile".into(),
+            action: event_action(&note),
+            note: Some(note),
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&ev, &object.object_ref(&())).await {
             tracing::warn!(error = %e, "could not publish an Event");
         }
     }
+}
+
+/// The Event's `action`: `Reconcile` and a digest of the note. kube's recorder counts an Event
+/// again (`series`) when reason and action repeat, keeping the first note; with the note's
+/// digest in the action, a different note is its own Event and only the same note is counted.
+fn event_action(note: &str) -> String {
+    format!("Reconcile-{:016x}", super::fingerprint(note))
 }
 
 /// The reason of a Service that waits for Azure.
@@ -361,4 +369,25 @@ pub fn tally(desired: &Desired) -> (usize, usize, usize) {
             ServiceOutcome::Rejected { .. } => (s, w, r + 1),
             ServiceOutcome::Released => (s, w, r),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_action;
+
+    #[test]
+    fn each_note_is_its_own_event_and_a_repeated_note_is_counted() {
+        assert_eq!(
+            event_action("put loadBalancer a"),
+            event_action("put loadBalancer a")
+        );
+        assert_ne!(
+            event_action("put loadBalancer a"),
+            event_action("put loadBalancer b")
+        );
+        assert!(
+            event_action("x").len() <= 128,
+            "an Event's action is at most 128 characters"
+        );
+    }
 }

@@ -553,7 +553,8 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         );
         let observed = self.azure.observe(&request).await?;
         let desired = plan::teardown(&network.spec, &observed);
-        if !self.settings.dry_run {
+        // `policy: observe` never writes, not even on the way out.
+        if !self.observe_only(network) {
             for op in diff(&desired, &observed) {
                 tracing::info!(op = %op.describe(), "tearing down");
                 self.azure.apply(&op).await?;
