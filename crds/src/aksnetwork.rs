@@ -706,14 +706,11 @@ pub struct ReconcileSpec {
     #[serde(default)]
     pub policy: ReconcilePolicy,
 
-    /// How often Azure is re-read to repair drift (at least 30s).
-    #[serde(default = "default_drift_interval")]
+    /// How often Azure is re-read to repair drift (at least 30s). When unset, the operator's
+    /// `--drift-interval` applies (default 5m); when set, it wins over the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("duration(self) >= duration('30s')").message("must be at least 30s"))]
-    pub drift_check_interval: kube::core::Duration,
-}
-
-fn default_drift_interval() -> kube::core::Duration {
-    kube::core::Duration::from(std::time::Duration::from_secs(300))
+    pub drift_check_interval: Option<kube::core::Duration>,
 }
 
 /// Reconcile policy.

@@ -5,10 +5,12 @@ use serde_json::Value;
 
 use crate::AksNetwork;
 
-/// Where the generated CRD YAML is checked in, relative to the workspace root.
-pub const OUTPUT_PATHS: [&str; 2] = [
+/// Where the generated CRD YAML is checked in, relative to the workspace root: the CRD crate,
+/// kustomize's base and the Helm chart.
+pub const OUTPUT_PATHS: [&str; 3] = [
     "crds/aksnet.io_aksnetworks.yaml",
     "config/crd/bases/aksnet.io_aksnetworks.yaml",
+    "charts/aksnet/files/aksnet.io_aksnetworks.yaml",
 ];
 
 /// Failures of rendering the CRD.

@@ -78,9 +78,9 @@ pub fn validate(spec: &AksNetworkSpec) -> Vec<FieldError> {
         validate_security_group(&mut e, nsg);
     }
     validate_route_table(&mut e, spec);
-    if let Some(r) = &spec.reconcile {
+    if let Some(interval) = spec.reconcile.as_ref().and_then(|r| r.drift_check_interval) {
         e.check(
-            r.drift_check_interval >= std::time::Duration::from_secs(30),
+            interval >= std::time::Duration::from_secs(30),
             "spec.reconcile.driftCheckInterval",
             "must be at least 30s",
         );

@@ -606,8 +606,8 @@ async fn crd_installs_with_server_side_apply_and_every_sample_is_accepted() -> a
         [
             "AksNetwork/azurecni",
             "AksNetwork/cilium",
+            "AksNetwork/default",
             "AksNetwork/egress-firewall",
-            "AksNetwork/kubenet",
             "AksNetwork/overlay"
         ]
     );
