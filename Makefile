@@ -10,6 +10,9 @@ K8S_MINOR := $(word 2,$(subst ., ,$(K8S_VERSION)))
 BIN := $(CURDIR)/.bin
 TESTENV := $(BIN)/testenv
 TESTENV_SRC := $(wildcard e2e/testenv/*.go) e2e/testenv/go.mod e2e/testenv/go.sum
+KSTATUS := $(BIN)/kstatus
+KSTATUS_SRC := $(wildcard e2e/kstatus/*.go) e2e/kstatus/go.mod e2e/kstatus/go.sum
+HELM := $(BIN)/helm
 GO_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 \
@@ -20,16 +23,36 @@ KUBECTL ?= $(shell d=$$(dirname "$$(readlink -f "$$(command -v kubectl)")" 2>/de
 	ls "$$d"/kubectl.1.* 2>/dev/null | sort -V | tail -n 1 | grep . || echo kubectl)
 export KUBECTL
 export AKSNET_TESTENV_BIN := $(TESTENV)
+export AKSNET_KSTATUS_BIN := $(KSTATUS)
+export AKSNET_HELM_BIN := $(HELM)
 CARGO ?= cargo
 
-.PHONY: build test test-python unit run bench testenv fmt lint crds crds-check clean
+# The release: the workspace version, and the image named by it (never `latest`).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+MANIFEST_IMAGE_REPO := ghcr.io/aksnet/aksnet-operator
+IMAGE_REPO ?= $(MANIFEST_IMAGE_REPO)
+IMAGE ?= $(IMAGE_REPO):$(VERSION)
+IMAGE_ARCHIVE := $(CURDIR)/dist/aksnet-operator-$(VERSION).oci.tar
+GO_ENV := GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
+
+.PHONY: build test test-python test-image unit run bench testenv fmt lint crds crds-check clean \
+	image release-manifests deploy undeploy
 VENV := $(CURDIR)/.venv
 PY_REQUIREMENTS := e2e/azure-mock/tests/python/requirements.txt
 
 build: testenv ## Build the workspace and the test API server
 	$(CARGO) build --workspace --all-targets
 
-testenv: $(TESTENV) ## Build the real kube-apiserver + embedded etcd used by tests
+testenv: $(TESTENV) $(KSTATUS) $(HELM) ## Build the tools of the tests from Go modules: kube-apiserver + etcd, Flux's kstatus, helm
+
+$(HELM): e2e/helm/go.mod e2e/helm/go.sum
+	@mkdir -p $(BIN)
+	cd e2e/helm && $(GO_ENV) go build -trimpath -o $(HELM) helm.sh/helm/v4/cmd/helm
+
+$(KSTATUS): $(KSTATUS_SRC)
+	@mkdir -p $(BIN)
+	cd e2e/kstatus && $(GO_ENV) go build -trimpath -o $(KSTATUS) .
 
 $(TESTENV): $(TESTENV_SRC)
 	@mkdir -p $(BIN)
@@ -37,14 +60,43 @@ $(TESTENV): $(TESTENV_SRC)
 		go build -trimpath -ldflags "$(GO_LDFLAGS)" -o $(TESTENV) .
 	@touch $(TESTENV)
 
-test: testenv $(VENV)/.installed ## Unit, property and end-to-end tests (Rust and the Python SDK suite)
+test: testenv $(VENV)/.installed ## Unit, property and end-to-end tests (Rust, the Python SDK suite, the image)
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) test-python
+	$(MAKE) test-image
 
 test-python: $(VENV)/.installed ## azure-mock conformance with the official Python Azure SDKs
 	$(CARGO) build -q --workspace --all-targets
 	cd e2e/azure-mock/tests/python && AZURE_MOCK_BIN=$(CURDIR)/target/debug/azure-mock \
 		$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+test-image: image ## Read the image archive back: config, labels, and the binary of its layer run with --version
+	cd e2e/imagebuild && AKSNET_IMAGE_ARCHIVE=$(IMAGE_ARCHIVE) AKSNET_VERSION=$(VERSION) $(GO_ENV) go test -count=1 ./...
+
+image: ## OCI image archive dist/aksnet-operator-<version>.oci.tar, built without a container engine
+	$(CARGO) build --locked --profile image -p aksnet-operator
+	cd e2e/imagebuild && $(GO_ENV) go run . --binary $(CURDIR)/target/image/aksnet-operator \
+		--out $(IMAGE_ARCHIVE) --tag $(IMAGE) --version $(VERSION) --revision $(REVISION)
+	@echo "wrote $(IMAGE_ARCHIVE) ($(IMAGE)); load it with: skopeo copy oci-archive:$(IMAGE_ARCHIVE) docker://$(IMAGE)"
+
+release-manifests: ## dist/install.yaml: the CRD, RBAC and operator of this version in one file
+	@mkdir -p dist
+	$(KUBECTL) kustomize config/default | sed 's|image: $(MANIFEST_IMAGE_REPO):.*|image: $(IMAGE)|' > dist/install.yaml
+	@grep -q 'image: $(IMAGE)$$' dist/install.yaml || { echo "dist/install.yaml does not name $(IMAGE)"; exit 1; }
+	@echo "wrote dist/install.yaml for $(IMAGE)"
+
+deploy: ## Install the operator on the current kubectl context (server-side apply of config/default)
+	$(KUBECTL) apply --server-side -k config/default
+
+UNDEPLOY_TIMEOUT ?= 10m
+undeploy: ## Uninstall in an order that tears Azure down: AksNetworks first, then the operator and its CRD
+	@if $(KUBECTL) get crd aksnetworks.aksnet.io >/dev/null 2>&1; then \
+		echo "1/2 deleting every AksNetwork; the running operator tears its Azure resources down"; \
+		$(KUBECTL) delete aksnetworks.aksnet.io --all --wait --timeout=$(UNDEPLOY_TIMEOUT); \
+	fi
+	@echo "2/2 deleting the operator, its RBAC and the CRD"
+	$(KUBECTL) delete -k config/default --ignore-not-found --wait=false
+	$(KUBECTL) wait --for=delete crd/aksnetworks.aksnet.io --timeout=$(UNDEPLOY_TIMEOUT)
 
 $(VENV)/.installed: $(PY_REQUIREMENTS)
 	python3 -m venv $(VENV)
@@ -64,11 +116,11 @@ bench: testenv ## The operator against azure-mock and the real API server: burst
 
 fmt: ## Format the Rust and Go code
 	$(CARGO) fmt --all
-	gofmt -w e2e/testenv
+	gofmt -w e2e/testenv e2e/kstatus e2e/imagebuild
 
 lint: ## Formatting, clippy with warnings as errors, go vet, and CRD drift
 	$(CARGO) fmt --all -- --check
-	@test -z "$$(gofmt -l e2e/testenv)" || { gofmt -l e2e/testenv; echo "gofmt: run make fmt"; exit 1; }
+	@test -z "$$(gofmt -l e2e/testenv e2e/kstatus e2e/imagebuild)" || { gofmt -l e2e/testenv e2e/kstatus e2e/imagebuild; echo "gofmt: run make fmt"; exit 1; }
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@! $(CARGO) tree -q -p aksnet-core -e normal --prefix none | grep -E '^(tokio|kube-client|kube-runtime|azure_[a-z_]+|hyper) ' \
 		|| { echo "aksnet-core must not depend on tokio, a Kubernetes client or the Azure SDK"; exit 1; }
