@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -295,7 +295,7 @@ impl Elector {
     async fn run(self) {
         let s = self.settings.clone();
         let config = watcher::Config::default().fields(&format!("metadata.name={}", s.name));
-        let mut events = watcher(self.api.clone(), config).boxed();
+        let mut events = watcher(self.api.clone(), config).default_backoff().boxed();
         let mut seen = Seen::default();
         let mut said_waiting = false;
         loop {
@@ -327,8 +327,14 @@ impl Elector {
                 tokio::select! {
                     _ = tokio::time::sleep_until(wake) => break,
                     event = events.next() => {
-                        let Some(Ok(watcher::Event::Apply(lease) | watcher::Event::InitApply(lease))) = event else {
-                            continue;
+                        let lease = match event {
+                            Some(Ok(watcher::Event::Apply(l) | watcher::Event::InitApply(l))) => l,
+                            Some(_) => continue,
+                            // The watch ended: renewals alone keep going.
+                            None => {
+                                tokio::time::sleep_until(wake).await;
+                                break;
+                            }
                         };
                         let spec = lease.spec.unwrap_or_default();
                         seen.note(&spec);
