@@ -414,6 +414,9 @@ mod tests {
             ("--writes-per-second", "0"),
             ("--writes-per-second", "fast"),
             ("--write-burst", "lots"),
+            ("--lease-duration", "1s"),
+            ("--lease-duration", "soon"),
+            ("--log-format", "xml"),
         ] {
             let err = Args::try_parse_from(["aksnet-operator", flag, value])
                 .expect_err("bad write settings");
