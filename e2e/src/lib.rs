@@ -27,3 +27,18 @@ pub fn kubectl(kubeconfig: &Path) -> std::process::Command {
     cmd.arg("--kubeconfig").arg(kubeconfig);
     cmd
 }
+
+/// Run kubectl with `args` in the repository root; panics with its stderr unless it succeeds.
+pub fn kubectl_ok(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = kubectl(kubeconfig)
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

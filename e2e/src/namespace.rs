@@ -26,3 +26,22 @@ pub async fn create_unique(client: &kube::Client, prefix: &str) -> Result<String
         .await?;
     Ok(name)
 }
+
+/// Creates namespace `name` unless it exists (fixed names, e.g. `aksnet-system`).
+pub async fn ensure(client: &kube::Client, name: &str) -> Result<(), kube::Error> {
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    match Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -2,8 +2,6 @@
 //! server, and the RBAC grants exactly what the operator needs.
 
 use aksnet_e2e::{TestCluster, kubectl, repo_root};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
 
 fn run(args: &[&str]) -> (bool, String) {
     let cluster = TestCluster::shared();
@@ -22,17 +20,9 @@ fn run(args: &[&str]) -> (bool, String) {
 
 async fn ensure_namespace() {
     let client = TestCluster::shared().client().await.expect("client");
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "aksnet-system"}}))
-            .expect("ns");
-    match Api::<Namespace>::all(client)
-        .create(&PostParams::default(), &ns)
+    aksnet_e2e::namespace::ensure(&client, "aksnet-system")
         .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 409 => {}
-        Err(e) => panic!("namespace: {e}"),
-    }
+        .expect("namespace");
 }
 
 #[tokio::test]

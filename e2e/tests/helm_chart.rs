@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use aksnet_e2e::{TestCluster, kubectl, repo_root};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
 use serde_json::Value;
 
 /// Run a command in the repository; its stdout, or the failure with stderr.
@@ -96,17 +94,9 @@ fn default_values_render_the_objects_of_config_default() {
 async fn the_chart_passes_a_server_side_dry_run_and_its_values_reach_the_objects() {
     let cluster = TestCluster::shared();
     let client = cluster.client().await.expect("client");
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "aksnet-system"}}))
-            .expect("namespace");
-    match Api::<Namespace>::all(client)
-        .create(&PostParams::default(), &ns)
+    aksnet_e2e::namespace::ensure(&client, "aksnet-system")
         .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 409 => {}
-        Err(e) => panic!("namespace: {e}"),
-    }
+        .expect("namespace");
     let rendered = render(&[
         "replicas=3",
         "network=prod",

@@ -8,7 +8,7 @@ use aksnet_e2e::operator::{
     OperatorOptions, OperatorProcess, TEST_LOG_FILTER, free_port, impersonating_kubeconfig,
 };
 use aksnet_e2e::scenario::{eventually, ingress_ip, kubenet_network, lb_service};
-use aksnet_e2e::{TestCluster, kubectl, manifests, namespace, nodes, repo_root};
+use aksnet_e2e::{TestCluster, kubectl_ok, manifests, namespace, nodes, repo_root};
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
@@ -23,29 +23,18 @@ const RG: &str = "rg-uninstall";
 async fn undeploy_tears_azure_down_before_removing_the_operator_and_leaves_nothing_stuck() {
     let cluster = TestCluster::shared();
     let client = cluster.client().await.expect("client");
-    let install = kubectl(cluster.kubeconfig())
-        .args(["apply", "--server-side", "-k", "config/default"])
-        .current_dir(repo_root())
-        .output()
-        .expect("kubectl");
-    assert!(
-        install.status.success(),
-        "{}",
-        String::from_utf8_lossy(&install.stderr)
+    kubectl_ok(
+        cluster.kubeconfig(),
+        &["apply", "--server-side", "-k", "config/default"],
     );
-    let out = kubectl(cluster.kubeconfig())
-        .args([
+    kubectl_ok(
+        cluster.kubeconfig(),
+        &[
             "wait",
             "--for=condition=Established",
             "crd/aksnetworks.aksnet.io",
             "--timeout=30s",
-        ])
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
 
     let mock = MockAzure::start(azure_mock::Config::default())
