@@ -64,6 +64,8 @@ pub struct JournalWrite {
     pub path: String,
     /// The client id whose token it carried.
     pub caller: String,
+    /// The HTTP status the mock answered.
+    pub status: u16,
 }
 
 /// A running azure-mock.
@@ -247,6 +249,10 @@ impl MockAzure {
                     method: method.to_string(),
                     path: path.to_string(),
                     caller: e["caller"].as_str().unwrap_or_default().to_string(),
+                    status: e["status"]
+                        .as_u64()
+                        .and_then(|s| u16::try_from(s).ok())
+                        .unwrap_or(0),
                 })
             })
             .collect())

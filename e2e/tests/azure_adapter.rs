@@ -55,6 +55,7 @@ fn observe_request() -> ObserveRequest {
         route_table: Some("aks-rt".into()),
         vnet: Some((RG.into(), "aks-vnet".into())),
         ip_prefixes: Vec::new(),
+        location: Some("westeurope".into()),
     }
 }
 
@@ -132,6 +133,9 @@ async fn adapter_converges_keeps_foreign_objects_and_repairs_drift() {
     let (observed, desired, applied) = converge(&azure, &services, &nodes).await;
     assert!(applied >= 5, "PIPs, two LBs, NSG, route table: {applied}");
     assert!(desired.pending.is_empty());
+    // The region's public IP quota is read with the rest (ARM's network usages).
+    let quota = observed.public_ip_quota.expect("quota read");
+    assert_eq!((quota.used, quota.limit), (observed.public_ips.len(), 1000));
 
     let public = observed.load_balancer("kubernetes").expect("public LB");
     assert_eq!(public.rules.len(), 1);

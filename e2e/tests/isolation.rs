@@ -329,8 +329,9 @@ async fn a_quota_refusal_costs_only_the_services_it_hits() {
         for name in ["q1", "q2", "q3", "q4"] {
             match service_condition(&world.services, name).await {
                 Some((s, _, _)) if s == "True" => served += 1,
-                Some((_, r, m)) if r == "PublicIPCountLimitReached" => {
-                    assert!(m.contains("public IP"), "{m}");
+                // The plan reads the quota (ARM's usages) and refuses before Azure would.
+                Some((_, r, m)) if r == "AzureLimitReached" => {
+                    assert!(m.contains("public IP addresses"), "{m}");
                     refused += 1;
                 }
                 _ => {}
@@ -340,6 +341,19 @@ async fn a_quota_refusal_costs_only_the_services_it_hits() {
     })
     .await;
     assert_eq!(served, 2, "the quota holds two Services' public IPs");
+    let refused_writes: Vec<_> = world
+        .mock
+        .writes_by_caller()
+        .await
+        .expect("journal")
+        .into_iter()
+        .filter(|w| w.status >= 400)
+        .map(|w| format!("{} {} {}", w.status, w.method, w.path))
+        .collect();
+    assert!(
+        refused_writes.is_empty(),
+        "nothing over the quota is sent: {refused_writes:?}"
+    );
     let stalled = world.network_condition("Stalled").await;
     assert!(
         stalled.as_ref().is_none_or(|(s, _, _)| s == "False"),

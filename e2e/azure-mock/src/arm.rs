@@ -20,6 +20,7 @@ use crate::schema;
 use crate::server::base_url;
 use crate::state::{IgnoredProperties, Shared, State as MockState};
 use crate::store;
+use crate::usages;
 
 /// What one request asked for, parsed.
 struct Req<'a> {
@@ -144,7 +145,8 @@ fn subscription(path: &ArmPath) -> &str {
         | ArmPath::Resource { sub, .. }
         | ArmPath::ChildList { sub, .. }
         | ArmPath::Child { sub, .. }
-        | ArmPath::Operation { sub, .. } => sub,
+        | ArmPath::Operation { sub, .. }
+        | ArmPath::Usages { sub, .. } => sub,
     }
 }
 
@@ -237,6 +239,14 @@ fn dispatch(s: &mut MockState, path: ArmPath, req: &Req) -> ArmResult<Response> 
         } => {
             api_version::check(req.api_version(), NETWORK_VERSIONS, "operations")?;
             operation(s, &sub, &location, &id, result, req)
+        }
+        ArmPath::Usages { sub, location } => {
+            api_version::check(req.api_version(), NETWORK_VERSIONS, "usages")?;
+            if *m != Method::GET {
+                return Err(method_not_allowed(m));
+            }
+            let items = usages::list(&s.data, &s.config.limits, &sub, &location);
+            Ok(page(items, req, s.config.page_size))
         }
         ArmPath::ResourceGroups { sub } => {
             api_version::check(
@@ -642,7 +652,7 @@ fn resource(
                 name,
                 existing: existing.as_ref(),
                 api_version: version,
-                limits: &s.config.limits,
+                config: &s.config,
             };
             let resource = normalize::normalize(&put, body)?;
             Ok(with_ignored(
@@ -746,7 +756,7 @@ fn child_resource(
                 name: parent["name"].as_str().unwrap_or(name).to_string(),
                 existing: Some(&parent),
                 api_version: version,
-                limits: &s.config.limits,
+                config: &s.config,
             };
             let resource = normalize::normalize(&put, new_parent)?;
             let segment = child.segment;
@@ -785,7 +795,7 @@ fn child_resource(
                 name: parent["name"].as_str().unwrap_or(name).to_string(),
                 existing: Some(&parent),
                 api_version: version,
-                limits: &s.config.limits,
+                config: &s.config,
             };
             let mut resource = normalize::normalize(&put, new_parent)?;
             stamp_etag(&mut resource, &new_etag());

@@ -1,6 +1,9 @@
 //! How the mock behaves: limits, throttling budget, long-running operation timing, paging.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
+
+use ipnet::Ipv4Net;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +22,8 @@ pub struct Limits {
     pub frontends_per_load_balancer: usize,
     /// Health probes per load balancer (Azure: 1,000).
     pub probes_per_load_balancer: usize,
-    /// Public IP addresses per subscription (Azure default quota: 1,000).
+    /// Public IP addresses per subscription and region (Azure default quota: 1,000), also
+    /// served as the `PublicIPAddresses` usage.
     pub public_ips_per_subscription: usize,
     /// Source or destination address prefixes, or source or destination port ranges, summed
     /// over the rules of one NSG, each kind on its own (Azure: 4,000).
@@ -62,6 +66,22 @@ pub struct Config {
     pub page_size: usize,
     /// Where state is persisted; in memory only when `None`.
     pub data_dir: Option<PathBuf>,
+    /// Where public IPv4 addresses come from, in order (documentation and benchmarking
+    /// ranges by default: never routable).
+    pub public_ipv4_pools: Vec<Ipv4Net>,
+}
+
+/// The default public IPv4 pools: TEST-NET-3 and TEST-NET-1 (RFC 5737), then the
+/// benchmarking range 198.18.0.0/15 (RFC 2544), about 131,000 addresses in all.
+pub fn default_public_ipv4_pools() -> Vec<Ipv4Net> {
+    [
+        Ipv4Net::new(Ipv4Addr::new(203, 0, 113, 0), 24),
+        Ipv4Net::new(Ipv4Addr::new(192, 0, 2, 0), 24),
+        Ipv4Net::new(Ipv4Addr::new(198, 18, 0, 0), 15),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 impl Default for Config {
@@ -74,6 +94,7 @@ impl Default for Config {
             throttle_window: Duration::from_secs(3600),
             page_size: 100,
             data_dir: None,
+            public_ipv4_pools: default_public_ipv4_pools(),
         }
     }
 }

@@ -126,6 +126,9 @@ pub enum ArmPath {
         child: &'static ChildKind,
         child_name: String,
     },
+    /// `/subscriptions/{sub}/providers/Microsoft.Network/locations/{location}/usages`: the
+    /// subscription's network resource counts and quotas in a region.
+    Usages { sub: String, location: String },
     /// A long-running operation's status (`result` false: `operations/`, true: `operationResults/`).
     Operation {
         sub: String,
@@ -188,6 +191,12 @@ pub fn parse(path: &str) -> Option<ArmPath> {
     }
     if !(is(2, "providers") && is(3, NETWORK)) {
         return None;
+    }
+    if is(4, "locations") && is(6, "usages") && segs.len() == 7 {
+        return Some(ArmPath::Usages {
+            sub,
+            location: s(5),
+        });
     }
     if is(4, "locations") && segs.len() == 8 {
         let result = is(6, "operationResults");
@@ -298,6 +307,13 @@ mod tests {
                 "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/x/nope"
             ),
             None
+        );
+        assert_eq!(
+            parse("/subscriptions/s/providers/Microsoft.Network/locations/westeurope/usages"),
+            Some(ArmPath::Usages {
+                sub: "s".into(),
+                location: "westeurope".into()
+            })
         );
         assert_eq!(parse("/other"), None);
     }

@@ -22,8 +22,9 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod usages;
 
-pub use config::{Config, Limits};
+pub use config::{Config, Limits, default_public_ipv4_pools};
 pub use server::{MockServer, ServeError, Tls};
 
 /// The current time in RFC 3339, as ARM writes timestamps.

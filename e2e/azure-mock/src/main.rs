@@ -50,9 +50,13 @@ struct Args {
     /// Rules per load balancer.
     #[arg(long, default_value_t = 1500)]
     rules_per_load_balancer: usize,
-    /// Public IPs per subscription.
+    /// Public IPs per subscription and region (the quota; also served as a usage).
     #[arg(long, default_value_t = 1000)]
     public_ips_per_subscription: usize,
+    /// Where public IPv4 addresses come from, in order (repeat the flag; default
+    /// 203.0.113.0/24, 192.0.2.0/24, 198.18.0.0/15).
+    #[arg(long = "public-ip-pool", value_name = "CIDR")]
+    public_ip_pools: Vec<ipnet::Ipv4Net>,
     /// Address prefixes (or port ranges) of one kind summed over an NSG's rules.
     #[arg(long, default_value_t = 4000)]
     addresses_or_ports_per_nsg: usize,
@@ -82,6 +86,11 @@ async fn main() -> std::process::ExitCode {
         throttle_window: Duration::from_secs(args.throttle_window_secs),
         page_size: args.page_size,
         data_dir: args.data_dir,
+        public_ipv4_pools: if args.public_ip_pools.is_empty() {
+            azure_mock::default_public_ipv4_pools()
+        } else {
+            args.public_ip_pools
+        },
     };
     let tls = match (args.tls_cert, args.tls_key, args.tls_self_signed) {
         (Some(cert), Some(key), _) => Some(Tls::Files { cert, key }),

@@ -7,7 +7,7 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::config::Limits;
+use crate::config::Config;
 use crate::error::{ArmError, ArmResult};
 use crate::ids::Kind;
 use crate::json;
@@ -28,8 +28,8 @@ pub struct Put<'a> {
     pub existing: Option<&'a Value>,
     /// The request's api-version.
     pub api_version: &'a str,
-    /// Azure limits in force.
-    pub limits: &'a Limits,
+    /// The mock's settings: Azure limits in force, address pools.
+    pub config: &'a Config,
 }
 
 /// Validates a PUT body and returns the resource to store (without its etag).

@@ -1025,3 +1025,79 @@ async fn internal_frontends_take_addresses_no_backend_holds() {
     assert_eq!(private_ip(&second), "10.0.0.7");
     env.assert_nothing_ignored().await;
 }
+
+#[tokio::test]
+async fn public_ip_pool_quota_per_region_and_usages() {
+    // A pool of two addresses and a quota of three public IPs per region.
+    let env = Env::start(Config {
+        limits: Limits {
+            public_ips_per_subscription: 3,
+            ..Limits::default()
+        },
+        public_ipv4_pools: vec!["198.18.0.0/30".parse().expect("cidr")],
+        ..Config::default()
+    })
+    .await;
+    let pips = env.net.public_ip_addresses_client();
+    let mut addresses = Vec::new();
+    for name in ["a", "b"] {
+        let created = pips
+            .create_or_update(RG, name, pip_body("Standard"), SUB)
+            .await
+            .expect("create");
+        addresses.extend(created.properties.and_then(|p| p.ip_address));
+    }
+    assert_eq!(
+        addresses,
+        ["198.18.0.1", "198.18.0.2"],
+        "the pool, in order"
+    );
+    let err = pips
+        .create_or_update(RG, "c", pip_body("Standard"), SUB)
+        .await
+        .expect_err("the pool is empty");
+    assert_eq!(
+        error_code(&err),
+        (400, "PublicIPAddressAllocationFailed".into())
+    );
+    // A dynamic (Basic) address needs none, and the quota counts it.
+    let basic = model::<models::PublicIpAddress>(
+        json!({"location": "westeurope", "sku": {"name": "Basic"}, "properties": {"publicIPAllocationMethod": "Dynamic"}}),
+    );
+    pips.create_or_update(RG, "d", basic.clone(), SUB)
+        .await
+        .expect("dynamic");
+    let err = pips
+        .create_or_update(RG, "e", basic.clone(), SUB)
+        .await
+        .expect_err("over the quota");
+    assert_eq!(error_code(&err), (400, "PublicIPCountLimitReached".into()));
+    // The quota is per region.
+    let mut elsewhere = json!(basic);
+    elsewhere["location"] = json!("northeurope");
+    pips.create_or_update(RG, "f", model::<models::PublicIpAddress>(elsewhere), SUB)
+        .await
+        .expect("another region has its own quota");
+
+    let usages: Vec<models::Usage> = env
+        .net
+        .usages_client()
+        .list("westeurope", SUB)
+        .into_stream()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flat_map(|page| page.expect("usages page").value)
+        .collect();
+    let usage = |name: &str| {
+        usages
+            .iter()
+            .find(|u| u.name.value.as_deref() == Some(name))
+            .map(|u| (u.current_value, u.limit))
+    };
+    assert_eq!(usage("PublicIPAddresses"), Some((3, 3)));
+    assert_eq!(usage("StaticPublicIPAddresses"), Some((2, 3)));
+    assert_eq!(usage("StandardSkuPublicIpAddresses"), Some((2, 3)));
+    assert_eq!(usage("LoadBalancers"), Some((0, 1000)));
+    env.assert_nothing_ignored().await;
+}

@@ -68,6 +68,19 @@ pub const ALLOWED_IP_RANGES: &str = "service.beta.kubernetes.io/azure-allowed-ip
 pub const SOURCE_RANGES: &str = "service.beta.kubernetes.io/load-balancer-source-ranges";
 /// `"true"`: share NSG rules with other Services that admit the same ports from the same sources.
 pub const SHARED_SECURITY_RULE: &str = "service.beta.kubernetes.io/azure-shared-securityrule";
+/// `"true"`: one rule per family for every port and protocol (internal load balancers only).
+pub const HA_PORTS: &str =
+    "service.beta.kubernetes.io/azure-load-balancer-enable-high-availability-ports";
+/// IP tags of the public IP aksnet creates: `RoutingPreference=Internet,FirstPartyUsage=/x`.
+pub const PIP_IP_TAGS: &str = "service.beta.kubernetes.io/azure-pip-ip-tags";
+/// More addresses the Service's NSG rules admit traffic to, comma-separated.
+pub const ADDITIONAL_PUBLIC_IPS: &str = "service.beta.kubernetes.io/azure-additional-public-ips";
+/// `"true"`: deny every other source to the Service's addresses and ports.
+pub const DENY_ALL_EXCEPT_SOURCE_RANGES: &str =
+    "service.beta.kubernetes.io/azure-deny-all-except-load-balancer-source-ranges";
+/// `"true"`: aksnet writes no NSG rule for the Service.
+pub const DISABLE_NSG_RULE: &str =
+    "service.beta.kubernetes.io/azure-disable-load-balancer-nsg-rule";
 
 /// The address annotation of a family (`azure-load-balancer-ipv4` or `-ipv6`).
 pub fn address_annotation(family: Family) -> &'static str {
@@ -95,12 +108,7 @@ pub fn pip_prefix_annotation(family: Family) -> &'static str {
 
 /// Cloud-provider annotations aksnet does not implement yet: a Service using one is rejected
 /// (rather than served without what it asks for, e.g. a deny-all rule).
-pub const UNSUPPORTED: [&str; 7] = [
-    "service.beta.kubernetes.io/azure-load-balancer-enable-high-availability-ports",
-    "service.beta.kubernetes.io/azure-pip-ip-tags",
-    "service.beta.kubernetes.io/azure-additional-public-ips",
-    "service.beta.kubernetes.io/azure-deny-all-except-load-balancer-source-ranges",
-    "service.beta.kubernetes.io/azure-disable-load-balancer-nsg-rule",
+pub const UNSUPPORTED: [&str; 2] = [
     "service.beta.kubernetes.io/azure-load-balancer-configurations",
     "service.beta.kubernetes.io/azure-pls-create",
 ];
@@ -188,6 +196,16 @@ pub struct Annotations {
     pub allowed_service_tags: Vec<String>,
     /// Shared NSG rules.
     pub shared_security_rule: bool,
+    /// High-availability ports: one rule per family, protocol All, port 0.
+    pub ha_ports: bool,
+    /// IP tags of the created public IP, sorted `(type, tag)` pairs.
+    pub pip_ip_tags: Vec<(String, String)>,
+    /// Extra NSG destinations.
+    pub additional_ips: Vec<IpAddr>,
+    /// A deny rule after the allow rules.
+    pub deny_all_except_sources: bool,
+    /// No NSG rules at all.
+    pub disable_nsg_rule: bool,
 }
 
 /// Parse a Service's annotations. `service` (`namespace/name`) is used in errors.
@@ -274,6 +292,11 @@ impl Parser<'_> {
             DISABLE_TCP_RESET => out.disable_tcp_reset = self.boolean(key, v),
             DISABLE_FLOATING_IP => out.disable_floating_ip = self.boolean(key, v),
             SHARED_SECURITY_RULE => out.shared_security_rule = self.boolean(key, v),
+            HA_PORTS => out.ha_ports = self.boolean(key, v),
+            PIP_IP_TAGS => out.pip_ip_tags = self.ip_tags(key, v),
+            ADDITIONAL_PUBLIC_IPS => out.additional_ips = self.ips(key, v),
+            DENY_ALL_EXCEPT_SOURCE_RANGES => out.deny_all_except_sources = self.boolean(key, v),
+            DISABLE_NSG_RULE => out.disable_nsg_rule = self.boolean(key, v),
             ALLOWED_SERVICE_TAGS => out.allowed_service_tags = self.service_tags(key, v),
             ALLOWED_IP_RANGES | SOURCE_RANGES => {
                 if let Some((other, _)) = &out.allowed_ranges {
@@ -460,6 +483,51 @@ impl Parser<'_> {
             }
         }
         tags
+    }
+
+    /// `type=tag` pairs of public IP tags (Azure: `RoutingPreference=Internet`,
+    /// `FirstPartyUsage=/Unprivileged`); a type twice is refused.
+    fn ip_tags(&mut self, key: &str, v: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((kind, tag)) = pair.split_once('=').map(|(k, t)| (k.trim(), t.trim())) else {
+                self.bad(key, format!("{pair:?} is not ipTagType=tag"));
+                continue;
+            };
+            let word = |s: &str, extra: &[char]| {
+                (1..=80).contains(&s.len())
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+            };
+            if !word(kind, &[]) {
+                self.bad(
+                    key,
+                    format!("{kind:?} is not an IP tag type (letters and digits)"),
+                );
+            } else if !word(tag, &['/', '-', '_', '.']) {
+                self.bad(key, format!("{tag:?} is not an IP tag value"));
+            } else if out.iter().any(|(k, _)| k.eq_ignore_ascii_case(kind)) {
+                self.bad(key, format!("IP tag type {kind:?} is given twice"));
+            } else {
+                out.push((kind.to_string(), tag.to_string()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Comma-separated addresses, sorted and without repeats.
+    fn ips(&mut self, key: &str, v: &str) -> Vec<IpAddr> {
+        let mut out = Vec::new();
+        for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item.parse::<IpAddr>() {
+                Ok(ip) => out.push(ip),
+                Err(_) => self.bad(key, format!("{item:?} is not an IP address")),
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     fn probe_protocol(&mut self, key: &str, v: &str) -> Option<ProbeProtocol> {

@@ -160,6 +160,8 @@ pub struct PublicIp {
     pub dns_label: Option<String>,
     /// ARM id of the public IP prefix it is allocated from.
     pub prefix_id: Option<String>,
+    /// IP tags (`ipTagType`, `tag`), sorted.
+    pub ip_tags: Vec<(String, String)>,
     /// Tags, ownership tags included.
     pub tags: Tags,
     /// Server: the allocated address.
@@ -433,6 +435,24 @@ pub struct Observed {
     pub subnets: Option<BTreeMap<String, Vec<String>>>,
     /// Public IP prefixes Services name ([canonical](canonical_id) ARM id → whether it exists).
     pub ip_prefixes: BTreeMap<String, bool>,
+    /// The subscription's public IP quota in the cluster's region, when it was read.
+    pub public_ip_quota: Option<Quota>,
+}
+
+/// A quota of the subscription and how much of it is used (ARM's `usages`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Resources counted now.
+    pub used: usize,
+    /// The most there may be.
+    pub limit: usize,
+}
+
+impl Quota {
+    /// How many more there may be.
+    pub fn room(&self) -> usize {
+        self.limit.saturating_sub(self.used)
+    }
 }
 
 impl Observed {
@@ -500,7 +520,12 @@ impl Observed {
                     .find(|o| ip_key(&o.resource_group, &o.name) == key)
                 {
                     Some(o) => *o = p,
-                    None => self.public_ips.push(p),
+                    None => {
+                        self.public_ips.push(p);
+                        if let Some(q) = &mut self.public_ip_quota {
+                            q.used += 1;
+                        }
+                    }
                 }
             }
             Applied::LoadBalancer(lb) => {
@@ -525,8 +550,14 @@ impl Observed {
                 name,
             } => {
                 let key = ip_key(&resource_group, &name);
+                let before = self.public_ips.len();
                 self.public_ips
                     .retain(|o| ip_key(&o.resource_group, &o.name) != key);
+                if self.public_ips.len() < before
+                    && let Some(q) = &mut self.public_ip_quota
+                {
+                    q.used = q.used.saturating_sub(1);
+                }
             }
         }
     }

@@ -237,6 +237,17 @@ impl Ownership {
         ))
     }
 
+    /// Name of a Service's deny rule (`azure-deny-all-except-load-balancer-source-ranges`):
+    /// `<service prefix>-deny-<PROTO>-<IPv4|IPv6>`, apart from every allow rule's name.
+    pub fn service_deny_rule(
+        &self,
+        service_prefix: &str,
+        protocol: &str,
+        family: Family,
+    ) -> String {
+        self.service_security_rule(&format!("{service_prefix}-deny"), protocol, family, None)
+    }
+
     /// Name of an NSG rule shared by Services with `azure-shared-securityrule`.
     pub fn shared_security_rule(&self, key: &str) -> String {
         self.child(&format!("shared-{}", short_hash(key, 16)))

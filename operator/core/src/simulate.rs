@@ -24,6 +24,9 @@ pub enum Refused {
     /// A public IP still used by a frontend.
     #[error("{0}: public IP in use")]
     InUse(String),
+    /// A public IP past the subscription's quota.
+    #[error("{0}: public IP quota reached")]
+    Quota(String),
     /// Two NSG rules with one priority and direction.
     #[error("{0}: security rules with the same priority and direction")]
     PriorityConflict(String),
@@ -119,6 +122,12 @@ fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
                     state.public_ips[i] = p;
                 }
                 None => {
+                    if let Some(q) = &mut state.public_ip_quota {
+                        if q.room() == 0 {
+                            return Err(Refused::Quota(op.describe()));
+                        }
+                        q.used += 1;
+                    }
                     p.address = Some(address_for(state, &p));
                     p.etag = next_etag(&None);
                     state.public_ips.push(p);
@@ -193,9 +202,15 @@ fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
             if in_use {
                 return Err(Refused::InUse(op.describe()));
             }
+            let before = state.public_ips.len();
             state
                 .public_ips
                 .retain(|p| !(same(&p.resource_group, resource_group) && same(&p.name, name)));
+            if state.public_ips.len() < before
+                && let Some(q) = &mut state.public_ip_quota
+            {
+                q.used = q.used.saturating_sub(1);
+            }
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ mod support;
 
 use aksnet_core::annotations as a;
 use aksnet_core::model::{
-    Distribution, Family, FrontendTarget, LoadBalancer, Observed, ProbeProtocol, Protocol,
+    Access, Distribution, Family, FrontendTarget, LoadBalancer, Observed, ProbeProtocol, Protocol,
 };
 use aksnet_core::naming::TAG_SERVICE;
 use aksnet_core::plan::{Desired, ServiceOutcome};
@@ -797,6 +797,229 @@ fn shared_security_rule_annotation() {
 }
 
 #[test]
+fn high_availability_ports_annotation() {
+    let ha = |name: &str, created: i64, ports: &[(u16, u16)]| {
+        let svc = annotated(service(name, created, ports), a::INTERNAL, "true");
+        annotated(svc, a::HA_PORTS, "true")
+    };
+    let (state, d) = run(&[ha("web", 1, &[(80, 30080), (443, 30443)])]);
+    assert!(planned(&d, "web"), "{:?}", d.services);
+    let ilb = internal_lb(&state).expect("internal LB");
+    assert_eq!(
+        ilb.rules.len(),
+        1,
+        "one rule for every port: {:?}",
+        ilb.rules
+    );
+    let rule = &ilb.rules[0];
+    assert_eq!(
+        (rule.protocol, rule.frontend_port, rule.backend_port),
+        (Protocol::All, 0, 0)
+    );
+    let probe = ilb
+        .probes
+        .iter()
+        .find(|p| Some(&p.name) == rule.probe.as_ref());
+    assert_eq!(probe.map(|p| p.port), Some(30080), "the first port's probe");
+    // The NSG still admits the Service's ports, not every port.
+    let mut ports: Vec<String> = service_rules(&state, "web")
+        .iter()
+        .flat_map(|r| r.destination_ports.clone())
+        .collect();
+    ports.sort();
+    assert_eq!(ports, ["443", "80"]);
+    // An HA ports rule takes its frontend whole: whichever comes second on a shared address
+    // is refused, in either order.
+    let at = |svc: Service| annotated(svc, a::IPV4, "10.224.0.200");
+    let plain = || {
+        at(annotated(
+            service("plain", 2, &[(8080, 30808)]),
+            a::INTERNAL,
+            "true",
+        ))
+    };
+    let (_, d) = run(&[plain(), at(ha("web", 1, &[(80, 30080)]))]);
+    assert!(planned(&d, "web"));
+    assert!(
+        matches!(&rejected(&d, "plain")[0].1, Problem::PortClash { other, .. } if other == "default/web"),
+        "{:?}",
+        d.services
+    );
+    let (_, d) = run(&[at(ha("web", 3, &[(80, 30080)])), plain()]);
+    assert!(planned(&d, "plain"));
+    assert!(
+        matches!(&rejected(&d, "web")[0].1, Problem::PortClash { other, .. } if other == "default/plain"),
+        "{:?}",
+        d.services
+    );
+    check_values_on(
+        annotated(service("web", 1, &[(80, 30080)]), a::INTERNAL, "true"),
+        a::HA_PORTS,
+        &[("true", true), ("false", true), ("yes", false)],
+    );
+}
+
+#[test]
+fn pip_ip_tags_annotation() {
+    let tagged = annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::PIP_IP_TAGS,
+        "RoutingPreference=Internet, FirstPartyUsage=/NonProd",
+    );
+    let (state, d) = run(&[tagged]);
+    assert!(planned(&d, "web"));
+    let pip = state
+        .public_ips
+        .iter()
+        .find(|p| p.tags.contains_key(TAG_SERVICE))
+        .expect("managed PIP");
+    assert_eq!(
+        pip.ip_tags,
+        [
+            ("FirstPartyUsage".to_string(), "/NonProd".to_string()),
+            ("RoutingPreference".into(), "Internet".into())
+        ]
+    );
+    // Azure sets IP tags only at creation: other tags are another public IP.
+    let (plain, _) = run(&[service("web", 1, &[(80, 30080)])]);
+    let plain_pip = plain
+        .public_ips
+        .iter()
+        .find(|p| p.tags.contains_key(TAG_SERVICE))
+        .expect("managed PIP");
+    assert_ne!(plain_pip.name, pip.name);
+    assert!(plain_pip.ip_tags.is_empty());
+    check_values(
+        a::PIP_IP_TAGS,
+        &[
+            ("RoutingPreference=Internet", true),
+            ("RoutingPreference", false),
+            (
+                "RoutingPreference=Internet,routingpreference=Microsoft",
+                false,
+            ),
+            ("=Internet", false),
+            ("Routing Preference=x", false),
+        ],
+    );
+}
+
+#[test]
+fn additional_public_ips_annotation() {
+    let extra = annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::ADDITIONAL_PUBLIC_IPS,
+        "20.30.40.51, 20.30.40.50",
+    );
+    let (state, d) = run(&[extra]);
+    assert!(planned(&d, "web"), "{:?}", d.services);
+    let rules = service_rules(&state, "web");
+    assert_eq!(rules.len(), 1);
+    let frontend_ip = state
+        .public_ips
+        .iter()
+        .find(|p| p.tags.contains_key(TAG_SERVICE))
+        .and_then(|p| p.address.clone())
+        .expect("address");
+    let mut want = vec![frontend_ip, "20.30.40.50".into(), "20.30.40.51".into()];
+    want.sort();
+    assert_eq!(rules[0].destinations, want);
+    // An address aksnet serves for someone else is not an "additional" address.
+    let mut observed = observed_base();
+    observed.public_ips.push(byo_ip("theirs", RG, "20.1.2.3"));
+    let (_, d) = run_on(
+        observed,
+        &[annotated(
+            service("web", 1, &[(80, 30080)]),
+            a::ADDITIONAL_PUBLIC_IPS,
+            "20.1.2.3",
+        )],
+    );
+    let errs = rejected(&d, "web");
+    assert!(
+        matches!(&errs[0], (f, Problem::AddressNotAllowed(m)) if f == a::ADDITIONAL_PUBLIC_IPS && m.contains("theirs")),
+        "{errs:?}"
+    );
+    check_values(
+        a::ADDITIONAL_PUBLIC_IPS,
+        &[
+            ("20.30.40.50", true),
+            ("20.30.40.50,", true),
+            ("nope", false),
+            ("20.30.40.0/24", false),
+            ("2001:db8::1", false),
+        ],
+    );
+}
+
+#[test]
+fn deny_all_except_load_balancer_source_ranges_annotation() {
+    let guarded = annotated(
+        with(
+            service("web", 1, &[(80, 30080)]),
+            json!({"spec": {"loadBalancerSourceRanges": ["10.0.0.0/8"]}}),
+        ),
+        a::DENY_ALL_EXCEPT_SOURCE_RANGES,
+        "true",
+    );
+    let (state, d) = run(&[service("open", 2, &[(8080, 30808)]), guarded]);
+    assert!(planned(&d, "web") && planned(&d, "open"));
+    let nsg = state.security_group.as_ref().expect("NSG");
+    let mine: Vec<_> = nsg
+        .rules
+        .iter()
+        .filter(|r| {
+            r.description
+                .as_deref()
+                .is_some_and(|d| d.contains("default/web"))
+        })
+        .collect();
+    let allow = mine
+        .iter()
+        .find(|r| r.access == Access::Allow)
+        .expect("allow");
+    let deny = mine
+        .iter()
+        .find(|r| r.access == Access::Deny)
+        .expect("deny");
+    assert_eq!(allow.sources, ["10.0.0.0/8"]);
+    assert_eq!(deny.sources, ["*"]);
+    assert_eq!(deny.destinations, allow.destinations);
+    assert_eq!(deny.destination_ports, ["80"]);
+    assert!(
+        deny.priority > allow.priority,
+        "the deny rule comes after the allow rule: {} vs {}",
+        deny.priority,
+        allow.priority
+    );
+    // Other Services are untouched: one allow rule, no deny.
+    let open = service_rules(&state, "open");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].access, Access::Allow);
+    check_values(
+        a::DENY_ALL_EXCEPT_SOURCE_RANGES,
+        &[("true", true), ("false", true), ("1", false)],
+    );
+}
+
+#[test]
+fn disable_load_balancer_nsg_rule_annotation() {
+    let quiet = annotated(
+        service("web", 1, &[(80, 30080)]),
+        a::DISABLE_NSG_RULE,
+        "true",
+    );
+    let (state, d) = run(&[quiet]);
+    assert!(planned(&d, "web"));
+    assert!(service_rules(&state, "web").is_empty());
+    assert_eq!(public_lb(&state).rules.len(), 1, "the Service is served");
+    check_values(
+        a::DISABLE_NSG_RULE,
+        &[("true", true), ("false", true), ("no", false)],
+    );
+}
+
+#[test]
 fn shared_ip_and_port_clash() {
     let mut observed = observed_base();
     observed.public_ips.push(byo_ip("shared", RG, "20.1.2.3"));
@@ -1116,6 +1339,72 @@ fn settings_are_never_silently_dropped() {
             "resource group for a created public IP",
             annotated(web(), a::RESOURCE_GROUP, RG),
             a::RESOURCE_GROUP,
+            conflict,
+        ),
+        (
+            "high-availability ports on a public Service",
+            annotated(web(), a::HA_PORTS, "true"),
+            a::HA_PORTS,
+            conflict,
+        ),
+        (
+            "internal with public IP tags",
+            annotated(internal(), a::PIP_IP_TAGS, "RoutingPreference=Internet"),
+            a::PIP_IP_TAGS,
+            conflict,
+        ),
+        (
+            "public IP tags on a named public IP",
+            annotated(
+                annotated(web(), a::PIP_NAME, "byo"),
+                a::PIP_IP_TAGS,
+                "RoutingPreference=Internet",
+            ),
+            a::PIP_IP_TAGS,
+            conflict,
+        ),
+        (
+            "an additional address of a family the Service lacks",
+            annotated(web(), a::ADDITIONAL_PUBLIC_IPS, "2001:db8::1"),
+            a::ADDITIONAL_PUBLIC_IPS,
+            conflict,
+        ),
+        (
+            "additional addresses with the NSG rules off",
+            annotated(
+                annotated(web(), a::DISABLE_NSG_RULE, "true"),
+                a::ADDITIONAL_PUBLIC_IPS,
+                "20.30.40.50",
+            ),
+            a::ADDITIONAL_PUBLIC_IPS,
+            conflict,
+        ),
+        (
+            "a deny rule with the NSG rules off",
+            annotated(
+                annotated(web(), a::DISABLE_NSG_RULE, "true"),
+                a::DENY_ALL_EXCEPT_SOURCE_RANGES,
+                "true",
+            ),
+            a::DENY_ALL_EXCEPT_SOURCE_RANGES,
+            conflict,
+        ),
+        (
+            "high-availability ports with a port left out",
+            annotated(
+                annotated(
+                    annotated(
+                        service("web", 1, &[(80, 30080), (81, 30081)]),
+                        a::INTERNAL,
+                        "true",
+                    ),
+                    a::HA_PORTS,
+                    "true",
+                ),
+                "service.beta.kubernetes.io/port_81_no_lb_rule",
+                "true",
+            ),
+            "service.beta.kubernetes.io/port_81_no_lb_rule",
             conflict,
         ),
         (

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aksnet_core::diff::{Op, diff};
 use aksnet_core::model::{
-    Distribution, Frontend, FrontendTarget, LbRule, LoadBalancer, Observed, Protocol,
+    Distribution, Frontend, FrontendTarget, LbRule, LoadBalancer, Observed, Protocol, Quota,
 };
 use aksnet_core::naming::{TAG_DELETION_POLICY, TAG_SERVICE};
 use aksnet_core::plan::{EXCLUDE_LABEL, Holds, Limits, PlanInput, ServiceOutcome, plan};
@@ -535,6 +535,17 @@ fn settled(
     nodes: &[k8s_openapi::api::core::v1::Node],
     limits: Limits,
 ) -> aksnet_core::plan::Desired {
+    settled_from(observed_base(), network, services, nodes, limits).0
+}
+
+/// [`settled`] from another Azure state; the plan and the state it left.
+fn settled_from(
+    mut observed: Observed,
+    network: &aksnet_crds::AksNetworkSpec,
+    services: &[k8s_openapi::api::core::v1::Service],
+    nodes: &[k8s_openapi::api::core::v1::Node],
+    limits: Limits,
+) -> (aksnet_core::plan::Desired, Observed) {
     let plan_on = |observed: &aksnet_core::model::Observed| {
         plan(&PlanInput {
             network,
@@ -546,7 +557,6 @@ fn settled(
             holds: &Holds::default(),
         })
     };
-    let mut observed = observed_base();
     for _ in 0..4 {
         let ops = aksnet_core::diff::diff(&plan_on(&observed), &observed);
         if ops.is_empty() {
@@ -554,7 +564,64 @@ fn settled(
         }
         aksnet_core::simulate::apply(&mut observed, &ops).expect("Azure accepts the operations");
     }
-    plan_on(&observed)
+    (plan_on(&observed), observed)
+}
+
+#[test]
+fn public_ip_quota_rejects_newer_services_before_azure_would() {
+    // Five public IPs of others in the region, a quota of eight: the outbound IP and two
+    // Services' public IPs fit, a third does not.
+    let mut observed = observed_base();
+    observed.public_ip_quota = Some(Quota { used: 5, limit: 8 });
+    let net = network();
+    let ns = nodes(1);
+    let svcs: Vec<_> = (0..3)
+        .map(|i| service(&format!("s{i}"), i, &[(80 + i as u16, 30080 + i as u16)]))
+        .collect();
+    let (d, state) = settled_from(observed, &net, &svcs, &ns, Limits::default());
+    assert!(matches!(
+        d.services["default/s0"],
+        ServiceOutcome::Planned { .. }
+    ));
+    assert!(matches!(
+        d.services["default/s1"],
+        ServiceOutcome::Planned { .. }
+    ));
+    let ServiceOutcome::Rejected { errors } = &d.services["default/s2"] else {
+        panic!(
+            "the newest Service is over the quota: {:?}",
+            d.services["default/s2"]
+        );
+    };
+    assert!(
+        matches!(&errors[0].problem, Problem::Limit { what, limit: 8 } if what.contains("public IP addresses")),
+        "{:?}",
+        errors[0].problem
+    );
+    assert_eq!(errors[0].problem.reason(), "AzureLimitReached");
+    assert_eq!(state.public_ip_quota, Some(Quota { used: 8, limit: 8 }));
+    // A Service that names an existing public IP needs no room.
+    let mut named = state.clone();
+    named.public_ips.push(byo_ip("byo", RG, "20.1.2.3"));
+    let mut more = svcs.clone();
+    more.push(annotated(
+        service("byo", 9, &[(90, 30090)]),
+        aksnet_core::annotations::PIP_NAME,
+        "byo",
+    ));
+    let (d, _) = settled_from(named, &net, &more, &ns, Limits::default());
+    assert!(matches!(
+        d.services["default/byo"],
+        ServiceOutcome::Planned { .. }
+    ));
+    // When s0 goes, its public IP is deleted and s2 takes the room.
+    let (d, state) = settled_from(state, &net, &svcs[1..], &ns, Limits::default());
+    assert!(
+        matches!(d.services["default/s2"], ServiceOutcome::Planned { .. }),
+        "{:?}",
+        d.services
+    );
+    assert_eq!(state.public_ip_quota, Some(Quota { used: 8, limit: 8 }));
 }
 
 #[test]

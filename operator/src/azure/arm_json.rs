@@ -158,6 +158,7 @@ pub fn public_ip(v: &Value, resource_group: &str) -> PublicIp {
         zones,
         dns_label: s(v, &["properties", "dnsSettings", "domainNameLabel"]),
         prefix_id: s(v, &["properties", "publicIPPrefix", "id"]),
+        ip_tags: ip_tags(v),
         tags: tags(v),
         address: s(v, &["properties", "ipAddress"]),
         used_by: s(v, &["properties", "ipConfiguration", "id"]),
@@ -195,7 +196,27 @@ pub fn public_ip_body(p: &PublicIp, observed: Option<&Value>) -> Value {
     if let Some(prefix) = &p.prefix_id {
         props.insert("publicIPPrefix".into(), json!({"id": prefix}));
     }
+    if !p.ip_tags.is_empty() {
+        let tags: Vec<Value> = p
+            .ip_tags
+            .iter()
+            .map(|(kind, tag)| json!({"ipTagType": kind, "tag": tag}))
+            .collect();
+        props.insert("ipTags".into(), json!(tags));
+    }
     v
+}
+
+/// A public IP's `ipTags`, sorted.
+fn ip_tags(v: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = v["properties"]["ipTags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t["ipTagType"].as_str()?.into(), t["tag"].as_str()?.into())))
+        .collect();
+    out.sort();
+    out
 }
 
 fn ensure_object<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {

@@ -23,7 +23,7 @@ use super::{AzureError, AzurePort, Fault, ObserveRequest};
 use crate::diff::Op;
 use crate::leader::Fence;
 use crate::metrics::Metrics;
-use crate::model::{Applied, Observed, canonical_id, name_key};
+use crate::model::{Applied, Observed, Quota, canonical_id, name_key};
 
 /// How to reach ARM.
 #[derive(Clone, Debug)]
@@ -216,6 +216,45 @@ impl AzureClient {
     }
 }
 
+impl AzureClient {
+    /// The subscription's public IP quota and usage in `location` (ARM's network `usages`);
+    /// `None` when this identity may not read it (the plan then leaves the quota to Azure).
+    async fn public_ip_quota(&self, location: &str) -> Result<Option<Quota>, AzureError> {
+        let sub = &self.scope.subscription;
+        let mut pages = self
+            .net
+            .usages_client()
+            .list(location, sub.clone())
+            .into_stream();
+        while let Some(page) = pages.next().await {
+            let page = match page.map_err(|e| self.error(&e)) {
+                Ok(p) => p,
+                Err(AzureError::Forbidden(f)) => {
+                    tracing::warn!(code = %f.code, "cannot read the public IP quota; Azure will enforce it");
+                    return Ok(None);
+                }
+                Err(e) => {
+                    let id = format!(
+                        "/subscriptions/{sub}/providers/Microsoft.Network/locations/{location}/usages"
+                    );
+                    return Err(e.on(&id));
+                }
+            };
+            let found = page
+                .value
+                .iter()
+                .find(|u| u.name.value.as_deref() == Some("PublicIPAddresses"));
+            if let Some(u) = found {
+                return Ok(Some(Quota {
+                    used: usize::try_from(u.current_value).unwrap_or(0),
+                    limit: usize::try_from(u.limit).unwrap_or(usize::MAX),
+                }));
+            }
+        }
+        Ok(None)
+    }
+}
+
 impl AzurePort for AzureClient {
     async fn observe(&self, req: &ObserveRequest) -> Result<Observed, AzureError> {
         let sub = &self.scope.subscription;
@@ -338,6 +377,9 @@ impl AzurePort for AzureClient {
             observed
                 .ip_prefixes
                 .insert(canonical_id(id), found.is_some());
+        }
+        if let Some(location) = &req.location {
+            observed.public_ip_quota = self.public_ip_quota(location).await?;
         }
         Ok(observed)
     }

@@ -30,6 +30,8 @@ pub struct ObserveRequest {
     pub vnet: Option<(String, String)>,
     /// ARM ids of public IP prefixes Services name.
     pub ip_prefixes: Vec<String>,
+    /// The region whose public IP quota and usage to read (`None`: not read).
+    pub location: Option<String>,
 }
 
 /// What ARM said when it refused a request: its code, its message and the resource.

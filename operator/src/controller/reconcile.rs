@@ -751,6 +751,7 @@ fn observe_request(network: &AksNetwork, services: &[Service], class: &str) -> O
             vnet.name.clone(),
         )),
         ip_prefixes,
+        location: Some(spec.azure.location.clone()),
     }
 }
 

@@ -39,7 +39,7 @@ pub fn normalize(
             }
         }
     }
-    let limits = put.limits;
+    let limits = &put.config.limits;
     let count = |c: &str| props.get(c).and_then(Value::as_array).map_or(0, Vec::len);
     check_limit(
         count("frontendIPConfigurations"),

@@ -11,8 +11,6 @@ use crate::json::{self, id_ref, same_id};
 use crate::normalize::Put;
 use crate::store::{Data, referrers};
 
-/// Where public IPv4 addresses come from: TEST-NET-3, then TEST-NET-1 (RFC 5737).
-const IPV4_POOLS: [&str; 3] = ["203.0.113.0/24", "192.0.2.0/24", "198.18.0.0/15"];
 /// Where public IPv4 prefixes come from: TEST-NET-2 (RFC 5737).
 const IPV4_PREFIX_POOL: &str = "198.51.100.0/24";
 /// Where public IPv6 addresses come from (RFC 3849).
@@ -103,19 +101,15 @@ pub fn normalize(
         }
         None => None,
     };
-    let sub = subscription(&put.id);
     if put.existing.is_none() {
-        let count = put
-            .data
-            .of_type("publicIPAddresses")
-            .filter(|r| subscription(r["id"].as_str().unwrap_or_default()) == sub)
-            .count();
-        if count >= put.limits.public_ips_per_subscription {
+        let location = out["location"].as_str().unwrap_or_default();
+        let count = count_in_region(put.data, &put.id, location);
+        if count >= put.config.limits.public_ips_per_subscription {
             return Err(ArmError::bad_request(
                 "PublicIPCountLimitReached",
                 format!(
                     "Cannot create more than {} public IP addresses for this subscription in this region.",
-                    put.limits.public_ips_per_subscription
+                    put.config.limits.public_ips_per_subscription
                 ),
             ));
         }
@@ -136,7 +130,18 @@ pub fn normalize(
             props.insert("ipAddress".into(), json!(ip));
         }
         _ if method == "Static" => {
-            let ip = allocate_address(put.data, &version, prefix_net).ok_or_else(|| {
+            let pools: Vec<IpNet> = match prefix_net {
+                Some(p) => vec![p],
+                None if version == "IPv6" => IPV6_POOL.parse().into_iter().collect(),
+                None => put
+                    .config
+                    .public_ipv4_pools
+                    .iter()
+                    .copied()
+                    .map(IpNet::V4)
+                    .collect(),
+            };
+            let ip = allocate_address(put.data, &pools, prefix_net.is_some()).ok_or_else(|| {
                 ArmError::bad_request(
                     "PublicIPAddressAllocationFailed",
                     format!("No free {version} address left for {}.", put.id),
@@ -259,6 +264,19 @@ pub fn normalize_prefix(
     Ok(())
 }
 
+/// Public IPs of the subscription of `id` in `location`: what the quota counts.
+pub fn count_in_region(data: &Data, id: &str, location: &str) -> usize {
+    let sub = subscription(id);
+    data.of_type("publicIPAddresses")
+        .filter(|r| subscription(r["id"].as_str().unwrap_or_default()) == sub)
+        .filter(|r| {
+            r["location"]
+                .as_str()
+                .is_some_and(|l| l.eq_ignore_ascii_case(location))
+        })
+        .count()
+}
+
 fn subscription(id: &str) -> String {
     id.split('/')
         .nth(2)
@@ -266,22 +284,17 @@ fn subscription(id: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn used_addresses(data: &Data) -> Vec<IpAddr> {
+fn used_addresses(data: &Data) -> std::collections::HashSet<IpAddr> {
     data.of_type("publicIPAddresses")
         .filter_map(|r| r["properties"]["ipAddress"].as_str()?.parse().ok())
         .collect()
 }
 
-/// The lowest free address in the pool (or in the prefix, when the IP comes from one).
-fn allocate_address(data: &Data, version: &str, prefix: Option<IpNet>) -> Option<IpAddr> {
+/// The lowest free address of the pools, in order (`whole`: a prefix, every address of it).
+fn allocate_address(data: &Data, pools: &[IpNet], whole: bool) -> Option<IpAddr> {
     let used = used_addresses(data);
-    let pools: Vec<IpNet> = match prefix {
-        Some(p) => vec![p],
-        None if version == "IPv6" => IPV6_POOL.parse().into_iter().collect(),
-        None => IPV4_POOLS.iter().filter_map(|p| p.parse().ok()).collect(),
-    };
-    pools.into_iter().find_map(|pool| match pool {
-        IpNet::V4(net) => hosts_v4(net, prefix.is_some())
+    pools.iter().find_map(|pool| match *pool {
+        IpNet::V4(net) => hosts_v4(net, whole)
             .map(IpAddr::V4)
             .find(|ip| !used.contains(ip)),
         IpNet::V6(net) => hosts_v6(net).map(IpAddr::V6).find(|ip| !used.contains(ip)),

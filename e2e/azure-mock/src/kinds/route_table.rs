@@ -26,7 +26,7 @@ pub fn normalize(put: &Put, props: &mut Map<String, Value>) -> ArmResult<()> {
         .map_or(0, Vec::len);
     check_limit(
         count,
-        put.limits.routes_per_table,
+        put.config.limits.routes_per_table,
         "RouteTableRouteLimitReached",
         |limit| {
             format!(

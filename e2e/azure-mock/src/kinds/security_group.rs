@@ -20,7 +20,7 @@ pub fn normalize(put: &Put, props: &mut Map<String, Value>) -> ArmResult<()> {
         .map_or(0, Vec::len);
     check_limit(
         count,
-        put.limits.rules_per_nsg,
+        put.config.limits.rules_per_nsg,
         "SecurityRuleCountLimitReached",
         |limit| format!("A security group cannot have more than {limit} security rules."),
     )?;
@@ -95,7 +95,7 @@ fn addresses_and_ports(put: &Put, props: &Map<String, Value>) -> ArmResult<()> {
             .sum();
         check_limit(
             count,
-            put.limits.addresses_or_ports_per_nsg,
+            put.config.limits.addresses_or_ports_per_nsg,
             "SecurityRuleAddressesOrPortsPerSecurityGroupLimitReached",
             |limit| {
                 format!(

@@ -33,6 +33,8 @@ pub enum AddressSource {
         prefix_id: Option<String>,
         /// Extra tags.
         tags: Tags,
+        /// IP tags, sorted `(type, tag)` pairs (part of the name: Azure sets them at creation).
+        ip_tags: Vec<(String, String)>,
     },
     /// An existing public IP, by name (`azure-pip-name`), in `resource_group` if given.
     NamedPublicIp {
@@ -106,6 +108,15 @@ pub struct ServiceIntent {
     pub sources: Option<Sources>,
     /// Merge NSG rules with other Services.
     pub shared_security_rule: bool,
+    /// High-availability ports: one rule per family (protocol All, port 0) instead of one per
+    /// port; the NSG rules still admit the Service's ports.
+    pub ha_ports: bool,
+    /// More NSG destinations (`azure-additional-public-ips`), of the Service's families.
+    pub additional_ips: Vec<IpAddr>,
+    /// A deny rule for every other source, after the allow rules.
+    pub deny_all_except_sources: bool,
+    /// Whether aksnet writes NSG rules for the Service (`azure-disable-load-balancer-nsg-rule`).
+    pub nsg_rules: bool,
 }
 
 /// Read a Service's request. `key` is `namespace/name`.
@@ -246,6 +257,10 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
         client_ip_affinity: spec.session_affinity.as_deref() == Some("ClientIP"),
         sources,
         shared_security_rule: ann.shared_security_rule,
+        ha_ports: ann.ha_ports,
+        additional_ips: ann.additional_ips.clone(),
+        deny_all_except_sources: ann.deny_all_except_sources,
+        nsg_rules: !ann.disable_nsg_rule,
     })
 }
 
@@ -284,6 +299,7 @@ fn settings_conflicts(
     let mut conflicts = asked.scope();
     conflicts.extend(asked.families());
     conflicts.extend(asked.existing_ips());
+    conflicts.extend(asked.security());
     conflicts
         .into_iter()
         .map(|(field, reason)| ServiceError::new(key, &field, Problem::Conflict(reason)))
@@ -323,15 +339,19 @@ impl Asked<'_> {
     fn scope(&self) -> Vec<Conflict> {
         let ann = self.ann;
         if !ann.internal {
-            return ann
-                .internal_subnet
-                .iter()
-                .map(|_| {
+            let internal_only = [
+                (annotations::INTERNAL_SUBNET, ann.internal_subnet.is_some()),
+                (annotations::HA_PORTS, ann.ha_ports),
+            ];
+            return internal_only
+                .into_iter()
+                .filter(|(_, set)| *set)
+                .map(|(field, _)| {
                     let reason = format!(
                         "applies to internal Services; this one is public (set {} to \"true\")",
                         annotations::INTERNAL
                     );
-                    (annotations::INTERNAL_SUBNET.to_string(), reason)
+                    (field.to_string(), reason)
                 })
                 .collect();
         }
@@ -353,6 +373,7 @@ impl Asked<'_> {
                 (annotations::RESOURCE_GROUP, ann.resource_group.is_some()),
                 (annotations::DNS_LABEL, ann.dns_label.is_some()),
                 (annotations::PIP_TAGS, !ann.pip_tags.is_empty()),
+                (annotations::PIP_IP_TAGS, !ann.pip_ip_tags.is_empty()),
             ]);
         public_only
             .filter(|(_, set)| *set)
@@ -438,9 +459,64 @@ impl Asked<'_> {
             );
             out.push((annotations::RESOURCE_GROUP.into(), reason));
         }
-        if !ann.pip_tags.is_empty() && !self.families.iter().any(|f| self.managed(*f)) {
-            let reason = "apply to the public IP aksnet creates; this Service names existing ones";
-            out.push((annotations::PIP_TAGS.into(), reason.into()));
+        let none_managed = !self.families.iter().any(|f| self.managed(*f));
+        for (key, set) in [
+            (annotations::PIP_TAGS, !ann.pip_tags.is_empty()),
+            (annotations::PIP_IP_TAGS, !ann.pip_ip_tags.is_empty()),
+        ] {
+            if set && none_managed {
+                let reason =
+                    "apply to the public IP aksnet creates; this Service names existing ones";
+                out.push((key.into(), reason.into()));
+            }
+        }
+        out
+    }
+
+    /// Security settings that cannot apply: NSG settings with the NSG rules off, additional
+    /// addresses of a family the Service lacks, per-port settings with HA ports.
+    fn security(&self) -> Vec<Conflict> {
+        let ann = self.ann;
+        let mut out = Vec::new();
+        if ann.disable_nsg_rule {
+            let set = [
+                (
+                    annotations::ADDITIONAL_PUBLIC_IPS,
+                    !ann.additional_ips.is_empty(),
+                ),
+                (
+                    annotations::DENY_ALL_EXCEPT_SOURCE_RANGES,
+                    ann.deny_all_except_sources,
+                ),
+                (annotations::SHARED_SECURITY_RULE, ann.shared_security_rule),
+            ];
+            out.extend(set.into_iter().filter(|(_, s)| *s).map(|(key, _)| {
+                let reason = format!(
+                    "sets NSG rules, and {} turns them off",
+                    annotations::DISABLE_NSG_RULE
+                );
+                (key.to_string(), reason)
+            }));
+        }
+        for ip in &ann.additional_ips {
+            let family = Family::of(ip);
+            if !self.families.contains(&family) {
+                let reason = format!(
+                    "{ip}: the Service has no {} family (spec.ipFamilies)",
+                    family.azure_name()
+                );
+                out.push((annotations::ADDITIONAL_PUBLIC_IPS.to_string(), reason));
+            }
+        }
+        if ann.ha_ports {
+            for settings in ann.ports.values().filter(|s| s.no_lb_rule) {
+                let key = settings.keys.first().cloned().unwrap_or_default();
+                let reason = format!(
+                    "{} makes one rule for every port; a port cannot be left out",
+                    annotations::HA_PORTS
+                );
+                out.push((key, reason));
+            }
         }
         out
     }
@@ -489,6 +565,7 @@ fn address_source(
         },
         prefix_id: ann.pip_prefix.get(&family).cloned(),
         tags: ann.pip_tags.clone(),
+        ip_tags: ann.pip_ip_tags.clone(),
     }
 }
 

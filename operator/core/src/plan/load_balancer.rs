@@ -86,6 +86,23 @@ impl LbState {
 }
 
 impl LbState {
+    /// Another Service that holds every port of a frontend: its high-availability ports
+    /// rule when `ha` is false, any rule at all when `ha` is true (an HA ports rule takes the
+    /// frontend whole).
+    fn all_ports_owner(&self, frontend: &str, ha: bool, key: &str) -> Option<&str> {
+        if ha {
+            self.ports
+                .iter()
+                .find(|((fe, _, _), owner)| fe == frontend && *owner != key)
+                .map(|(_, owner)| owner.as_str())
+        } else {
+            self.ports
+                .get(&(frontend.to_string(), Protocol::All, 0))
+                .filter(|owner| *owner != key)
+                .map(String::as_str)
+        }
+    }
+
     /// Errors if adding these children would pass a limit (counting others' children).
     fn capacity(
         &self,
@@ -126,6 +143,20 @@ impl LbState {
     }
 }
 
+/// The ports a Service's load-balancing rules carry: its own, or with high-availability
+/// ports one rule (protocol All, port 0) probed as its first probed port is.
+fn rule_ports(intent: &ServiceIntent) -> Vec<super::intent::PortIntent> {
+    if !intent.ha_ports {
+        return intent.ports.clone();
+    }
+    vec![super::intent::PortIntent {
+        port: 0,
+        protocol: Protocol::All,
+        backend_port: 0,
+        probe: intent.ports.iter().find_map(|p| p.probe.clone()),
+    }]
+}
+
 /// A frontend resolved for one family of a Service.
 struct Resolved {
     frontend: Frontend,
@@ -146,6 +177,8 @@ pub(crate) struct Planner<'c, 'a> {
     errors: Vec<ObjectError>,
     /// Shared addresses taken in this plan: the namespace of the first Service placed on each.
     address_users: HashMap<AddressKey, String>,
+    /// Public IPs this plan creates (none of that name in Azure yet), against the quota.
+    new_ips: usize,
 }
 
 impl<'c, 'a> Planner<'c, 'a> {
@@ -168,9 +201,16 @@ impl<'c, 'a> Planner<'c, 'a> {
                 .collect(),
             errors: Vec::new(),
             address_users: HashMap::new(),
+            new_ips: 0,
         };
         planner.static_ips();
         planner.outbound();
+        // The network's own public IPs go first: a quota that runs out is the tenants'.
+        planner.new_ips = planner
+            .public_ips
+            .values()
+            .filter(|p| ctx.observed_ip(&p.resource_group, &p.name).is_none())
+            .count();
         planner
     }
 
@@ -231,6 +271,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     zones,
                     dns_label: ip.dns_label.clone(),
                     prefix_id: None,
+                    ip_tags: Vec::new(),
                     tags,
                     address: None,
                     used_by: None,
@@ -252,7 +293,13 @@ impl<'c, 'a> Planner<'c, 'a> {
         for i in 1..=count {
             let name = ctx.ownership.outbound_ip(i);
             let rg = ctx.resource_group().to_string();
-            let pip = self.managed_ip(&name, Family::V4, None, None, Default::default());
+            let pip = self.managed_ip(
+                &name,
+                Family::V4,
+                None,
+                Default::default(),
+                Default::default(),
+            );
             self.public_ips
                 .insert((name_key(&rg), name_key(&name)), pip);
             frontends.push(name);
@@ -300,7 +347,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         name: &str,
         family: Family,
         dns_label: Option<String>,
-        prefix_id: Option<String>,
+        (prefix_id, ip_tags): (Option<String>, Vec<(String, String)>),
         extra: crate::model::Tags,
     ) -> PublicIp {
         let mut tags = extra;
@@ -313,6 +360,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             zones: Vec::new(),
             dns_label,
             prefix_id,
+            ip_tags,
             tags,
             address: None,
             used_by: None,
@@ -332,9 +380,10 @@ impl<'c, 'a> Planner<'c, 'a> {
         deferred: bool,
     ) -> Result<Placement, Vec<ServiceError>> {
         let key = intent.key.as_str();
+        let rule_ports = rule_ports(intent);
         // Cheap counts first: a Service over a limit costs no naming work.
         let families = intent.frontends.len();
-        let probes_needed = intent.ports.iter().filter(|p| p.probe.is_some()).count() * families;
+        let probes_needed = rule_ports.iter().filter(|p| p.probe.is_some()).count() * families;
         let lb = if intent.internal {
             &self.internal
         } else {
@@ -344,7 +393,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             key,
             &self.ctx.input.limits,
             0,
-            intent.ports.len() * families,
+            rule_ports.len() * families,
             probes_needed,
         );
         if !errors.is_empty() {
@@ -386,7 +435,22 @@ impl<'c, 'a> Planner<'c, 'a> {
         let mut ports = Vec::new();
         for r in &resolved {
             let fe_key = name_key(&r.frontend.name);
-            for p in &intent.ports {
+            if let Some(owner) = lb.all_ports_owner(&fe_key, intent.ha_ports, key) {
+                let problem = Problem::PortClash {
+                    port: 0,
+                    protocol: "ALL",
+                    frontend: frontend_label(&r.ingress),
+                    other: owner.to_string(),
+                };
+                errors.push(ServiceError::new(key, "spec.ports", problem));
+            }
+            ports.extend(
+                intent
+                    .ports
+                    .iter()
+                    .map(|p| (r.family, p.protocol, p.backend_port)),
+            );
+            for p in &rule_ports {
                 let protocols: &[Protocol] = match p.protocol {
                     Protocol::All => &[Protocol::Tcp, Protocol::Udp, Protocol::All],
                     other => &[other, Protocol::All],
@@ -429,7 +493,6 @@ impl<'c, 'a> Planner<'c, 'a> {
                     disable_outbound_snat: outbound,
                 });
                 probes.extend(probe);
-                ports.push((r.family, p.protocol, p.backend_port));
             }
         }
 
@@ -439,6 +502,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             .filter(|n| !lb.frontends.contains_key(n) && !lb.held.0.contains(n))
             .count();
         errors.extend(lb.capacity(key, &ctx.input.limits, new_frontends, 0, 0));
+        errors.extend(self.quota(key, &resolved));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -478,6 +542,39 @@ impl<'c, 'a> Planner<'c, 'a> {
         })
     }
 
+    /// The public IPs of `resolved` that neither Azure nor this plan has yet.
+    fn created(&self, resolved: &[Resolved]) -> usize {
+        resolved
+            .iter()
+            .filter_map(|r| r.public_ip.as_ref())
+            .filter(|p| {
+                self.ctx.observed_ip(&p.resource_group, &p.name).is_none()
+                    && !self
+                        .public_ips
+                        .contains_key(&(name_key(&p.resource_group), name_key(&p.name)))
+            })
+            .count()
+    }
+
+    /// An error if creating the public IPs of `resolved` would pass the subscription's
+    /// public IP quota in the region (when it was read), counting what this plan creates.
+    fn quota(&self, key: &str, resolved: &[Resolved]) -> Option<ServiceError> {
+        let quota = self.ctx.input.observed.public_ip_quota?;
+        let wanted = self.created(resolved);
+        (wanted > 0 && self.new_ips + wanted > quota.room()).then(|| {
+            let what = format!(
+                "public IP addresses of the subscription in {} ({} in use)",
+                self.ctx.location(),
+                quota.used
+            );
+            let p = Problem::Limit {
+                what,
+                limit: quota.limit,
+            };
+            ServiceError::new(key, "spec.type", p)
+        })
+    }
+
     /// Take a placement in: its claims always, its children unless it waits.
     pub fn commit(&mut self, placement: Placement) -> Placed {
         let Placement {
@@ -490,6 +587,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             resolved,
         } = placement;
         let waiting = placed.waiting.is_some();
+        self.new_ips += self.created(&resolved);
         let lb = if internal {
             &mut self.internal
         } else {
@@ -552,6 +650,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 dns_label,
                 prefix_id,
                 tags,
+                ip_tags,
             } => {
                 if let Some(label) = dns_label
                     && let Some(other) = self.dns_labels.get(label)
@@ -576,10 +675,18 @@ impl<'c, 'a> Planner<'c, 'a> {
                     }
                 }
                 let base = ctx.ownership.service_frontend(prefix, family);
-                let name = match prefix_id {
+                // Azure sets a prefix and IP tags only at creation: other ones make a new IP.
+                let mut name = match prefix_id {
                     Some(id) => fit(&format!("{base}-p{}", short_hash(&name_key(id), 6))),
                     None => base,
                 };
+                if !ip_tags.is_empty() {
+                    let text: Vec<String> = ip_tags
+                        .iter()
+                        .map(|(k, v)| format!("{}={v}", k.to_ascii_lowercase()))
+                        .collect();
+                    name = fit(&format!("{name}-t{}", short_hash(&text.join(","), 6)));
+                }
                 // Azure refuses a DNS label another public IP of the region holds.
                 if let Some(label) = dns_label
                     && let Some(holder) = ctx.input.observed.public_ips.iter().find(|p| {
@@ -599,8 +706,13 @@ impl<'c, 'a> Planner<'c, 'a> {
                 }
                 let mut tags = tags.clone();
                 tags.insert(TAG_SERVICE.into(), key.to_string());
-                let pip =
-                    self.managed_ip(&name, family, dns_label.clone(), prefix_id.clone(), tags);
+                let pip = self.managed_ip(
+                    &name,
+                    family,
+                    dns_label.clone(),
+                    (prefix_id.clone(), ip_tags.clone()),
+                    tags,
+                );
                 Ok(self.public_frontend(family, cluster_rg, &name, Some(pip)))
             }
             AddressSource::NamedPublicIp {

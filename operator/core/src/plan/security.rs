@@ -19,6 +19,8 @@ struct Wanted {
     /// Counted (it holds its priority and its share of the limits) but not written yet: its
     /// Service waits for Azure.
     held: bool,
+    /// For a deny rule: the (lower-case) names of the allow rules it must come after.
+    after: Vec<String>,
 }
 
 /// A destination address of a service rule.
@@ -193,10 +195,28 @@ impl<'c, 'a> Planner<'c, 'a> {
         prefix: &str,
         placed: &Placed,
     ) -> Result<(), Vec<ServiceError>> {
-        if self.spec.is_none() {
+        if self.spec.is_none() || !intent.nsg_rules {
             return Ok(());
         }
         let ctx = self.ctx;
+        let trespass: Vec<ServiceError> = intent
+            .additional_ips
+            .iter()
+            .filter_map(|ip| {
+                let holder = self.address_holder(ip, prefix)?;
+                let p = Problem::AddressNotAllowed(format!(
+                    "{ip} is the address of {holder}: additional addresses must be ones aksnet does not serve"
+                ));
+                Some(ServiceError::new(
+                    &intent.key,
+                    crate::annotations::ADDITIONAL_PUBLIC_IPS,
+                    p,
+                ))
+            })
+            .collect();
+        if !trespass.is_empty() {
+            return Err(trespass);
+        }
         let mut groups: BTreeMap<(Family, &'static str), BTreeSet<u16>> = BTreeMap::new();
         for (family, protocol, port) in &placed.ports {
             let proto = match protocol {
@@ -212,6 +232,16 @@ impl<'c, 'a> Planner<'c, 'a> {
                 continue;
             };
             let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            let destinations: Vec<Destination> = std::iter::once(destination)
+                .chain(
+                    intent
+                        .additional_ips
+                        .iter()
+                        .filter(|ip| Family::of(ip) == family)
+                        .map(|ip| Destination::Literal(ip.to_string())),
+                )
+                .collect();
+            let mut allows = Vec::new();
             for (tag, sources) in source_sets(intent, family) {
                 let name = if intent.shared_security_rule {
                     // Shared within a namespace only: one tenant's rule never carries another's.
@@ -232,6 +262,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 } else {
                     format!("aksnet: {}", intent.key)
                 };
+                allows.push(name_key(&name));
                 new_rules.push((
                     name_key(&name),
                     Wanted {
@@ -247,8 +278,35 @@ impl<'c, 'a> Planner<'c, 'a> {
                             destination_ports: ports.clone(),
                             description: Some(description),
                         },
-                        destinations: vec![destination.clone()],
+                        destinations: destinations.clone(),
                         held: placed.waiting.is_some(),
+                        after: Vec::new(),
+                    },
+                ));
+            }
+            if intent.deny_all_except_sources {
+                let name = ctx.ownership.service_deny_rule(prefix, proto, family);
+                new_rules.push((
+                    name_key(&name),
+                    Wanted {
+                        rule: SecurityRule {
+                            name,
+                            priority: 0,
+                            direction: Direction::Inbound,
+                            access: Access::Deny,
+                            protocol: proto.to_string(),
+                            sources: vec!["*".into()],
+                            source_ports: vec!["*".into()],
+                            destinations: Vec::new(),
+                            destination_ports: ports.clone(),
+                            description: Some(format!(
+                                "aksnet: {} admits only its allowed sources",
+                                intent.key
+                            )),
+                        },
+                        destinations,
+                        held: placed.waiting.is_some(),
+                        after: allows,
                     },
                 ));
             }
@@ -334,6 +392,32 @@ impl<'c, 'a> Planner<'c, 'a> {
         Ok(())
     }
 
+    /// What holds `ip` among the addresses aksnet sees (public IPs, internal frontends), other
+    /// than the Service of `prefix` itself.
+    fn address_holder(&self, ip: &std::net::IpAddr, prefix: &str) -> Option<String> {
+        let observed = self.ctx.input.observed;
+        let own = |name: &str| {
+            self.ctx
+                .ownership
+                .service_prefix_of(&name_key(name))
+                .is_some_and(|p| p == name_key(prefix))
+        };
+        let same = |a: Option<&String>| a.and_then(|a| a.parse().ok()) == Some(*ip);
+        let public = observed
+            .public_ips
+            .iter()
+            .find(|p| same(p.address.as_ref()) && !own(&p.name))
+            .map(|p| format!("public IP {} in {}", p.name, p.resource_group));
+        public.or_else(|| {
+            observed.load_balancers.iter().find_map(|lb| {
+                lb.frontends
+                    .iter()
+                    .find(|f| same(f.private_ip.as_ref()) && !own(&f.name))
+                    .map(|f| format!("frontend {} of load balancer {}", f.name, lb.name))
+            })
+        })
+    }
+
     /// Keep the priorities of rejected Services' rules (their rules stay as they are).
     pub fn reserve_frozen(&mut self, frozen: &BTreeSet<String>) {
         let Some(nsg) = &self.ctx.input.observed.security_group else {
@@ -400,16 +484,22 @@ impl<'c, 'a> Planner<'c, 'a> {
                 continue;
             }
             w.rule.destinations = dests.into_iter().collect();
-            // Keep the priority the rule already has, when it is still ours to give.
+            // Keep the priority the rule already has, when it is still ours to give (a deny
+            // rule's is checked against its allow rules below).
             if let Some((Direction::Inbound, p)) = observed.get(&name_key(&w.rule.name))
                 && (range.start..=range.end).contains(p)
                 && used.insert(*p)
             {
                 w.rule.priority = *p;
             }
-            service_rules.push(w.rule);
+            service_rules.push((w.rule, w.after));
         }
         let mut next = range.start;
+        let (service_rules, denies): (Vec<_>, Vec<_>) = service_rules
+            .into_iter()
+            .partition(|(_, after)| after.is_empty());
+        let mut service_rules: Vec<SecurityRule> =
+            service_rules.into_iter().map(|(r, _)| r).collect();
         for rule in service_rules.iter_mut().filter(|r| r.priority == 0) {
             while next <= range.end && used.contains(&next) {
                 next += 1;
@@ -426,6 +516,36 @@ impl<'c, 'a> Planner<'c, 'a> {
             }
             rule.priority = next;
             used.insert(next);
+        }
+        let allowed: BTreeMap<String, u32> = service_rules
+            .iter()
+            .map(|r| (name_key(&r.name), r.priority))
+            .collect();
+        for (mut rule, after) in denies {
+            // After every allow rule of its Service: its kept priority if that still holds,
+            // else the highest free one (denies fill the range from the top, allows from the
+            // bottom, so they seldom meet).
+            let floor = after.iter().filter_map(|n| allowed.get(n)).max().copied();
+            let floor = floor.unwrap_or(0).max(range.start.saturating_sub(1));
+            let kept = Some(rule.priority).filter(|p| *p > floor);
+            if kept.is_none() {
+                used.remove(&rule.priority);
+            }
+            let free = || ((floor + 1)..=range.end).rev().find(|p| !used.contains(p));
+            match kept.or_else(free) {
+                Some(p) => {
+                    rule.priority = p;
+                    used.insert(p);
+                    service_rules.push(rule);
+                }
+                None => errors.push(ObjectError {
+                    object: format!("NSG rule {}", rule.name),
+                    problem: Problem::Limit {
+                        what: "NSG priorities in securityGroup.servicePriorityRange above the Service's allow rules".into(),
+                        limit: (range.end - range.start + 1) as usize,
+                    },
+                }),
+            }
         }
         rules.extend(service_rules.into_iter().filter(|r| r.priority != 0));
         rules.sort_by_key(|r| name_key(&r.name));

@@ -233,6 +233,7 @@ pub fn byo_ip(name: &str, rg: &str, address: &str) -> aksnet_core::model::Public
         zones: vec![],
         dns_label: None,
         prefix_id: None,
+        ip_tags: Vec::new(),
         tags: Default::default(),
         address: Some(address.into()),
         used_by: None,

@@ -1,0 +1,207 @@
+//! The cloud provider's annotations that shape NSG rules, public IPs and internal rules, end
+//! to end: the operator binary, the real API server and azure-mock. What aksnet writes must be
+//! what the annotations ask for, accepted by the mock as Azure would accept it, with nothing
+//! Azure would ignore.
+
+use std::time::Duration;
+
+use aksnet_e2e::scenario::{World, eventually, ingress_ip, service_condition};
+use k8s_openapi::api::core::v1::Service;
+use kube::api::PostParams;
+use serde_json::{Value, json};
+
+const SUB: &str = "00000000-0000-0000-0000-0000000e2e14";
+const RG: &str = "mc_annotations_e2e";
+const A: &str = "service.beta.kubernetes.io/";
+
+fn service(name: &str, class: &str, ports: &[u16], annotations: Value, spec: Value) -> Service {
+    let ports: Vec<Value> = ports
+        .iter()
+        .map(|p| json!({"name": format!("p{p}"), "port": p, "protocol": "TCP"}))
+        .collect();
+    let mut spec_json = json!({"type": "LoadBalancer", "loadBalancerClass": class, "ports": ports});
+    if let (Some(s), Value::Object(extra)) = (spec_json.as_object_mut(), spec) {
+        s.extend(extra);
+    }
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": spec_json
+    }))
+    .expect("service")
+}
+
+/// The NSG rules whose description names `namespace/name`.
+fn rules_of<'a>(nsg: &'a Value, key: &str) -> Vec<&'a Value> {
+    nsg["properties"]["securityRules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["properties"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains(key))
+        })
+        .collect()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn annotations_reach_azure_as_the_cloud_provider_defines_them() {
+    let world = World::start(
+        "annotations",
+        azure_mock::Config {
+            operation_duration: Duration::from_millis(100),
+            ..azure_mock::Config::default()
+        },
+        (SUB, RG),
+        &[("a", "10.224.5.4", "10.244.51.0/24")],
+        json!({}),
+    )
+    .await;
+    let class = world.class.clone();
+    let services = [
+        service(
+            "tagged",
+            &class,
+            &[80],
+            json!({format!("{A}azure-pip-ip-tags"): "RoutingPreference=Internet"}),
+            json!({}),
+        ),
+        service(
+            "ha",
+            &class,
+            &[80, 443],
+            json!({format!("{A}azure-load-balancer-internal"): "true", format!("{A}azure-load-balancer-enable-high-availability-ports"): "true"}),
+            json!({}),
+        ),
+        service(
+            "guarded",
+            &class,
+            &[8443],
+            json!({
+                format!("{A}azure-deny-all-except-load-balancer-source-ranges"): "true",
+                format!("{A}azure-additional-public-ips"): "20.30.40.50"
+            }),
+            json!({"loadBalancerSourceRanges": ["10.0.0.0/8"]}),
+        ),
+        service(
+            "quiet",
+            &class,
+            &[9000],
+            json!({format!("{A}azure-disable-load-balancer-nsg-rule"): "true"}),
+            json!({}),
+        ),
+    ];
+    for svc in &services {
+        world
+            .services
+            .create(&PostParams::default(), svc)
+            .await
+            .expect("create service");
+    }
+    let names = ["tagged", "ha", "guarded", "quiet"];
+    eventually("every Service served", 90, || async {
+        for name in names {
+            match service_condition(&world.services, name).await {
+                Some((s, _, _)) if s == "True" => {}
+                _ => return None,
+            }
+            ingress_ip(&world.services, name).await?;
+        }
+        Some(())
+    })
+    .await;
+    let ns = &world.namespace;
+    let mock = &world.mock;
+
+    // The public IP of `tagged` carries its IP tag.
+    let pips = mock
+        .get(&format!(
+            "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/publicIPAddresses?api-version=2024-03-01"
+        ))
+        .await
+        .expect("public IPs");
+    let tagged_ip = ingress_ip(&world.services, "tagged").await;
+    let tagged = pips["value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["properties"]["ipAddress"].as_str() == tagged_ip.as_deref())
+        .expect("the tagged Service's public IP");
+    assert_eq!(
+        tagged["properties"]["ipTags"],
+        json!([{"ipTagType": "RoutingPreference", "tag": "Internet"}])
+    );
+
+    // `ha` is one rule for every port on the internal load balancer.
+    let ilb = mock
+        .get(&format!(
+            "{}?api-version=2024-03-01",
+            world.id("loadBalancers", "kubernetes-internal")
+        ))
+        .await
+        .expect("internal LB");
+    let rules = ilb["properties"]["loadBalancingRules"]
+        .as_array()
+        .expect("rules");
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let p = &rules[0]["properties"];
+    assert_eq!(
+        (&p["protocol"], &p["frontendPort"], &p["backendPort"]),
+        (&json!("All"), &json!(0), &json!(0))
+    );
+
+    let nsg = mock
+        .get(&format!(
+            "{}?api-version=2024-03-01",
+            world.id("networkSecurityGroups", "aks-nsg")
+        ))
+        .await
+        .expect("NSG");
+    // `ha`'s NSG rule admits its own ports only.
+    let ha_ports: Vec<String> = rules_of(&nsg, &format!("{ns}/ha"))
+        .iter()
+        .flat_map(|r| strings(&r["properties"]["destinationPortRanges"]))
+        .collect();
+    assert_eq!(ha_ports, ["443", "80"]);
+    // `guarded`: allow from its range to its address and the additional one, then deny all.
+    let guarded = rules_of(&nsg, &format!("{ns}/guarded"));
+    let by_access = |access: &str| {
+        guarded
+            .iter()
+            .find(|r| r["properties"]["access"] == access)
+            .map(|r| &r["properties"])
+            .unwrap_or_else(|| panic!("no {access} rule: {guarded:?}"))
+    };
+    let (allow, deny) = (by_access("Allow"), by_access("Deny"));
+    let guarded_ip = ingress_ip(&world.services, "guarded")
+        .await
+        .expect("address");
+    let mut want = vec![guarded_ip, "20.30.40.50".to_string()];
+    want.sort();
+    assert_eq!(strings(&allow["destinationAddressPrefixes"]), want);
+    assert_eq!(strings(&deny["destinationAddressPrefixes"]), want);
+    assert_eq!(allow["sourceAddressPrefix"], "10.0.0.0/8");
+    assert_eq!(deny["sourceAddressPrefix"], "*");
+    assert!(
+        deny["priority"].as_u64() > allow["priority"].as_u64(),
+        "deny after allow: {deny} vs {allow}"
+    );
+    // `quiet` has no NSG rule at all.
+    assert!(rules_of(&nsg, &format!("{ns}/quiet")).is_empty());
+    assert_eq!(
+        mock.ignored_properties().await.expect("journal"),
+        Vec::<String>::new(),
+        "nothing aksnet wrote is ignored by Azure"
+    );
+}
