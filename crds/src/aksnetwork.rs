@@ -287,7 +287,10 @@ fn default_dns_service_ip() -> String {
 /// Load balancers and outbound connectivity.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.publicName.lowerAscii() != self.internalName.lowerAscii()").message("internalName must differ from publicName (Azure names are case-insensitive): one load balancer cannot be both").field_path(".internalName"))]
+#[x_kube(
+    validation = Rule::new("self.publicName.lowerAscii() != self.internalName.lowerAscii()").message("internalName must differ from publicName (Azure names are case-insensitive): one load balancer cannot be both").field_path(".internalName"),
+    validation = Rule::new("!has(self.profiles) || self.profiles.all(p, p.name.lowerAscii() != self.publicName.lowerAscii() && p.name.lowerAscii() != self.internalName.lowerAscii())").message("a profile may not be named like publicName or internalName (Azure names are case-insensitive)").field_path(".profiles"),
+)]
 pub struct LoadBalancerSpec {
     /// Name of the public Standard load balancer.
     #[serde(default = "default_public_lb")]
@@ -312,6 +315,144 @@ pub struct LoadBalancerSpec {
     /// Outbound rule settings, used when `outboundType` is `loadBalancer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound: Option<OutboundSpec>,
+
+    /// How many load balancers `publicName` and `internalName` may each grow to (`<name>`,
+    /// `<name>-2`, …, 1-20): a Service that fits on none of them gets the next one, and one
+    /// aksnet added is deleted once empty. 1 keeps one of each.
+    #[serde(default = "default_max_count")]
+    #[schemars(range(min = 1, max = 20))]
+    pub max_count: u32,
+
+    /// More load balancers, each with the nodes and Services it takes (the cloud provider's
+    /// multiple standard load balancers). Services pick among them with the
+    /// `service.beta.kubernetes.io/azure-load-balancer-configurations` annotation; without it,
+    /// a Service goes to the least full load balancer that admits it (`publicName` and
+    /// `internalName` admit every Service).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]), validation = Rule::new(UNIQUE_NAMES_ANY_CASE).message(UNIQUE_NAMES_ANY_CASE_MSG))]
+    pub profiles: Vec<LoadBalancerProfile>,
+}
+
+fn default_max_count() -> u32 {
+    1
+}
+
+/// A set of load balancers with the nodes in their backend pools and the Services they admit.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerProfile {
+    /// Azure name of its first load balancer; more are `<name>-2`, `<name>-3`, … It may not end
+    /// in `-<number>` (those names are the grown ones). Immutable while Services use it.
+    #[schemars(
+        length(min = 1, max = 76),
+        regex(pattern = "^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,74}[a-zA-Z0-9_])?$")
+    )]
+    #[x_kube(validation = Rule::new("!self.matches('-[0-9]+$')").message("must not end in -<number>: such names are those of grown load balancers"))]
+    pub name: String,
+
+    /// Private frontends (an internal load balancer) instead of public IPs.
+    #[serde(default)]
+    pub internal: bool,
+
+    /// Nodes in its backend pool, by label (unset: every node aksnet puts in pools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<Selector>,
+
+    /// Namespaces whose Services it admits (unset: every namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub service_namespaces: Option<Vec<NamespaceName>>,
+
+    /// Services it admits, by label (unset: every Service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_selector: Option<Selector>,
+
+    /// Whether new Services may be placed on it; Services on it stay when this turns false.
+    #[serde(default = "default_true")]
+    pub allow_service_placement: bool,
+
+    /// How many load balancers it may grow to (1-20).
+    #[serde(default = "default_max_count")]
+    #[schemars(range(min = 1, max = 20))]
+    pub max_count: u32,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A label selector: every `matchLabels` pair and every expression must hold.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Selector {
+    /// Labels that must have these values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+    /// Requirements on labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub match_expressions: Vec<SelectorRequirement>,
+}
+
+/// One requirement of a [`Selector`].
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(self.operator == 'In' || self.operator == 'NotIn') == (has(self.values) && size(self.values) > 0)").message("values must be given for In and NotIn, and only for them"))]
+pub struct SelectorRequirement {
+    /// The label key.
+    #[schemars(length(min = 1, max = 317))]
+    pub key: String,
+    /// How the label relates to the values.
+    pub operator: SelectorOperator,
+    /// Values for `In` and `NotIn`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub values: Vec<String>,
+}
+
+/// Operators of a [`SelectorRequirement`].
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelectorOperator {
+    /// The label has one of the values.
+    In,
+    /// The label is missing or has none of the values.
+    NotIn,
+    /// The label is set.
+    Exists,
+    /// The label is not set.
+    DoesNotExist,
+}
+
+impl Selector {
+    /// Whether `labels` satisfy the selector.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+            && self.match_expressions.iter().all(|r| {
+                let value = labels.get(&r.key);
+                match r.operator {
+                    SelectorOperator::In => value.is_some_and(|v| r.values.contains(v)),
+                    SelectorOperator::NotIn => value.is_none_or(|v| !r.values.contains(v)),
+                    SelectorOperator::Exists => value.is_some(),
+                    SelectorOperator::DoesNotExist => value.is_none(),
+                }
+            })
+    }
+}
+
+impl Default for LoadBalancerSpec {
+    fn default() -> Self {
+        Self {
+            public_name: default_public_lb(),
+            internal_name: default_internal_lb(),
+            outbound_type: OutboundType::default(),
+            outbound: None,
+            max_count: default_max_count(),
+            profiles: Vec::new(),
+        }
+    }
 }
 
 fn default_public_lb() -> String {

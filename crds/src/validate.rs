@@ -343,6 +343,64 @@ fn validate_load_balancer(e: &mut Errors, lb: &LoadBalancerSpec) {
         "spec.loadBalancer.internalName",
         "internalName must differ from publicName (Azure names are case-insensitive): one load balancer cannot be both",
     );
+    e.check(
+        (1..=20).contains(&lb.max_count),
+        "spec.loadBalancer.maxCount",
+        "must be within 1..20",
+    );
+    let mut seen: Vec<String> = vec![
+        lb.public_name.to_ascii_lowercase(),
+        lb.internal_name.to_ascii_lowercase(),
+    ];
+    for (i, p) in lb.profiles.iter().enumerate() {
+        let field = format!("spec.loadBalancer.profiles[{i}]");
+        e.check(
+            is_azure_name(&p.name),
+            format!("{field}.name"),
+            AZURE_NAME_REASON,
+        );
+        let grown = p
+            .name
+            .rsplit_once('-')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        e.check(
+            !grown,
+            format!("{field}.name"),
+            "must not end in -<number>: such names are those of grown load balancers",
+        );
+        let lower = p.name.to_ascii_lowercase();
+        e.check(
+            !seen.contains(&lower),
+            "spec.loadBalancer.profiles",
+            "must differ from publicName, internalName and the other profiles (Azure names are case-insensitive)",
+        );
+        seen.push(lower);
+        e.check(
+            (1..=20).contains(&p.max_count),
+            format!("{field}.maxCount"),
+            "must be within 1..20",
+        );
+        for (s, which) in [
+            (&p.node_selector, "nodeSelector"),
+            (&p.service_selector, "serviceSelector"),
+        ] {
+            for (j, r) in s
+                .iter()
+                .flat_map(|s| s.match_expressions.iter())
+                .enumerate()
+            {
+                let listed = matches!(
+                    r.operator,
+                    crate::SelectorOperator::In | crate::SelectorOperator::NotIn
+                );
+                e.check(
+                    listed != r.values.is_empty(),
+                    format!("{field}.{which}.matchExpressions[{j}]"),
+                    "values must be given for In and NotIn, and only for them",
+                );
+            }
+        }
+    }
     if let Some(o) = &lb.outbound {
         e.check(
             (1..=100).contains(&o.managed_outbound_ip_count),

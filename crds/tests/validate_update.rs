@@ -35,8 +35,7 @@ fn immutable_fields_are_refused_by_name() {
     new.load_balancer = Some(aksnet_crds::LoadBalancerSpec {
         public_name: "renamed".into(),
         internal_name: "kubernetes-internal".into(),
-        outbound_type: Default::default(),
-        outbound: None,
+        ..Default::default()
     });
     let fields: Vec<String> = validate_update(&old, &new)
         .into_iter()

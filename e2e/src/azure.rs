@@ -337,6 +337,17 @@ impl MockAzure {
         Ok(())
     }
 
+    /// Change the limits Azure enforces, at run time.
+    pub async fn set_limits(&self, limits: &azure_mock::Limits) -> Result<(), MockError> {
+        self.http
+            .put(format!("{}/_mock/limits", self.url()))
+            .json(limits)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
     /// Stop the server.
     pub async fn stop(self) {
         self.server.shutdown().await;

@@ -150,25 +150,28 @@ impl World {
         nodes: &[(&str, &str, &str)],
         extra: Value,
     ) -> Self {
-        Self::start_logging(
+        Self::start_with(
             tag,
             config,
             azure,
             nodes,
             extra,
             crate::operator::TEST_LOG_FILTER,
+            &[],
         )
         .await
     }
 
-    /// [`World::start`] with the operator's `RUST_LOG` set to `log_filter`.
-    pub async fn start_logging(
+    /// [`World::start`] with the operator's `RUST_LOG` set to `log_filter` and more
+    /// command-line arguments.
+    pub async fn start_with(
         tag: &str,
         config: azure_mock::Config,
         azure: (&'static str, &'static str),
         nodes: &[(&str, &str, &str)],
         extra: Value,
         log_filter: &str,
+        args: &[&str],
     ) -> Self {
         let cluster = crate::TestCluster::shared();
         let client = cluster.client().await.expect("client");
@@ -206,7 +209,7 @@ impl World {
             azure_url: mock.url(),
             drift: "3s".into(),
             log: std::env::temp_dir().join(format!("aksnet-operator-{namespace}.log")),
-            extra: Vec::new(),
+            extra: args.iter().map(|a| a.to_string()).collect(),
             log_filter: log_filter.into(),
             env: Vec::new(),
         })

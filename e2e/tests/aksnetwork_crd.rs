@@ -351,6 +351,33 @@ fn careless_edits() -> Vec<Invalid> {
             "internalName must differ from publicName",
         ),
         case(
+            "a load balancer profile named like the public load balancer (any case)",
+            vec![set(
+                "/spec/loadBalancer/profiles",
+                json!([{"name": "Kubernetes"}]),
+            )],
+            "spec.loadBalancer.profiles",
+            "a profile may not be named like publicName or internalName",
+        ),
+        case(
+            "a load balancer profile named like a grown load balancer",
+            vec![set(
+                "/spec/loadBalancer/profiles",
+                json!([{"name": "apps-2"}]),
+            )],
+            "spec.loadBalancer.profiles[0].name",
+            "must not end in -<number>",
+        ),
+        case(
+            "a selector requirement In without values",
+            vec![set(
+                "/spec/loadBalancer/profiles",
+                json!([{"name": "apps", "nodeSelector": {"matchExpressions": [{"key": "pool", "operator": "In"}]}}]),
+            )],
+            "spec.loadBalancer.profiles[0].nodeSelector.matchExpressions[0]",
+            "values must be given for In and NotIn",
+        ),
+        case(
             "spec route named like a kubenet pod route",
             vec![set(
                 "/spec/routeTable/routes",

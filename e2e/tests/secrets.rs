@@ -16,7 +16,7 @@ const RG: &str = "mc_secrets_e2e";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_or_secret_reaches_the_log_at_trace_level() {
-    let world = World::start_logging(
+    let world = World::start_with(
         "secrets",
         azure_mock::Config {
             operation_duration: Duration::from_millis(100),
@@ -26,6 +26,7 @@ async fn no_token_or_secret_reaches_the_log_at_trace_level() {
         &[("a", "10.224.6.4", "10.244.61.0/24")],
         json!({}),
         "trace",
+        &[],
     )
     .await;
     let services = &world.services;

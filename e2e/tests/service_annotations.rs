@@ -205,3 +205,129 @@ async fn annotations_reach_azure_as_the_cloud_provider_defines_them() {
         "nothing aksnet wrote is ignored by Azure"
     );
 }
+
+/// The names of the load balancers in the cluster's resource group.
+async fn load_balancers(world: &World) -> Vec<String> {
+    let list = world
+        .mock
+        .get(&format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/loadBalancers?api-version=2024-03-01",
+            world.azure.0, world.azure.1
+        ))
+        .await
+        .expect("load balancers");
+    let mut names: Vec<String> = list["value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|lb| lb["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_load_balancer_grows_and_the_extra_one_goes_when_empty() {
+    let world = World::start_with(
+        "growth",
+        azure_mock::Config {
+            operation_duration: Duration::from_millis(100),
+            ..azure_mock::Config::default()
+        },
+        (SUB, "mc_growth_e2e"),
+        &[("a", "10.224.7.4", "10.244.71.0/24")],
+        json!({"loadBalancer": {"maxCount": 3}}),
+        aksnet_e2e::operator::TEST_LOG_FILTER,
+        &["--frontends-per-load-balancer", "3"],
+    )
+    .await;
+    // Azure's limit, lowered at run time to what the operator plans for: three frontends.
+    world
+        .mock
+        .set_limits(&azure_mock::Limits {
+            frontends_per_load_balancer: 3,
+            ..azure_mock::Limits::default()
+        })
+        .await
+        .expect("limits");
+    let class = world.class.clone();
+    // The outbound IP and two Services fill `kubernetes`; the third opens `kubernetes-2`.
+    for (i, name) in ["g1", "g2", "g3"].iter().enumerate() {
+        world
+            .services
+            .create(
+                &PostParams::default(),
+                &service(name, &class, &[8000 + i as u16], json!({}), json!({})),
+            )
+            .await
+            .expect("create service");
+    }
+    eventually("three Services served", 90, || async {
+        for name in ["g1", "g2", "g3"] {
+            ingress_ip(&world.services, name).await?;
+        }
+        Some(())
+    })
+    .await;
+    let world_ref = &world;
+    let names = eventually("a second load balancer", 60, || async move {
+        let names = load_balancers(world_ref).await;
+        (names.len() == 2).then_some(names)
+    })
+    .await;
+    assert_eq!(names, ["kubernetes", "kubernetes-2"]);
+    let lb2 = world
+        .mock
+        .get(&format!(
+            "{}?api-version=2024-03-01",
+            world.id("loadBalancers", "kubernetes-2")
+        ))
+        .await
+        .expect("kubernetes-2");
+    assert_eq!(
+        lb2["tags"]["aksnet.io-owner"]
+            .as_str()
+            .map(|t| t.starts_with("aksnet-")),
+        Some(true),
+        "aksnet owns what it grew: {}",
+        lb2["tags"]
+    );
+    let lb1 = world
+        .mock
+        .get(&format!(
+            "{}?api-version=2024-03-01",
+            world.id("loadBalancers", "kubernetes")
+        ))
+        .await
+        .expect("kubernetes");
+    let pool = |lb: &Value| {
+        let mut ips: Vec<String> = lb["properties"]["backendAddressPools"][0]["properties"]
+            ["loadBalancerBackendAddresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["properties"]["ipAddress"].as_str().map(str::to_string))
+            .collect();
+        ips.sort();
+        ips
+    };
+    assert!(pool(&lb2).contains(&"10.224.7.4".to_string()), "{lb2}");
+    assert_eq!(pool(&lb2), pool(&lb1), "every node in the pools of both");
+    // The Service on `kubernetes-2` leaves: the load balancer aksnet added goes too.
+    world
+        .services
+        .delete("g3", &Default::default())
+        .await
+        .expect("delete g3");
+    let names = eventually("the extra load balancer deleted", 60, || async move {
+        let names = load_balancers(world_ref).await;
+        (names.len() == 1).then_some(names)
+    })
+    .await;
+    assert_eq!(names, ["kubernetes"]);
+    assert!(ingress_ip(&world.services, "g1").await.is_some());
+    assert_eq!(
+        world.mock.ignored_properties().await.expect("journal"),
+        Vec::<String>::new()
+    );
+}

@@ -83,6 +83,16 @@ struct Args {
     /// This replica's identity in the Lease.
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Frontends a load balancer takes before aksnet grows past it (Azure's Standard limit:
+    /// 600; lower it to keep room for others' frontends, or in tests).
+    #[arg(long, env = "AKSNET_FRONTENDS_PER_LOAD_BALANCER", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=600))]
+    frontends_per_load_balancer: u32,
+    /// Load-balancing rules a load balancer takes (Azure: 1,500).
+    #[arg(long, env = "AKSNET_RULES_PER_LOAD_BALANCER", default_value_t = 1500, value_parser = clap::value_parser!(u32).range(1..=1500))]
+    rules_per_load_balancer: u32,
+    /// Health probes a load balancer takes (Azure: 1,000).
+    #[arg(long, env = "AKSNET_PROBES_PER_LOAD_BALANCER", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    probes_per_load_balancer: u32,
 }
 
 /// `500ms`, `30s`, `5m`, `1h`, or plain seconds.
@@ -275,7 +285,12 @@ async fn run(args: Args) -> Result<(), FatalError> {
                 network: args.network.clone(),
                 load_balancer_class: args.load_balancer_class.clone(),
                 dry_run: args.dry_run,
-                limits: Limits::default(),
+                limits: Limits {
+                    frontends_per_load_balancer: args.frontends_per_load_balancer as usize,
+                    rules_per_load_balancer: args.rules_per_load_balancer as usize,
+                    probes_per_load_balancer: args.probes_per_load_balancer as usize,
+                    ..Limits::default()
+                },
                 apply: apply::Settings {
                     max_concurrent_writes: args.max_concurrent_writes as usize,
                     ..apply::Settings::default()

@@ -120,7 +120,7 @@ fn run_with(
             ..Settings::default()
         },
     );
-    let net = network();
+    let net = w.network.clone();
     let report = runtime.block_on(engine.run(
         w.observed.clone(),
         BTreeMap::new(),
@@ -251,7 +251,7 @@ proptest! {
         let again = World { observed: seq_state, ..w.clone() };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("rt");
         let azure = Arc::new(SimAzure::new(again.observed.clone(), 0, taken_label));
-        let net = network();
+        let net = again.network.clone();
         let report = runtime.block_on(Engine::new(azure.clone(), Settings::default()).run(
             again.observed.clone(),
             seq.refused.clone(),
@@ -290,6 +290,7 @@ fn a_refusal_that_names_no_one_is_narrowed_down_to_its_service() {
         nodes: nodes(2),
         observed: observed_base(),
         limits: Default::default(),
+        network: network(),
     };
     let (report, state, writes) = run_with(&w, &services, 7, 8, port_6666);
     assert!(report.remaining.is_empty(), "{:?}", report.remaining);

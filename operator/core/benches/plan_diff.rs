@@ -1,6 +1,9 @@
-//! Benchmark of plan + diff for 100, 1,000 and 5,000 LoadBalancer Services on 1,000 nodes:
-//! the first reconcile (nothing in Azure yet) and the steady state (Azure already converged,
-//! zero operations expected). Prints allocations per run next to criterion's timings.
+//! Benchmark of plan + diff on 1,000 nodes: 100, 1,000 and 5,000 LoadBalancer Services on one
+//! public load balancer with the cluster NSG (`plan+diff`), and 10,000 Services spread over up
+//! to 20 public load balancers (`loadBalancer.maxCount`) without an NSG (`several-lbs`: one
+//! NSG holds 1,000 rules, and NSG rule packing is not there yet). Each measures the first
+//! reconcile (nothing in Azure yet) and the steady state (Azure already converged, zero
+//! operations expected), and prints allocations per run next to criterion's timings.
 //!
 //! Run with `cargo bench -p aksnet-operator --bench plan_diff`.
 
@@ -23,13 +26,24 @@ const NODES: usize = 1000;
 
 fn bench(c: &mut Criterion) {
     // Azure CNI: 1,000 nodes would not fit kubenet's route table.
-    let net = network_with(
+    let one = network_with(
         json!({"networkModel": "azureCni", "ipPlan": {"podCidr": null}, "routeTable": null}),
     );
+    run_group(c, "plan+diff", &one, &[100, 1000, 5000]);
+    let several = network_with(json!({
+        "networkModel": "azureCni", "ipPlan": {"podCidr": null}, "routeTable": null,
+        "securityGroup": null, "loadBalancer": {"maxCount": 20}
+    }));
+    run_group(c, "several-lbs", &several, &[10_000]);
+}
+
+/// One benchmark group: `sizes` Services with two ports each on `net`.
+fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, sizes: &[usize]) {
+    let net = net.clone();
     let nodes = nodes(NODES);
-    let mut group = c.benchmark_group("plan+diff");
+    let mut group = c.benchmark_group(name);
     group.sample_size(10);
-    for n in [100usize, 1000, 5000] {
+    for &n in sizes {
         let services: Vec<_> = (0..n)
             .map(|i| {
                 service(
@@ -54,8 +68,9 @@ fn bench(c: &mut Criterion) {
                 .values()
                 .filter(|o| matches!(o, aksnet_core::plan::ServiceOutcome::Rejected { .. }))
                 .count();
+            let lbs = desired.load_balancers.values().flatten().count();
             println!(
-                "{label:>6} {n:>5} services x {NODES} nodes: {} ops, {rejected} rejected (Azure limits), {} allocations, {:.1} MiB allocated",
+                "{label:>6} {n:>5} services x {NODES} nodes: {} ops, {lbs} load balancers, {rejected} rejected (Azure limits), {} allocations, {:.1} MiB allocated",
                 ops.len(),
                 stats.allocations,
                 stats.bytes_allocated as f64 / (1024.0 * 1024.0)

@@ -78,6 +78,8 @@ pub const ADDITIONAL_PUBLIC_IPS: &str = "service.beta.kubernetes.io/azure-additi
 /// `"true"`: deny every other source to the Service's addresses and ports.
 pub const DENY_ALL_EXCEPT_SOURCE_RANGES: &str =
     "service.beta.kubernetes.io/azure-deny-all-except-load-balancer-source-ranges";
+/// The load balancer profiles a Service may be placed on, comma-separated.
+pub const LB_CONFIGURATIONS: &str = "service.beta.kubernetes.io/azure-load-balancer-configurations";
 /// `"true"`: aksnet writes no NSG rule for the Service.
 pub const DISABLE_NSG_RULE: &str =
     "service.beta.kubernetes.io/azure-disable-load-balancer-nsg-rule";
@@ -108,10 +110,7 @@ pub fn pip_prefix_annotation(family: Family) -> &'static str {
 
 /// Cloud-provider annotations aksnet does not implement yet: a Service using one is rejected
 /// (rather than served without what it asks for, e.g. a deny-all rule).
-pub const UNSUPPORTED: [&str; 2] = [
-    "service.beta.kubernetes.io/azure-load-balancer-configurations",
-    "service.beta.kubernetes.io/azure-pls-create",
-];
+pub const UNSUPPORTED: [&str; 1] = ["service.beta.kubernetes.io/azure-pls-create"];
 
 /// Per-port annotation suffixes (`service.beta.kubernetes.io/port_{port}_{suffix}`).
 const PORT_SUFFIXES: [&str; 7] = [
@@ -206,6 +205,8 @@ pub struct Annotations {
     pub deny_all_except_sources: bool,
     /// No NSG rules at all.
     pub disable_nsg_rule: bool,
+    /// Load balancer profiles to choose from.
+    pub configurations: Option<Vec<String>>,
 }
 
 /// Parse a Service's annotations. `service` (`namespace/name`) is used in errors.
@@ -297,6 +298,7 @@ impl Parser<'_> {
             ADDITIONAL_PUBLIC_IPS => out.additional_ips = self.ips(key, v),
             DENY_ALL_EXCEPT_SOURCE_RANGES => out.deny_all_except_sources = self.boolean(key, v),
             DISABLE_NSG_RULE => out.disable_nsg_rule = self.boolean(key, v),
+            LB_CONFIGURATIONS => out.configurations = self.names(key, v),
             ALLOWED_SERVICE_TAGS => out.allowed_service_tags = self.service_tags(key, v),
             ALLOWED_IP_RANGES | SOURCE_RANGES => {
                 if let Some((other, _)) = &out.allowed_ranges {
@@ -514,6 +516,23 @@ impl Parser<'_> {
         }
         out.sort();
         out
+    }
+
+    /// Comma-separated Azure names, without repeats (any case); at least one.
+    fn names(&mut self, key: &str, v: &str) -> Option<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if !aksnet_crds::validate::is_azure_name(name) {
+                self.bad(key, format!("{name:?} is not a load balancer name"));
+            } else if !out.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                out.push(name.to_string());
+            }
+        }
+        if out.is_empty() {
+            self.bad(key, "names no load balancer");
+            return None;
+        }
+        Some(out)
     }
 
     /// Comma-separated addresses, sorted and without repeats.

@@ -247,6 +247,20 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
         }
     }
 
+    // A load balancer that lets a frontend go is written before one that takes a frontend
+    // on: a public IP (or private address) moving between them is never on two at once.
+    puts.sort_by_key(|op| match op {
+        Op::PutLoadBalancer(lb) => observed.load_balancer(&lb.name).is_none_or(|seen| {
+            lb.frontends.iter().any(|f| {
+                !seen
+                    .frontends
+                    .iter()
+                    .any(|s| name_key(&s.name) == name_key(&f.name))
+            })
+        }),
+        _ => false,
+    });
+
     if let Some(want) = &desired.security_group {
         match &observed.security_group {
             None => puts.push(Op::PutSecurityGroup(want.clone())),

@@ -546,17 +546,7 @@ fn settled_from(
     nodes: &[k8s_openapi::api::core::v1::Node],
     limits: Limits,
 ) -> (aksnet_core::plan::Desired, Observed) {
-    let plan_on = |observed: &aksnet_core::model::Observed| {
-        plan(&PlanInput {
-            network,
-            services,
-            nodes,
-            observed,
-            load_balancer_class: CLASS,
-            limits,
-            holds: &Holds::default(),
-        })
-    };
+    let plan_on = |observed: &Observed| plan_limited(network, services, nodes, observed, limits);
     for _ in 0..4 {
         let ops = aksnet_core::diff::diff(&plan_on(&observed), &observed);
         if ops.is_empty() {

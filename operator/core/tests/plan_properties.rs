@@ -14,9 +14,8 @@ use support::worlds::*;
 use support::*;
 
 fn plan_world(w: &World, services: &[Service], nodes: &[Node], observed: &Observed) -> Desired {
-    let net = network();
     plan(&PlanInput {
-        network: &net,
+        network: &w.network,
         services,
         nodes,
         observed,
@@ -183,10 +182,26 @@ proptest! {
         let reported = !desired.errors.is_empty()
             || desired.services.values().any(|o| matches!(o, ServiceOutcome::Rejected { .. }));
         for lb in &state.load_balancers {
+            // Placement checks every load balancer's limits before it puts a Service there.
             let over = lb.frontends.len() > w.limits.frontends_per_load_balancer
                 || lb.rules.len() > w.limits.rules_per_load_balancer
                 || lb.probes.len() > w.limits.probes_per_load_balancer;
-            prop_assert!(!over || reported, "load balancer {} over a limit without an error", lb.name);
+            prop_assert!(!over, "load balancer {} over a limit", lb.name);
+            // Every node is in the pools of each profile that selects it, and no other.
+            let extra = lb.name.starts_with("extra");
+            for pool in lb.backend_pools.iter().filter(|p| !p.name.ends_with("-IPv6")) {
+                let mut want: Vec<String> = w.nodes.iter()
+                    .filter(|n| !extra || n.metadata.labels.as_ref().is_some_and(|l| l.get(EXTRA_POOL.0).map(String::as_str) == Some(EXTRA_POOL.1)))
+                    .filter_map(|n| n.metadata.name.clone())
+                    .collect();
+                want.sort();
+                let got: Vec<String> = pool.addresses.iter().map(|a| a.name.clone()).collect();
+                prop_assert_eq!(got, want, "pool {} of {}", &pool.name, &lb.name);
+            }
+            let max = if extra { 2 } else { w.network.load_balancer.as_ref().map_or(1, |l| l.max_count) as usize };
+            let base = if extra { "extra" } else if lb.name.starts_with("kubernetes-internal") { "kubernetes-internal" } else { "kubernetes" };
+            let siblings = state.load_balancers.iter().filter(|l| l.name == base || l.name.strip_prefix(base).and_then(|r| r.strip_prefix('-')).is_some_and(|n| n.parse::<u32>().is_ok())).count();
+            prop_assert!(siblings <= max, "{} load balancers of {}, at most {}", siblings, base, max);
         }
         // Others' rules and routes may already exceed a limit; aksnet must not add past it.
         let foreign_rules = w.observed.security_group.as_ref().map_or(0, |n| n.rules.len());
@@ -210,6 +225,38 @@ proptest! {
         for outcome in desired.services.values() {
             if let ServiceOutcome::Planned { ingress } = outcome {
                 prop_assert!(!ingress.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn a_served_service_never_moves_when_others_come_and_go(w in world_strategy(), gone in any::<prop::sample::Index>(), new in svc_strategy()) {
+        let converge = |services: &[Service], mut state: Observed| -> Result<(Desired, Observed), TestCaseError> {
+            for _ in 0..4 {
+                let desired = plan_world(&w, services, &w.nodes, &state);
+                let ops = diff(&desired, &state);
+                if ops.is_empty() {
+                    return Ok((desired, state));
+                }
+                apply(&mut state, &ops).map_err(|e| TestCaseError::fail(format!("Azure would refuse: {e}")))?;
+            }
+            Err(TestCaseError::fail("no fixed point"))
+        };
+        let (before, state) = converge(&w.services, w.observed.clone())?;
+        let mut services = w.services.clone();
+        if !services.is_empty() {
+            services.remove(gone.index(services.len()));
+        }
+        services.push(build_service(w.services.len() + 1, &new));
+        let (after, state_after) = converge(&services, state.clone())?;
+        // Where each Service's rules are: the load balancer holding a rule named after it.
+        let home = |state: &Observed, prefix: &str| {
+            state.load_balancers.iter().find(|lb| lb.rules.iter().any(|r| r.name.to_ascii_lowercase().starts_with(prefix))).map(|lb| lb.name.clone())
+        };
+        for (prefix, key) in &before.service_prefixes {
+            let planned = |d: &Desired| matches!(d.services.get(key), Some(ServiceOutcome::Planned { .. }));
+            if planned(&before) && planned(&after) {
+                prop_assert_eq!(home(&state, prefix), home(&state_after, prefix), "{} moved", key);
             }
         }
     }

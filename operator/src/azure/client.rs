@@ -216,6 +216,16 @@ impl AzureClient {
     }
 }
 
+/// Whether load balancer `name` is `base` or one it grew to (`<base>-<n>`), in any case.
+fn in_profile(base: &str, name: &str) -> bool {
+    let (base, name) = (name_key(base), name_key(name));
+    name == base
+        || name
+            .strip_prefix(&base)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl AzureClient {
     /// The subscription's public IP quota and usage in `location` (ARM's network `usages`);
     /// `None` when this identity may not read it (the plan then leaves the quota to Azure).
@@ -300,21 +310,31 @@ impl AzurePort for AzureClient {
                 }
             }
         }
-        for name in &req.load_balancers {
-            if let Some(lb) = self
-                .found(
-                    self.net
-                        .load_balancers_client()
-                        .get(rg.clone(), name.clone(), sub.clone())
-                        .await,
-                )
-                .map_err(|e| e.on(&self.scope.id(rg, "loadBalancers", name)))?
-            {
+        // One list of the resource group: the profiles' load balancers and those they grew
+        // to (`<name>-<n>`).
+        let mut pages = self
+            .net
+            .load_balancers_client()
+            .list(rg.clone(), sub.clone())
+            .into_stream();
+        while let Some(page) = pages.next().await {
+            let Some(page) = self
+                .found(page)
+                .map_err(|e| e.on(&format!("/subscriptions/{sub}/resourceGroups/{rg}")))?
+            else {
+                break;
+            };
+            for lb in page.value {
                 let v = json(&lb);
-                observed
+                let seen = arm_json::load_balancer(&v, rg);
+                if req
                     .load_balancers
-                    .push(arm_json::load_balancer(&v, rg));
-                self.remember(self.scope.id(rg, "loadBalancers", name), v);
+                    .iter()
+                    .any(|base| in_profile(base, &seen.name))
+                {
+                    self.remember(self.scope.id(rg, "loadBalancers", &seen.name), v);
+                    observed.load_balancers.push(seen);
+                }
             }
         }
         if let Some(name) = &req.security_group

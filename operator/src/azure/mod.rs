@@ -20,7 +20,7 @@ pub struct ObserveRequest {
     pub resource_group: String,
     /// More resource groups whose public IPs Services name.
     pub public_ip_groups: Vec<String>,
-    /// Load balancer names.
+    /// Load balancer names: each profile's; the ones it grew to (`<name>-<n>`) are read too.
     pub load_balancers: Vec<String>,
     /// NSG name, if managed.
     pub security_group: Option<String>,

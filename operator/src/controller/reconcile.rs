@@ -741,7 +741,10 @@ fn observe_request(network: &AksNetwork, services: &[Service], class: &str) -> O
     ObserveRequest {
         resource_group: spec.azure.resource_group.clone(),
         public_ip_groups: groups,
-        load_balancers: vec![lb.public_name, lb.internal_name],
+        load_balancers: [lb.public_name, lb.internal_name]
+            .into_iter()
+            .chain(lb.profiles.into_iter().map(|p| p.name))
+            .collect(),
         security_group: spec.security_group.as_ref().map(|s| s.name.clone()),
         route_table: spec.route_table.as_ref().map(|r| r.name.clone()),
         vnet: Some((

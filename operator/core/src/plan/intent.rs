@@ -117,6 +117,10 @@ pub struct ServiceIntent {
     pub deny_all_except_sources: bool,
     /// Whether aksnet writes NSG rules for the Service (`azure-disable-load-balancer-nsg-rule`).
     pub nsg_rules: bool,
+    /// The load balancer profiles it may be placed on (`azure-load-balancer-configurations`).
+    pub configurations: Option<Vec<String>>,
+    /// Its labels (profiles select Services by them).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Read a Service's request. `key` is `namespace/name`.
@@ -261,6 +265,8 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
         additional_ips: ann.additional_ips.clone(),
         deny_all_except_sources: ann.deny_all_except_sources,
         nsg_rules: !ann.disable_nsg_rule,
+        configurations: ann.configurations.clone(),
+        labels: svc.metadata.labels.clone().unwrap_or_default(),
     })
 }
 

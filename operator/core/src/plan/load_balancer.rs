@@ -9,7 +9,8 @@ use aksnet_crds::{IpVersion, OutboundType};
 use k8s_openapi::api::core::v1::Node;
 
 use super::intent::{AddressSource, ServiceIntent};
-use super::{AddressKey, Context, IngressSource, namespace_of, nodes};
+use super::profiles::{self, Profile};
+use super::{AddressKey, Context, IngressSource, namespace_of};
 use crate::model::{
     BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
     LoadBalancer, OutboundRule, Probe, Protocol, PublicIp, canonical_id, name_key,
@@ -32,16 +33,28 @@ pub(crate) struct Placement {
     /// What the rest of the plan needs to know.
     pub placed: Placed,
     key: String,
-    internal: bool,
+    /// The load balancer it goes on.
+    target: Target,
     claimed: Vec<(String, Protocol, u16)>,
     rules: Vec<LbRule>,
     probes: Vec<Probe>,
     resolved: Vec<Resolved>,
 }
 
+/// A load balancer a Service may go on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Target {
+    /// One being planned (index into [`Planner::lbs`]).
+    Existing(usize),
+    /// The next one of a profile, which this placement adds.
+    New { profile: usize, name: String },
+}
+
 /// One load balancer being planned.
 struct LbState {
     name: String,
+    /// Index of its profile.
+    profile: usize,
     frontends: BTreeMap<String, Frontend>,
     rules: Vec<LbRule>,
     probes: Vec<Probe>,
@@ -56,7 +69,7 @@ struct LbState {
 }
 
 impl LbState {
-    fn new(ctx: &Context<'_>, name: &str) -> Self {
+    fn new(ctx: &Context<'_>, name: &str, profile: usize) -> Self {
         let foreign = ctx
             .input
             .observed
@@ -74,6 +87,7 @@ impl LbState {
             });
         Self {
             name: name.to_string(),
+            profile,
             frontends: BTreeMap::new(),
             rules: Vec::new(),
             probes: Vec::new(),
@@ -86,6 +100,29 @@ impl LbState {
 }
 
 impl LbState {
+    /// How full it is: the fullest of its frontends, rules and probes, in thousandths of the
+    /// limit.
+    fn fullness(&self, limits: &super::Limits) -> usize {
+        let share = |used: usize, limit: usize| used * 1000 / limit.max(1);
+        [
+            share(
+                self.frontends.len() + self.foreign.0 + self.held.0.len(),
+                limits.frontends_per_load_balancer,
+            ),
+            share(
+                self.rules.len() + self.foreign.1 + self.held.1,
+                limits.rules_per_load_balancer,
+            ),
+            share(
+                self.probes.len() + self.foreign.2 + self.held.2,
+                limits.probes_per_load_balancer,
+            ),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+
     /// Another Service that holds every port of a frontend: its high-availability ports
     /// rule when `ha` is false, any rule at all when `ha` is true (an HA ports rule takes the
     /// frontend whole).
@@ -158,6 +195,7 @@ fn rule_ports(intent: &ServiceIntent) -> Vec<super::intent::PortIntent> {
 }
 
 /// A frontend resolved for one family of a Service.
+#[derive(Clone)]
 struct Resolved {
     frontend: Frontend,
     public_ip: Option<PublicIp>,
@@ -168,11 +206,16 @@ struct Resolved {
 /// Places Services on the load balancers, one at a time.
 pub(crate) struct Planner<'c, 'a> {
     ctx: &'c Context<'a>,
-    public: LbState,
-    internal: LbState,
+    profiles: Vec<Profile>,
+    /// The load balancers being planned: each profile's first, then the others Azure has or
+    /// this plan adds. The first is `publicName`, the second `internalName`.
+    lbs: Vec<LbState>,
+    /// Where each Service's rules are in Azure now: its prefix → the load balancer (lower case).
+    current: HashMap<String, String>,
+    /// Frontends in Azure on the load balancers above: name → load balancer (lower case).
+    observed_frontends: HashMap<String, String>,
     public_ips: BTreeMap<(String, String), PublicIp>,
     dns_labels: HashMap<String, String>,
-    pools: BTreeMap<Family, Vec<BackendAddress>>,
     pool_names: BTreeMap<Family, String>,
     errors: Vec<ObjectError>,
     /// Shared addresses taken in this plan: the namespace of the first Service placed on each.
@@ -184,17 +227,57 @@ pub(crate) struct Planner<'c, 'a> {
 impl<'c, 'a> Planner<'c, 'a> {
     /// A planner with the AksNetwork's static IPs and outbound rule in place.
     pub fn new(ctx: &'c Context<'a>, nodes: &[&Node]) -> Self {
-        let pools = [Family::V4, Family::V6]
-            .into_iter()
-            .map(|f| (f, nodes::pool_addresses(nodes, f, &ctx.vnet_id)))
+        let profiles = profiles::profiles(&ctx.lb_spec, nodes, &ctx.vnet_id);
+        let mut lbs: Vec<LbState> = profiles
+            .iter()
+            .enumerate()
+            .map(|(i, p)| LbState::new(ctx, &p.name, i))
             .collect();
+        // The load balancers a profile grew to, while Azure has them.
+        let mut grown: Vec<(usize, u32, String)> = ctx
+            .input
+            .observed
+            .load_balancers
+            .iter()
+            .filter(|lb| ctx.ownership.owns_resource(&lb.tags))
+            .filter_map(|lb| {
+                profiles.iter().enumerate().find_map(|(i, p)| {
+                    p.instance_of(&lb.name)
+                        .filter(|n| *n >= 2)
+                        .map(|n| (i, n, lb.name.clone()))
+                })
+            })
+            .collect();
+        grown.sort();
+        lbs.extend(
+            grown
+                .into_iter()
+                .map(|(i, _, name)| LbState::new(ctx, &name, i)),
+        );
+        let mut current = HashMap::new();
+        let mut observed_frontends = HashMap::new();
+        for lb in &lbs {
+            let Some(seen) = ctx.input.observed.load_balancer(&lb.name) else {
+                continue;
+            };
+            let key = name_key(&lb.name);
+            for rule in &seen.rules {
+                if let Some(prefix) = ctx.ownership.service_prefix_of(&name_key(&rule.name)) {
+                    current.insert(prefix.to_string(), key.clone());
+                }
+            }
+            for fe in &seen.frontends {
+                observed_frontends.insert(name_key(&fe.name), key.clone());
+            }
+        }
         let mut planner = Self {
             ctx,
-            public: LbState::new(ctx, &ctx.lb_spec.public_name),
-            internal: LbState::new(ctx, &ctx.lb_spec.internal_name),
+            profiles,
+            lbs,
+            current,
+            observed_frontends,
             public_ips: BTreeMap::new(),
             dns_labels: HashMap::new(),
-            pools,
             pool_names: [Family::V4, Family::V6]
                 .into_iter()
                 .map(|f| (f, ctx.ownership.backend_pool(f)))
@@ -214,9 +297,14 @@ impl<'c, 'a> Planner<'c, 'a> {
         planner
     }
 
+    /// Every backend node's addresses, per family (`publicName`'s pools hold every one).
+    fn every_node(&self) -> &BTreeMap<Family, Vec<BackendAddress>> {
+        &self.profiles[0].pools
+    }
+
     /// Node addresses of the backend pools, per family.
     pub fn node_ips(&self) -> BTreeMap<Family, Vec<String>> {
-        self.pools
+        self.every_node()
             .iter()
             .map(|(f, a)| (*f, a.iter().map(|a| a.ip.clone()).collect()))
             .collect()
@@ -312,7 +400,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         });
         if !ready {
             // Its frontends count against the limit meanwhile, so no Service takes their room.
-            self.public
+            self.lbs[0]
                 .held
                 .0
                 .extend(frontends.iter().map(|n| name_key(n)));
@@ -320,7 +408,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         for name in &frontends {
             let rg = ctx.resource_group();
-            self.public.frontends.insert(
+            self.lbs[0].frontends.insert(
                 name_key(name),
                 Frontend {
                     name: name.clone(),
@@ -332,7 +420,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             );
         }
         frontends.sort();
-        self.public.outbound = Some(OutboundRule {
+        self.lbs[0].outbound = Some(OutboundRule {
             name: ctx.ownership.child("outbound"),
             frontends,
             backend_pool: ctx.ownership.backend_pool(Family::V4),
@@ -379,26 +467,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         prefix: &str,
         deferred: bool,
     ) -> Result<Placement, Vec<ServiceError>> {
-        let key = intent.key.as_str();
-        let rule_ports = rule_ports(intent);
-        // Cheap counts first: a Service over a limit costs no naming work.
-        let families = intent.frontends.len();
-        let probes_needed = rule_ports.iter().filter(|p| p.probe.is_some()).count() * families;
-        let lb = if intent.internal {
-            &self.internal
-        } else {
-            &self.public
-        };
-        let errors = lb.capacity(
-            key,
-            &self.ctx.input.limits,
-            0,
-            rule_ports.len() * families,
-            probes_needed,
-        );
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let eligible = profiles::eligible(&self.profiles, intent).map_err(|e| vec![e])?;
         let mut resolved = Vec::new();
         let mut errors = Vec::new();
         for (family, source) in &intent.frontends {
@@ -410,6 +479,156 @@ impl<'c, 'a> Planner<'c, 'a> {
         if !errors.is_empty() {
             return Err(errors);
         }
+        // The first load balancer it fits on; a full one is no reason to refuse while another
+        // may take it.
+        let mut full = None;
+        for target in self.targets(intent, prefix, &eligible, &resolved)? {
+            let fresh;
+            let lb = match &target {
+                Target::Existing(i) => &self.lbs[*i],
+                Target::New { profile, name } => {
+                    fresh = LbState::new(self.ctx, name, *profile);
+                    &fresh
+                }
+            };
+            match self.place_on(lb, intent, prefix, deferred, resolved.clone()) {
+                Ok(mut placement) => {
+                    placement.target = target;
+                    return Ok(placement);
+                }
+                Err(errors)
+                    if errors
+                        .iter()
+                        .all(|e| matches!(e.problem, Problem::Limit { .. })) =>
+                {
+                    full.get_or_insert(errors);
+                }
+                Err(errors) => return Err(errors),
+            }
+        }
+        Err(full.unwrap_or_default())
+    }
+
+    /// The load balancers to try for a Service, in order: the one holding an address it
+    /// shares (only that one), else the one it is on now (only that one: a Service never
+    /// moves unless its profiles change), else those of its profiles that take new Services,
+    /// least full first, then each such profile's next one while it may grow.
+    fn targets(
+        &self,
+        intent: &ServiceIntent,
+        prefix: &str,
+        eligible: &[usize],
+        resolved: &[Resolved],
+    ) -> Result<Vec<Target>, Vec<ServiceError>> {
+        let position = |name: &str| self.lbs.iter().position(|l| name_key(&l.name) == name);
+        let field = if intent.configurations.is_some() {
+            crate::annotations::LB_CONFIGURATIONS
+        } else {
+            "metadata.labels"
+        };
+        for r in resolved {
+            let fe = name_key(&r.frontend.name);
+            let planned = self
+                .lbs
+                .iter()
+                .position(|l| l.frontends.contains_key(&fe) || l.held.0.contains(&fe));
+            let shared_in_azure = self
+                .observed_frontends
+                .get(&fe)
+                .filter(|_| {
+                    self.ctx.ownership.service_prefix_of(&fe) != Some(name_key(prefix).as_str())
+                })
+                .and_then(|lb| position(lb));
+            if let Some(i) = planned.or(shared_in_azure) {
+                if !eligible.contains(&self.lbs[i].profile) {
+                    let p = Problem::Conflict(format!(
+                        "its address is on load balancer {}, whose profile does not admit the Service",
+                        self.lbs[i].name
+                    ));
+                    return Err(vec![ServiceError::new(&intent.key, field, p)]);
+                }
+                return Ok(vec![Target::Existing(i)]);
+            }
+        }
+        if let Some(i) = self
+            .current
+            .get(&name_key(prefix))
+            .and_then(|lb| position(lb))
+            .filter(|i| eligible.contains(&self.lbs[*i].profile))
+        {
+            return Ok(vec![Target::Existing(i)]);
+        }
+        let limits = &self.ctx.input.limits;
+        let open = |p: usize| self.profiles[p].placement && eligible.contains(&p);
+        let mut existing: Vec<usize> = (0..self.lbs.len())
+            .filter(|i| open(self.lbs[*i].profile))
+            .collect();
+        existing.sort_by_key(|i| (self.lbs[*i].fullness(limits), *i));
+        let mut targets: Vec<Target> = existing.into_iter().map(Target::Existing).collect();
+        targets.extend(
+            eligible
+                .iter()
+                .filter(|p| open(**p))
+                .filter_map(|p| self.next_instance(*p)),
+        );
+        if targets.is_empty() {
+            let p = Problem::Conflict(
+                "every load balancer profile that admits the Service has allowServicePlacement: false".into(),
+            );
+            return Err(vec![ServiceError::new(&intent.key, field, p)]);
+        }
+        Ok(targets)
+    }
+
+    /// A profile's next load balancer, while it has fewer than its maximum.
+    fn next_instance(&self, profile: usize) -> Option<Target> {
+        let p = &self.profiles[profile];
+        let taken = |name: &str| {
+            self.lbs.iter().any(|l| name_key(&l.name) == name_key(name))
+                || self
+                    .profiles
+                    .iter()
+                    .any(|o| name_key(&o.name) == name_key(name))
+        };
+        let count = self.lbs.iter().filter(|l| l.profile == profile).count();
+        if count >= p.max as usize {
+            return None;
+        }
+        (2..=p.max)
+            .map(|n| p.instance(n))
+            .find(|name| !taken(name))
+            .map(|name| Target::New { profile, name })
+    }
+
+    /// Place a Service on one load balancer, or say why it does not fit there.
+    fn place_on(
+        &self,
+        lb: &LbState,
+        intent: &ServiceIntent,
+        prefix: &str,
+        deferred: bool,
+        mut resolved: Vec<Resolved>,
+    ) -> Result<Placement, Vec<ServiceError>> {
+        let key = intent.key.as_str();
+        let rule_ports = rule_ports(intent);
+        let families = intent.frontends.len();
+        let probes_needed = rule_ports.iter().filter(|p| p.probe.is_some()).count() * families;
+        let errors = lb.capacity(
+            key,
+            &self.ctx.input.limits,
+            0,
+            rule_ports.len() * families,
+            probes_needed,
+        );
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        for r in &mut resolved {
+            if let IngressSource::PrivateFrontend { load_balancer, .. } = &mut r.ingress {
+                load_balancer.clone_from(&lb.name);
+            }
+        }
+        let mut errors = Vec::new();
         let field = if intent.internal {
             "internal frontend"
         } else {
@@ -534,7 +753,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 waiting,
             },
             key: key.to_string(),
-            internal: intent.internal,
+            target: Target::Existing(0),
             claimed,
             rules,
             probes,
@@ -580,7 +799,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         let Placement {
             placed,
             key,
-            internal,
+            target,
             claimed,
             rules,
             probes,
@@ -588,11 +807,14 @@ impl<'c, 'a> Planner<'c, 'a> {
         } = placement;
         let waiting = placed.waiting.is_some();
         self.new_ips += self.created(&resolved);
-        let lb = if internal {
-            &mut self.internal
-        } else {
-            &mut self.public
+        let index = match target {
+            Target::Existing(i) => i,
+            Target::New { profile, name } => {
+                self.lbs.push(LbState::new(self.ctx, &name, profile));
+                self.lbs.len() - 1
+            }
         };
+        let lb = &mut self.lbs[index];
         for claim in claimed {
             lb.ports.insert(claim, key.clone());
         }
@@ -856,7 +1078,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         let text = ip.to_string();
         if let Some(node) = self
-            .pools
+            .every_node()
             .get(&family)
             .and_then(|pool| pool.iter().find(|a| a.ip == text))
         {
@@ -1015,12 +1237,20 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         let frontend = self.public_frontend_name(&pip.name);
         if let Some(user) = observed.and_then(|p| p.used_by.as_deref()) {
-            let ours = format!(
-                "/loadbalancers/{}/frontendipconfigurations/{}",
-                name_key(&ctx.lb_spec.public_name),
-                name_key(&frontend)
-            );
-            if !name_key(user).ends_with(&ours) {
+            // Its frontend on one of our public load balancers, or someone else's.
+            let user_key = name_key(user);
+            let ours = self
+                .lbs
+                .iter()
+                .filter(|l| !self.profiles[l.profile].internal)
+                .any(|l| {
+                    user_key.ends_with(&format!(
+                        "/loadbalancers/{}/frontendipconfigurations/{}",
+                        name_key(&l.name),
+                        name_key(&frontend)
+                    ))
+                });
+            if !ours {
                 let p = Problem::Conflict(format!("public IP {name} is in use by {user}"));
                 return Err(ServiceError::new(key, field, p));
             }
@@ -1070,8 +1300,9 @@ impl<'c, 'a> Planner<'c, 'a> {
         Vec<ObjectError>,
     ) {
         let mut lbs = BTreeMap::new();
-        for state in [self.public, self.internal] {
-            let lb = build(self.ctx, state, &self.pools);
+        for state in self.lbs {
+            let pools = &self.profiles[state.profile].pools;
+            let lb = build(self.ctx, state, pools);
             lbs.insert(lb.0, lb.1);
         }
         (self.public_ips.into_values().collect(), lbs, self.errors)

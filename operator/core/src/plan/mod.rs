@@ -10,12 +10,13 @@
 mod intent;
 mod load_balancer;
 mod nodes;
+mod profiles;
 mod routes;
 mod security;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use aksnet_crds::{AksNetworkSpec, LoadBalancerSpec, OutboundType};
+use aksnet_crds::{AksNetworkSpec, LoadBalancerSpec};
 use k8s_openapi::api::core::v1::{Node, Service};
 
 pub use intent::{DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_THRESHOLD};
@@ -355,15 +356,7 @@ pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
 /// The AksNetwork's load balancer settings, with the defaults (`kubernetes` and
 /// `kubernetes-internal`, the cloud provider's names) when it sets none.
 pub fn load_balancer_spec(network: &AksNetworkSpec) -> LoadBalancerSpec {
-    network
-        .load_balancer
-        .clone()
-        .unwrap_or_else(|| LoadBalancerSpec {
-            public_name: "kubernetes".into(),
-            internal_name: "kubernetes-internal".into(),
-            outbound_type: OutboundType::LoadBalancer,
-            outbound: None,
-        })
+    network.load_balancer.clone().unwrap_or_default()
 }
 
 /// The namespace of a Service key (`namespace/name`).

@@ -179,13 +179,24 @@ pub fn plan_with(
     nodes: &[Node],
     observed: &Observed,
 ) -> Desired {
+    plan_limited(network, services, nodes, observed, Limits::default())
+}
+
+/// [`plan_with`] under other limits.
+pub fn plan_limited(
+    network: &AksNetworkSpec,
+    services: &[Service],
+    nodes: &[Node],
+    observed: &Observed,
+    limits: Limits,
+) -> Desired {
     plan(&PlanInput {
         network,
         services,
         nodes,
         observed,
         load_balancer_class: CLASS,
-        limits: Limits::default(),
+        limits,
         holds: &Holds::default(),
     })
 }

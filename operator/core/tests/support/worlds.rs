@@ -22,6 +22,8 @@ pub struct Svc {
     broken: bool,
     local: bool,
     dual: bool,
+    /// `azure-load-balancer-configurations`.
+    profiles: Option<&'static str>,
 }
 
 pub fn svc_strategy() -> impl Strategy<Value = Svc> {
@@ -38,9 +40,19 @@ pub fn svc_strategy() -> impl Strategy<Value = Svc> {
         prop::bool::weighted(0.15),
         any::<bool>(),
         prop::bool::weighted(0.2),
+        prop::option::weighted(
+            0.3,
+            prop::sample::select(vec![
+                "extra",
+                "kubernetes",
+                "kubernetes-internal",
+                "extra,kubernetes",
+            ]),
+        ),
     )
         .prop_map(
-            |(ports, internal, pip, ranges, shared_rule, broken, local, dual)| Svc {
+            |(ports, internal, pip, ranges, shared_rule, broken, local, dual, profiles)| Svc {
+                profiles,
                 ports: ports.into_iter().collect(),
                 internal,
                 pip: if internal { None } else { pip },
@@ -90,8 +102,14 @@ pub fn build_service(i: usize, s: &Svc) -> Service {
     if s.dual {
         svc = with(svc, json!({"spec": {"ipFamilies": ["IPv4", "IPv6"]}}));
     }
+    if let Some(names) = s.profiles {
+        svc = annotated(svc, a::LB_CONFIGURATIONS, names);
+    }
     svc
 }
+
+/// Label of the nodes the `extra` profile selects.
+pub const EXTRA_POOL: (&str, &str) = ("pool", "extra");
 
 /// A generated cluster and the Azure state it starts from.
 #[derive(Clone, Debug)]
@@ -104,6 +122,9 @@ pub struct World {
     pub observed: Observed,
     /// The limits planned for.
     pub limits: Limits,
+    /// The network: `loadBalancer.maxCount` varies, and a public profile `extra` takes the
+    /// nodes labelled [`EXTRA_POOL`] and grows to two load balancers.
+    pub network: aksnet_crds::AksNetworkSpec,
 }
 
 pub fn world_strategy() -> impl Strategy<Value = World> {
@@ -113,9 +134,10 @@ pub fn world_strategy() -> impl Strategy<Value = World> {
         prop::collection::btree_set(100u32..4097, 0..6),
         prop::collection::vec(0u8..=255, 0..4),
         prop::option::weighted(0.3, (3usize..12, 4usize..20, 3usize..20, 3usize..12)),
+        1u32..4,
     )
         .prop_map(
-            |(svcs, node_count, foreign_priorities, foreign_routes, tight)| {
+            |(svcs, node_count, foreign_priorities, foreign_routes, tight, max_count)| {
                 let mut observed = observed_base();
                 let nsg = observed.security_group.as_mut().expect("fixture NSG");
                 nsg.rules.clear();
@@ -151,9 +173,25 @@ pub fn world_strategy() -> impl Strategy<Value = World> {
                         .enumerate()
                         .map(|(i, s)| build_service(i, s))
                         .collect(),
-                    nodes: nodes(node_count),
+                    nodes: nodes(node_count)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, mut n)| {
+                            if i % 2 == 0 {
+                                n.metadata.labels.get_or_insert_with(Default::default).insert(
+                                    EXTRA_POOL.0.into(),
+                                    EXTRA_POOL.1.into(),
+                                );
+                            }
+                            n
+                        })
+                        .collect(),
                     observed,
                     limits,
+                    network: network_with(json!({"loadBalancer": {
+                        "maxCount": max_count,
+                        "profiles": [{"name": "extra", "maxCount": 2, "nodeSelector": {"matchLabels": {EXTRA_POOL.0: EXTRA_POOL.1}}}]
+                    }})),
                 }
             },
         )
