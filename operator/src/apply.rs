@@ -163,7 +163,7 @@ impl<A: AzurePort + 'static> Engine<A> {
             let ops = diff(&desired, &run.observed);
             let unserved: BTreeSet<String> = ops
                 .iter()
-                .flat_map(|op| carried(op, &run.observed, &desired.ownership))
+                .flat_map(|op| carried(op, &run.observed, &desired))
                 .collect();
             publish(Pass {
                 desired: &desired,
@@ -417,7 +417,7 @@ impl Run {
         if !e.is_refusal() {
             return self.retry_later(op, e);
         }
-        let carried: BTreeSet<String> = carried(op, &self.observed, &desired.ownership);
+        let carried: BTreeSet<String> = carried(op, &self.observed, desired);
         let text = format!("{}: {}", e.fault().code, e.fault().message);
         match blame::judge(&text, &carried, desired) {
             Verdict::Blame(keys) => {

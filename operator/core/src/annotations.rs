@@ -193,8 +193,8 @@ pub struct Annotations {
     pub allowed_ranges: Option<(String, Vec<IpNet>)>,
     /// Allowed source service tags.
     pub allowed_service_tags: Vec<String>,
-    /// Shared NSG rules.
-    pub shared_security_rule: bool,
+    /// Shared NSG rules: `Some(false)` asks for rules of its own.
+    pub shared_security_rule: Option<bool>,
     /// High-availability ports: one rule per family, protocol All, port 0.
     pub ha_ports: bool,
     /// IP tags of the created public IP, sorted `(type, tag)` pairs.
@@ -292,7 +292,7 @@ impl Parser<'_> {
             IDLE_TIMEOUT => out.idle_timeout = self.number(key, v, 4, 100),
             DISABLE_TCP_RESET => out.disable_tcp_reset = self.boolean(key, v),
             DISABLE_FLOATING_IP => out.disable_floating_ip = self.boolean(key, v),
-            SHARED_SECURITY_RULE => out.shared_security_rule = self.boolean(key, v),
+            SHARED_SECURITY_RULE => out.shared_security_rule = Some(self.boolean(key, v)),
             HA_PORTS => out.ha_ports = self.boolean(key, v),
             PIP_IP_TAGS => out.pip_ip_tags = self.ip_tags(key, v),
             ADDITIONAL_PUBLIC_IPS => out.additional_ips = self.ips(key, v),

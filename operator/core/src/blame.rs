@@ -115,6 +115,7 @@ mod tests {
             frozen: BTreeSet::new(),
             service_prefixes: BTreeMap::new(),
             pending: Vec::new(),
+            rule_carriers: BTreeMap::new(),
         };
         for (key, prefix, ingress) in services {
             d.service_prefixes

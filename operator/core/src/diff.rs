@@ -106,8 +106,10 @@ impl Op {
 }
 
 /// The Services (lower-case name prefixes) whose objects a write creates, changes or removes
-/// against what `observed` holds: who to hold responsible when Azure refuses it.
-pub fn carried(op: &Op, observed: &Observed, ownership: &Ownership) -> BTreeSet<String> {
+/// against what `observed` holds: who to hold responsible when Azure refuses it. A changed
+/// NSG rule packed for several Services carries each of them.
+pub fn carried(op: &Op, observed: &Observed, desired: &Desired) -> BTreeSet<String> {
+    let ownership = &desired.ownership;
     let mut names: Vec<String> = Vec::new();
     match op {
         Op::PutPublicIp(p) => names.push(p.name.clone()),
@@ -136,9 +138,16 @@ pub fn carried(op: &Op, observed: &Observed, ownership: &Ownership) -> BTreeSet<
     }
     names
         .iter()
-        .filter_map(|n| {
+        .flat_map(|n| {
             let key = name_key(n);
-            ownership.service_prefix_of(&key).map(str::to_string)
+            match ownership.service_prefix_of(&key) {
+                Some(prefix) => vec![prefix.to_string()],
+                None => desired
+                    .rule_carriers
+                    .get(&key)
+                    .map(|c| c.iter().cloned().collect())
+                    .unwrap_or_default(),
+            }
         })
         .collect()
 }

@@ -4,8 +4,10 @@
 //! entity tags, keeps back-references, and refuses what ARM refuses (a rule naming a missing
 //! frontend, probe or pool; a frontend naming a missing public IP; deleting a public IP in use).
 
+use std::collections::{HashMap, HashSet};
+
 use crate::diff::Op;
-use crate::model::{Applied, FrontendTarget, LoadBalancer, Observed, ip_key, ip_key_of_id};
+use crate::model::{Applied, FrontendTarget, IpKey, LoadBalancer, Observed, ip_key, ip_key_of_id};
 use crate::naming::short_hash;
 
 /// Why Azure would refuse an operation.
@@ -220,11 +222,6 @@ fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-/// Whether `names` holds `n` (case-insensitively).
-fn has<'a>(mut names: impl Iterator<Item = &'a String>, n: &str) -> bool {
-    names.any(|x| same(x, n))
-}
-
 /// ARM's referential checks on a load balancer body.
 fn check_lb(state: &Observed, lb: &LoadBalancer, op: &str) -> Result<(), Refused> {
     let missing = |what: &str, target: &str| Refused::MissingReference {
@@ -232,32 +229,41 @@ fn check_lb(state: &Observed, lb: &LoadBalancer, op: &str) -> Result<(), Refused
         what: what.to_string(),
         missing: target.to_string(),
     };
+    let names = |list: &mut dyn Iterator<Item = &String>| -> HashSet<String> {
+        list.map(|n| n.to_ascii_lowercase()).collect()
+    };
+    let frontends = names(&mut lb.frontends.iter().map(|f| &f.name));
+    let pools = names(&mut lb.backend_pools.iter().map(|p| &p.name));
+    let probes = names(&mut lb.probes.iter().map(|p| &p.name));
+    let has = |set: &HashSet<String>, n: &str| set.contains(&n.to_ascii_lowercase());
     for r in &lb.rules {
-        if !has(lb.frontends.iter().map(|f| &f.name), &r.frontend) {
+        if !has(&frontends, &r.frontend) {
             return Err(missing(&r.name, &r.frontend));
         }
-        if !has(lb.backend_pools.iter().map(|f| &f.name), &r.backend_pool) {
+        if !has(&pools, &r.backend_pool) {
             return Err(missing(&r.name, &r.backend_pool));
         }
         if let Some(p) = &r.probe
-            && !has(lb.probes.iter().map(|f| &f.name), p)
+            && !has(&probes, p)
         {
             return Err(missing(&r.name, p));
         }
     }
     for o in &lb.outbound_rules {
         for f in &o.frontends {
-            if !has(lb.frontends.iter().map(|f| &f.name), f) {
+            if !has(&frontends, f) {
                 return Err(missing(&o.name, f));
             }
         }
     }
+    let ips: HashSet<IpKey> = state
+        .public_ips
+        .iter()
+        .map(|p| ip_key(&p.resource_group, &p.name))
+        .collect();
     for f in &lb.frontends {
         if let FrontendTarget::Public { public_ip_id } = &f.target
-            && !state
-                .public_ips
-                .iter()
-                .any(|p| ip_key_of_id(public_ip_id) == Some(ip_key(&p.resource_group, &p.name)))
+            && !ip_key_of_id(public_ip_id).is_some_and(|k| ips.contains(&k))
         {
             return Err(missing(&f.name, public_ip_id));
         }
@@ -270,12 +276,18 @@ fn back_references(state: &mut Observed) {
     for p in &mut state.public_ips {
         p.used_by = None;
     }
+    let index: HashMap<IpKey, usize> = state
+        .public_ips
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (ip_key(&p.resource_group, &p.name), i))
+        .collect();
     for lb in &state.load_balancers {
         for f in &lb.frontends {
             if let FrontendTarget::Public { public_ip_id } = &f.target
-                && let Some(p) = state.public_ips.iter_mut().find(|p| {
-                    ip_key_of_id(public_ip_id) == Some(ip_key(&p.resource_group, &p.name))
-                })
+                && let Some(p) = ip_key_of_id(public_ip_id)
+                    .and_then(|k| index.get(&k))
+                    .and_then(|i| state.public_ips.get_mut(*i))
             {
                 let sub = public_ip_id.split('/').nth(2).unwrap_or_default();
                 p.used_by = Some(format!(

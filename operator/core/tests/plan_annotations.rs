@@ -769,30 +769,85 @@ fn allowed_service_tags_annotation() {
 
 #[test]
 fn shared_security_rule_annotation() {
-    let one = annotated(
-        service("one", 1, &[(80, 30080)]),
+    // Services of a namespace that admit the same ports from the same sources are packed into
+    // one rule by default; "false" asks for rules of one's own.
+    let one = service("one", 1, &[(80, 30080)]);
+    let two = service("two", 2, &[(80, 30081)]);
+    let own = annotated(
+        service("own", 3, &[(80, 30082)]),
         a::SHARED_SECURITY_RULE,
-        "true",
+        "false",
     );
-    let two = annotated(
-        service("two", 2, &[(80, 30081)]),
-        a::SHARED_SECURITY_RULE,
-        "true",
+    let other_port = service("other", 4, &[(443, 30443)]);
+    let elsewhere = with(
+        service("away", 5, &[(80, 30083)]),
+        json!({"metadata": {"namespace": "team-b"}}),
     );
-    let (state, _) = run(&[one, two]);
-    let shared: Vec<_> = state
-        .security_group
-        .as_ref()
-        .unwrap()
+    let all = [one, two, own, other_port, elsewhere];
+    let (state, _) = run(&all);
+    let nsg = state.security_group.as_ref().unwrap();
+    let packed: Vec<_> = nsg
         .rules
         .iter()
-        .filter(|r| r.description.as_deref() == Some("aksnet: shared"))
+        .filter(|r| r.description.as_deref() == Some("aksnet: shared by 2 Services of default"))
         .collect();
-    assert_eq!(shared.len(), 1);
-    assert_eq!(
-        shared[0].destinations.len(),
-        2,
-        "both frontends in one rule"
+    assert_eq!(packed.len(), 1, "{:#?}", nsg.rules);
+    assert_eq!(packed[0].destinations.len(), 2, "both frontends in one rule");
+    assert_eq!(service_rules(&state, "own").len(), 1, "a rule of its own");
+    assert_eq!(service_rules(&state, "other").len(), 1, "other ports, another rule");
+    assert!(
+        nsg.rules
+            .iter()
+            .any(|r| r.description.as_deref() == Some("aksnet: team-b/away")),
+        "another namespace's Service is never packed with these"
+    );
+    // A Service joining rewrites that rule alone; the others keep name, priority and all.
+    let mut more = all.to_vec();
+    more.push(service("three", 6, &[(80, 30084)]));
+    let (joined, _) = run_on(state.clone(), &more);
+    let after = joined.security_group.as_ref().expect("NSG");
+    let changed: Vec<&str> = after
+        .rules
+        .iter()
+        .filter(|r| !nsg.rules.contains(r))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(changed, [packed[0].name.as_str()]);
+    assert_eq!(after.rules.len(), nsg.rules.len());
+    // A rejected member keeps its address in the rule, as Azure has it.
+    let broken: Vec<Service> = all
+        .iter()
+        .map(|s| match s.metadata.name.as_deref() {
+            Some("two") => annotated(s.clone(), a::IDLE_TIMEOUT, "9999"),
+            _ => s.clone(),
+        })
+        .collect();
+    let desired = plan_with(&network(), &broken, &nodes(3), &state);
+    let kept = desired
+        .security_group
+        .as_ref()
+        .and_then(|n| n.rules.iter().find(|r| r.name == packed[0].name))
+        .expect("the packed rule stays");
+    assert_eq!(kept.destinations, packed[0].destinations);
+    // Emptied of working Services, a packed rule still keeps a rejected one's address.
+    let only_broken: Vec<Service> = broken
+        .iter()
+        .filter(|s| s.metadata.name.as_deref() != Some("one"))
+        .cloned()
+        .collect();
+    let desired = plan_with(&network(), &only_broken, &nodes(3), &state);
+    let rules = &desired.security_group.as_ref().expect("NSG").rules;
+    let two_ip = state
+        .public_ips
+        .iter()
+        .find(|p| p.tags.get(TAG_SERVICE).map(String::as_str) == Some("default/two"))
+        .and_then(|p| p.address.clone())
+        .expect("two's address");
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.name == packed[0].name && r.destinations == [two_ip.clone()]),
+        "{rules:#?}"
     );
 }
 

@@ -677,3 +677,31 @@ fn what_azure_would_refuse_is_refused_before_writing() {
         ServiceOutcome::Rejected { .. }
     ));
 }
+
+#[test]
+fn a_packed_rule_write_carries_every_service_it_admits() {
+    // Three Services admitting port 80 from the Internet share one NSG rule: a write of that
+    // rule is blamed on them, not on the network.
+    let net = network();
+    let ns = nodes(1);
+    let two: Vec<_> = (0..2)
+        .map(|i| service(&format!("p{i}"), i, &[(80, 30080 + i as u16)]))
+        .collect();
+    let (_, state) = settled_from(observed_base(), &net, &two, &ns, Limits::default());
+    let mut three = two.clone();
+    three.push(service("p2", 2, &[(80, 30082)]));
+    let (_, state) = settled_from(state, &net, &three, &ns, Limits::default());
+    let desired = plan_limited(&net, &three[1..], &ns, &state, Limits::default());
+    let ops = diff(&desired, &state);
+    let nsg_write = ops
+        .iter()
+        .find(|o| matches!(o, Op::PutSecurityGroup(_)))
+        .expect("the packed rule loses p0's address");
+    let carried = aksnet_core::diff::carried(nsg_write, &state, &desired);
+    let mut keys: Vec<&str> = carried
+        .iter()
+        .filter_map(|p| desired.service_prefixes.get(p).map(String::as_str))
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["default/p1", "default/p2"], "{carried:?}");
+}

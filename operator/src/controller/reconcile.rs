@@ -432,7 +432,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         let unreleased: BTreeSet<String> = report
             .remaining
             .iter()
-            .flat_map(|op| carried(op, &report.observed, &report.desired.ownership))
+            .flat_map(|op| carried(op, &report.observed, &report.desired))
             .collect();
         self.publisher.release(&report.desired, &unreleased).await?;
         let converged = plan_fingerprint(&report.desired);

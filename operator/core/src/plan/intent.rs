@@ -106,8 +106,9 @@ pub struct ServiceIntent {
     pub client_ip_affinity: bool,
     /// Allowed sources; `None` means the default (Internet or VirtualNetwork).
     pub sources: Option<Sources>,
-    /// Merge NSG rules with other Services.
-    pub shared_security_rule: bool,
+    /// NSG rules of its own (`azure-shared-securityrule: "false"`) instead of rules packed
+    /// with the namespace's other Services that admit the same ports from the same sources.
+    pub own_security_rules: bool,
     /// High-availability ports: one rule per family (protocol All, port 0) instead of one per
     /// port; the NSG rules still admit the Service's ports.
     pub ha_ports: bool,
@@ -260,7 +261,7 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
         floating_ip: !ann.disable_floating_ip,
         client_ip_affinity: spec.session_affinity.as_deref() == Some("ClientIP"),
         sources,
-        shared_security_rule: ann.shared_security_rule,
+        own_security_rules: ann.shared_security_rule == Some(false),
         ha_ports: ann.ha_ports,
         additional_ips: ann.additional_ips.clone(),
         deny_all_except_sources: ann.deny_all_except_sources,
@@ -494,7 +495,10 @@ impl Asked<'_> {
                     annotations::DENY_ALL_EXCEPT_SOURCE_RANGES,
                     ann.deny_all_except_sources,
                 ),
-                (annotations::SHARED_SECURITY_RULE, ann.shared_security_rule),
+                (
+                    annotations::SHARED_SECURITY_RULE,
+                    ann.shared_security_rule.is_some(),
+                ),
             ];
             out.extend(set.into_iter().filter(|(_, s)| *s).map(|(key, _)| {
                 let reason = format!(

@@ -195,6 +195,9 @@ pub struct Desired {
     /// What waits for Azure (e.g. an NSG rule for a public IP not allocated yet); plan again
     /// after applying.
     pub pending: Vec<String>,
+    /// For each NSG rule (lower-case name), the prefixes of the Services it carries: a rule
+    /// packed for several Services names none of them.
+    pub rule_carriers: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Compute the desired state.
@@ -259,7 +262,12 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         outcomes.insert(key, outcome);
     }
     nsg.reserve_frozen(&frozen);
-    let (security_group, mut pending, mut errors) = nsg.finish();
+    let security::NsgPlan {
+        security_group,
+        mut pending,
+        mut errors,
+        carriers: rule_carriers,
+    } = nsg.finish();
     let (public_ips, load_balancers, lb_errors) = lbs.finish();
     errors.extend(lb_errors);
     let (route_table, route_errors) = routes::plan(&ctx, &nodes);
@@ -276,6 +284,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         frozen,
         service_prefixes,
         pending,
+        rule_carriers,
     }
 }
 
@@ -330,7 +339,16 @@ pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
         &network.cluster_name,
     );
     let lb = load_balancer_spec(network);
-    let names = [lb.public_name, lb.internal_name];
+    // Every profile's load balancers, the ones they grew to included (observe reads those).
+    let mut names: Vec<String> = observed
+        .load_balancers
+        .iter()
+        .map(|l| l.name.clone())
+        .chain([lb.public_name, lb.internal_name])
+        .chain(lb.profiles.into_iter().map(|p| p.name))
+        .collect();
+    names.sort_by_key(|n| name_key(n));
+    names.dedup_by_key(|n| name_key(n));
     Desired {
         public_ips: Vec::new(),
         load_balancers: names.into_iter().map(|n| (n, None)).collect(),
@@ -350,6 +368,7 @@ pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
         frozen: BTreeSet::new(),
         service_prefixes: BTreeMap::new(),
         pending: Vec::new(),
+        rule_carriers: BTreeMap::new(),
     }
 }
 

@@ -21,6 +21,8 @@ struct Wanted {
     held: bool,
     /// For a deny rule: the (lower-case) names of the allow rules it must come after.
     after: Vec<String>,
+    /// The Services whose traffic it admits or denies: (prefix in lower case, key).
+    carriers: BTreeSet<(String, String)>,
 }
 
 /// A destination address of a service rule.
@@ -104,6 +106,22 @@ pub(crate) struct Planner<'c, 'a> {
     tally: Tally,
     /// Node addresses per family (destinations of rules without floating IP).
     node_ips: BTreeMap<Family, Vec<String>>,
+    /// The frontend addresses of rejected Services: packed rules keep them as they are.
+    frozen_addresses: BTreeSet<String>,
+    /// Packed rules in Azure that only rejected Services still need, cut to their addresses.
+    frozen_packed: Vec<SecurityRule>,
+}
+
+/// The planned NSG and what the rest of the plan needs to know of it.
+pub(crate) struct NsgPlan {
+    /// The NSG with our rules, if the AksNetwork names one.
+    pub security_group: Option<SecurityGroup>,
+    /// Rules that wait for addresses.
+    pub pending: Vec<String>,
+    /// Problems.
+    pub errors: Vec<ObjectError>,
+    /// For each rule (lower-case name), the prefixes of the Services it carries.
+    pub carriers: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl<'c, 'a> Planner<'c, 'a> {
@@ -146,6 +164,8 @@ impl<'c, 'a> Planner<'c, 'a> {
             fixed_tally,
             tally: Tally::default(),
             node_ips,
+            frozen_addresses: BTreeSet::new(),
+            frozen_packed: Vec::new(),
         }
     }
 
@@ -227,6 +247,8 @@ impl<'c, 'a> Planner<'c, 'a> {
             groups.entry((*family, proto)).or_default().insert(*port);
         }
         let mut new_rules = Vec::new();
+        let carrier: BTreeSet<(String, String)> =
+            BTreeSet::from([(name_key(prefix), intent.key.clone())]);
         for ((family, proto), ports) in groups {
             let Some(destination) = self.destination(intent, placed, family) else {
                 continue;
@@ -243,8 +265,11 @@ impl<'c, 'a> Planner<'c, 'a> {
                 .collect();
             let mut allows = Vec::new();
             for (tag, sources) in source_sets(intent, family) {
-                let name = if intent.shared_security_rule {
-                    // Shared within a namespace only: one tenant's rule never carries another's.
+                let name = if !intent.own_security_rules {
+                    // Packed with the Services that admit the same ports from the same
+                    // sources, within a namespace only: one tenant's rule never carries
+                    // another's. One rule per such set, so a Service coming or going
+                    // rewrites that rule alone.
                     let namespace = super::namespace_of(&intent.key);
                     let key = format!(
                         "{namespace}|{proto}|{}|{}|{}",
@@ -256,11 +281,6 @@ impl<'c, 'a> Planner<'c, 'a> {
                 } else {
                     ctx.ownership
                         .service_security_rule(prefix, proto, family, tag.as_deref())
-                };
-                let description = if intent.shared_security_rule {
-                    "aksnet: shared".to_string()
-                } else {
-                    format!("aksnet: {}", intent.key)
                 };
                 allows.push(name_key(&name));
                 new_rules.push((
@@ -276,11 +296,12 @@ impl<'c, 'a> Planner<'c, 'a> {
                             source_ports: vec!["*".into()],
                             destinations: Vec::new(),
                             destination_ports: ports.clone(),
-                            description: Some(description),
+                            description: None,
                         },
                         destinations: destinations.clone(),
                         held: placed.waiting.is_some(),
                         after: Vec::new(),
+                        carriers: carrier.clone(),
                     },
                 ));
             }
@@ -307,6 +328,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                         destinations,
                         held: placed.waiting.is_some(),
                         after: allows,
+                        carriers: carrier.clone(),
                     },
                 ));
             }
@@ -382,6 +404,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     let shared = &mut self.wanted[*i];
                     shared.held = false;
                     shared.destinations.extend(wanted.destinations);
+                    shared.carriers.extend(wanted.carriers);
                 }
                 None => {
                     self.index.insert(key, self.wanted.len());
@@ -420,11 +443,63 @@ impl<'c, 'a> Planner<'c, 'a> {
 
     /// Keep the priorities of rejected Services' rules (their rules stay as they are).
     pub fn reserve_frozen(&mut self, frozen: &BTreeSet<String>) {
-        let Some(nsg) = &self.ctx.input.observed.security_group else {
+        let ctx = self.ctx;
+        let ownership = &ctx.ownership;
+        let is_frozen = |name: &str| {
+            ownership
+                .service_prefix_of(&name_key(name))
+                .is_some_and(|p| frozen.contains(p))
+        };
+        // Their addresses: what their rules' frontends stand for in Azure.
+        for lb in &ctx.input.observed.load_balancers {
+            for rule in lb.rules.iter().filter(|r| is_frozen(&r.name)) {
+                let Some(fe) = lb
+                    .frontends
+                    .iter()
+                    .find(|f| name_key(&f.name) == name_key(&rule.frontend))
+                else {
+                    continue;
+                };
+                let address = match &fe.target {
+                    crate::model::FrontendTarget::Public { public_ip_id } => {
+                        crate::model::ip_key_of_id(public_ip_id)
+                            .and_then(|(rg, name)| ctx.observed_ip(&rg, &name))
+                            .and_then(|p| p.address.clone())
+                    }
+                    crate::model::FrontendTarget::Private { .. } => fe.private_ip.clone(),
+                };
+                self.frozen_addresses.extend(address);
+            }
+        }
+        let Some(nsg) = &ctx.input.observed.security_group else {
             return;
         };
+        let spec_rules: BTreeSet<String> = self
+            .spec
+            .iter()
+            .flat_map(|s| s.rules.iter())
+            .map(|r| name_key(&ownership.spec_child(&r.name)))
+            .collect();
         for r in &nsg.rules {
             let key = name_key(&r.name);
+            let packed = ownership.owns_child(&key)
+                && ownership.service_prefix_of(&key).is_none()
+                && !spec_rules.contains(&key)
+                && !self.index.contains_key(&key);
+            let kept: Vec<String> = r
+                .destinations
+                .iter()
+                .filter(|d| self.frozen_addresses.contains(*d))
+                .cloned()
+                .collect();
+            if packed && !kept.is_empty() {
+                if r.direction == Direction::Inbound {
+                    self.reserved.insert(r.priority);
+                }
+                let mut rule = r.clone();
+                rule.destinations = kept;
+                self.frozen_packed.push(rule);
+            }
             let is_frozen = self
                 .ctx
                 .ownership
@@ -436,11 +511,26 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
     }
 
-    /// The NSG with our rules, what waits for addresses, and problems.
-    pub fn finish(self) -> (Option<SecurityGroup>, Vec<String>, Vec<ObjectError>) {
+    /// The NSG with our rules, what waits for addresses, problems, and who each rule carries.
+    pub fn finish(self) -> NsgPlan {
         let Some(spec) = self.spec else {
-            return (None, Vec::new(), Vec::new());
+            return NsgPlan {
+                security_group: None,
+                pending: Vec::new(),
+                errors: Vec::new(),
+                carriers: BTreeMap::new(),
+            };
         };
+        let observed_rules: BTreeMap<String, &SecurityRule> = self
+            .ctx
+            .input
+            .observed
+            .security_group
+            .iter()
+            .flat_map(|n| n.rules.iter())
+            .map(|r| (name_key(&r.name), r))
+            .collect();
+        let mut carriers = BTreeMap::new();
         let ctx = self.ctx;
         let mut pending = Vec::new();
         let mut errors = Vec::new();
@@ -458,7 +548,23 @@ impl<'c, 'a> Planner<'c, 'a> {
         let mut used = self.reserved.clone();
         let mut service_rules = Vec::new();
         for mut w in self.wanted.into_iter().filter(|w| !w.held) {
+            let key = name_key(&w.rule.name);
             let mut dests = BTreeSet::new();
+            // A packed rule keeps the addresses of rejected Services as Azure has them.
+            if ctx.ownership.service_prefix_of(&key).is_none()
+                && let Some(seen) = observed_rules.get(&key)
+            {
+                dests.extend(
+                    seen.destinations
+                        .iter()
+                        .filter(|d| self.frozen_addresses.contains(*d))
+                        .cloned(),
+                );
+            }
+            if w.rule.description.is_none() {
+                w.rule.description = Some(describe(&w.carriers));
+            }
+            carriers.insert(key, w.carriers.iter().map(|(p, _)| p.clone()).collect());
             for d in w.destinations {
                 match d {
                     Destination::Literal(s) => {
@@ -548,6 +654,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             }
         }
         rules.extend(service_rules.into_iter().filter(|r| r.priority != 0));
+        rules.extend(self.frozen_packed);
         rules.sort_by_key(|r| name_key(&r.name));
         let nsg = SecurityGroup {
             name: spec.name.clone(),
@@ -557,7 +664,25 @@ impl<'c, 'a> Planner<'c, 'a> {
             rules,
             etag: None,
         };
-        (Some(nsg), pending, errors)
+        NsgPlan {
+            security_group: Some(nsg),
+            pending,
+            errors,
+            carriers,
+        }
+    }
+}
+
+/// A rule's description: the Service it admits traffic for, or how many it is packed for.
+fn describe(carriers: &BTreeSet<(String, String)>) -> String {
+    match carriers.iter().next() {
+        Some((_, key)) if carriers.len() == 1 => format!("aksnet: {key}"),
+        Some((_, key)) => format!(
+            "aksnet: shared by {} Services of {}",
+            carriers.len(),
+            super::namespace_of(key)
+        ),
+        None => "aksnet".into(),
     }
 }
 
