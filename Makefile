@@ -113,6 +113,8 @@ run: testenv ## A local cluster, azure-mock and the operator with the samples ap
 bench: testenv ## The operator against azure-mock and the real API server: bursts of Services, writes and latencies into docs/benchmarks.md
 	$(CARGO) build -q --release -p aksnet-operator -p aksnet-e2e --bin aksnet-operator --bin aksnet-bench
 	target/release/aksnet-bench --services 100,500,1000 --nodes 50 --operation-ms 200,2000 --out docs/benchmarks.md
+	target/release/aksnet-bench --services 2000 --shared 500 --static-ips 50 --nodes 200 --operation-ms 200 \
+		--out docs/benchmarks.md --section scale
 
 fmt: ## Format the Rust and Go code
 	$(CARGO) fmt --all

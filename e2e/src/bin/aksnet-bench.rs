@@ -24,9 +24,19 @@ const RG: &str = "mc_bench";
 /// The drift interval the operator runs with.
 const DRIFT: Duration = Duration::from_secs(10);
 
+/// Services that share the AksNetwork's static public IPs, created with each burst.
+#[derive(Clone, Copy)]
+struct Sharing {
+    /// How many Services.
+    services: usize,
+    /// Over how many static IPs (`spec.publicIps`), each Service on its own port.
+    ips: usize,
+}
+
 /// What one burst measured.
 struct Burst {
     services: usize,
+    sharing: Sharing,
     refused: usize,
     writes: BTreeMap<String, u64>,
     reads: BTreeMap<String, u64>,
@@ -130,10 +140,12 @@ async fn settle(mock: &MockAzure, quiet: Duration, limit: Duration) -> anyhow::R
 
 async fn burst(
     cluster: &TestCluster,
-    services_wanted: usize,
+    own_ips: usize,
+    sharing: Sharing,
     nodes_wanted: usize,
     operation_ms: u64,
 ) -> anyhow::Result<Burst> {
+    let services_wanted = own_ips + sharing.services;
     let client = cluster.client().await?;
     let crd = std::fs::read_to_string(repo_root().join("crds/aksnet.io_aksnetworks.yaml"))?;
     manifests::apply_yaml(&client, &crd, None).await?;
@@ -143,9 +155,11 @@ async fn burst(
     let mock = MockAzure::start(azure_mock::Config {
         operation_duration: Duration::from_millis(operation_ms),
         limits: azure_mock::Limits {
-            public_ips_per_subscription: services_wanted + 100,
+            public_ips_per_subscription: services_wanted + sharing.ips + 100,
             ..azure_mock::Limits::default()
         },
+        // ARM's hourly write budget, raised for bursts that need more writes than it holds.
+        write_budget: 1_200.max(2 * (services_wanted as u64 + sharing.ips as u64)),
         ..azure_mock::Config::default()
     })
     .await?;
@@ -163,7 +177,15 @@ async fn burst(
     add_nodes(0..nodes_wanted).await?;
     // Each burst is a cluster of its own: AksNetworks of earlier bursts stay in the API
     // server, and two for one Azure network would be an ownership conflict.
-    let spec = kubenet_network(&network, SUB, RG, json!({"clusterName": ns}));
+    let static_ips: Vec<Value> = (0..sharing.ips)
+        .map(|k| json!({"name": format!("bench-static-{k}")}))
+        .collect();
+    let spec = kubenet_network(
+        &network,
+        SUB,
+        RG,
+        json!({"clusterName": ns, "loadBalancer": {"maxCount": 10}, "publicIps": static_ips}),
+    );
     manifests::apply_yaml(&client, &serde_yaml::to_string(&spec)?, None).await?;
     let port = free_port()?;
     let mut operator = OperatorProcess::start(&OperatorOptions {
@@ -190,10 +212,17 @@ async fn burst(
             let class = class.clone();
             async move {
                 let name = format!("svc-{i:04}");
-                api.create(
-                    &PostParams::default(),
-                    &lb_service(&name, &class, 80, json!({})),
-                )
+                // The first ones share the static IPs, each on a port of its own.
+                let svc = match i.checked_rem(sharing.ips).filter(|_| i < sharing.services) {
+                    Some(k) => lb_service(
+                        &name,
+                        &class,
+                        2000 + i as u16,
+                        json!({"service.beta.kubernetes.io/azure-pip-name": format!("bench-static-{k}")}),
+                    ),
+                    None => lb_service(&name, &class, 80, json!({})),
+                };
+                api.create(&PostParams::default(), &svc)
                 .await
                 .map(|_| (name, start.elapsed()))
             }
@@ -289,7 +318,8 @@ async fn burst(
     }
     mock.stop().await;
     Ok(Burst {
-        services: services_wanted,
+        services: own_ips,
+        sharing,
         refused,
         writes,
         reads,
@@ -321,9 +351,13 @@ fn report(operation_ms: u64, nodes: usize, bursts: &[Burst]) -> String {
         "### LROs of {operation_ms} ms, {nodes} nodes\n\n| Services (refused) | writes (by type) | reads (by type) | first IP | p50 | p99 | max | all served | operator peak RSS | drift writes (2 intervals) | +20 nodes | -10 nodes |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for b in bursts {
+        let services = match b.sharing.services {
+            0 => b.services.to_string(),
+            n => format!("{} + {n} on {} static IPs", b.services, b.sharing.ips),
+        };
         out.push_str(&format!(
             "| {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {} | {} | {:.1} MiB | {} | {} | {} |\n",
-            b.services,
+            services,
             b.refused,
             total(&b.writes),
             by_kind(&b.writes),
@@ -377,17 +411,24 @@ async fn main() -> anyhow::Result<()> {
     let sizes = list("--services", "100,500,1000")?;
     let settings = list("--operation-ms", "200,2000")?;
     let nodes: usize = arg("--nodes", "50").parse().context("--nodes")?;
+    let sharing = Sharing {
+        services: arg("--shared", "0").parse().context("--shared")?,
+        ips: arg("--static-ips", "50").parse().context("--static-ips")?,
+    };
     let out = arg("--out", "");
+    // The part of `--out` this run writes: between `<!-- {section} -->` and
+    // `<!-- /{section} -->` (or the end).
+    let section = arg("--section", "bench");
     let cluster = TestCluster::start()?;
     let mut doc = format!(
-        "Measured by `make bench` on {}. Each burst starts a fresh azure-mock (ARM's write budget of 1,200 per hour, `x-ms-ratelimit-remaining-subscription-writes` sent) and the operator with its defaults (`--max-concurrent-writes 32`, write budget 200 + 10/s); Services are created 16 at a time; \"first IP\", p50, p99 and max are creation→address per Service, \"all served\" is from the first creation. Writes are counted from the mock's journal.\n\n",
+        "Measured by `make bench` on {}. Each burst starts a fresh azure-mock (ARM's write budget of 1,200 per hour, raised to twice the public IPs for bursts that need more, `x-ms-ratelimit-remaining-subscription-writes` sent; the public IP quota raised above the burst) and a kubenet AksNetwork with `loadBalancer.maxCount: 10`, and the operator with its defaults (`--max-concurrent-writes 32`, write budget 200 + 10/s); Services are created 16 at a time; \"first IP\", p50, p99 and max are creation→address per Service, \"all served\" is from the first creation. Writes are counted from the mock's journal.\n\n",
         machine()
     );
     for operation_ms in settings {
         let mut bursts = Vec::new();
         for &n in &sizes {
             eprintln!("bench: {n} Services on {nodes} nodes, LROs of {operation_ms} ms");
-            let b = burst(&cluster, n as usize, nodes, operation_ms).await?;
+            let b = burst(&cluster, n as usize, sharing, nodes, operation_ms).await?;
             eprintln!(
                 "bench: {n}: {} writes, first IP {}, p50 {}, all {}",
                 total(&b.writes),
@@ -403,8 +444,16 @@ async fn main() -> anyhow::Result<()> {
         if !out.is_empty() {
             let path = std::path::Path::new(&out);
             let old = std::fs::read_to_string(path).unwrap_or_default();
-            let head = old.split("<!-- bench -->").next().unwrap_or_default();
-            std::fs::write(path, format!("{head}<!-- bench -->\n{doc}"))?;
+            let (start, end) = (
+                format!("<!-- {section} -->"),
+                format!("<!-- /{section} -->"),
+            );
+            let head = old.split(&start).next().unwrap_or_default();
+            let tail = old
+                .split_once(&end)
+                .map(|(_, t)| format!("{end}{t}"))
+                .unwrap_or_default();
+            std::fs::write(path, format!("{head}{start}\n{doc}{tail}"))?;
         }
     }
     println!("{doc}");

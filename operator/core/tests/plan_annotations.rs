@@ -792,9 +792,17 @@ fn shared_security_rule_annotation() {
         .filter(|r| r.description.as_deref() == Some("aksnet: shared by 2 Services of default"))
         .collect();
     assert_eq!(packed.len(), 1, "{:#?}", nsg.rules);
-    assert_eq!(packed[0].destinations.len(), 2, "both frontends in one rule");
+    assert_eq!(
+        packed[0].destinations.len(),
+        2,
+        "both frontends in one rule"
+    );
     assert_eq!(service_rules(&state, "own").len(), 1, "a rule of its own");
-    assert_eq!(service_rules(&state, "other").len(), 1, "other ports, another rule");
+    assert_eq!(
+        service_rules(&state, "other").len(),
+        1,
+        "other ports, another rule"
+    );
     assert!(
         nsg.rules
             .iter()
