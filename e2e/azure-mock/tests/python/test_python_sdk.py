@@ -119,3 +119,20 @@ def test_route_limit_and_throttling_then_success():
         assert sum(1 for e in journal["entries"] if e["status"] == 429) == 2
     finally:
         mock.stop()
+
+
+def test_public_ip_pool_quota_and_usages():
+    mock = start("--public-ip-pool", "198.18.4.0/30", "--public-ips-per-subscription", "2")
+    try:
+        net = mock.network
+        made = [net.public_ip_addresses.begin_create_or_update(RG, f"p{i}", pip()).result() for i in range(2)]
+        assert [p.properties.ip_address for p in made] == ["198.18.4.1", "198.18.4.2"]
+        with pytest.raises(HttpResponseError) as err:
+            net.public_ip_addresses.begin_create_or_update(RG, "p2", pip()).result()
+        assert err.value.error.code == "PublicIPCountLimitReached"
+        usages = {u.name.value: (u.current_value, u.limit) for u in net.usages.list("westeurope")}
+        assert usages["PublicIPAddresses"] == (2, 2)
+        assert usages["StandardSkuPublicIpAddresses"] == (2, 2)
+        assert usages["LoadBalancers"][0] == 0
+    finally:
+        mock.stop()
