@@ -359,10 +359,15 @@ pub struct LoadBalancerProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_selector: Option<Selector>,
 
-    /// Namespaces whose Services it admits (unset: every namespace).
+    /// Namespaces whose Services it admits, by name (unset: every namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     pub service_namespaces: Option<Vec<NamespaceName>>,
+
+    /// Namespaces whose Services it admits, by the namespaces' labels (unset: every
+    /// namespace). With `serviceNamespaces` too, both must hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_namespace_selector: Option<Selector>,
 
     /// Services it admits, by label (unset: every Service).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -383,6 +383,7 @@ fn validate_load_balancer(e: &mut Errors, lb: &LoadBalancerSpec) {
         for (s, which) in [
             (&p.node_selector, "nodeSelector"),
             (&p.service_selector, "serviceSelector"),
+            (&p.service_namespace_selector, "serviceNamespaceSelector"),
         ] {
             for (j, r) in s
                 .iter()

@@ -77,6 +77,7 @@ async fn converge(
             load_balancer_class: "aksnet.io/azure",
             limits: Limits::default(),
             holds: &Holds::default(),
+            namespace_labels: &Default::default(),
         });
         let ops = diff(&desired, &observed);
         if ops.is_empty() {

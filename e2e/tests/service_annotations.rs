@@ -144,13 +144,7 @@ async fn annotations_reach_azure_as_the_cloud_provider_defines_them() {
     );
 
     // `ha` is one rule for every port on the internal load balancer.
-    let ilb = mock
-        .get(&format!(
-            "{}?api-version=2024-03-01",
-            world.id("loadBalancers", "kubernetes-internal")
-        ))
-        .await
-        .expect("internal LB");
+    let ilb = load_balancer(&world, "kubernetes-internal").await;
     let rules = ilb["properties"]["loadBalancingRules"]
         .as_array()
         .expect("rules");
@@ -204,6 +198,18 @@ async fn annotations_reach_azure_as_the_cloud_provider_defines_them() {
         Vec::<String>::new(),
         "nothing aksnet wrote is ignored by Azure"
     );
+}
+
+/// A load balancer of the cluster's resource group, as Azure holds it.
+async fn load_balancer(world: &World, name: &str) -> Value {
+    world
+        .mock
+        .get(&format!(
+            "{}?api-version=2024-03-01",
+            world.id("loadBalancers", name)
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("load balancer {name}: {e}"))
 }
 
 /// The names of the load balancers in the cluster's resource group.
@@ -276,14 +282,7 @@ async fn a_full_load_balancer_grows_and_the_extra_one_goes_when_empty() {
     })
     .await;
     assert_eq!(names, ["kubernetes", "kubernetes-2"]);
-    let lb2 = world
-        .mock
-        .get(&format!(
-            "{}?api-version=2024-03-01",
-            world.id("loadBalancers", "kubernetes-2")
-        ))
-        .await
-        .expect("kubernetes-2");
+    let lb2 = load_balancer(&world, "kubernetes-2").await;
     assert_eq!(
         lb2["tags"]["aksnet.io-owner"]
             .as_str()
@@ -292,14 +291,7 @@ async fn a_full_load_balancer_grows_and_the_extra_one_goes_when_empty() {
         "aksnet owns what it grew: {}",
         lb2["tags"]
     );
-    let lb1 = world
-        .mock
-        .get(&format!(
-            "{}?api-version=2024-03-01",
-            world.id("loadBalancers", "kubernetes")
-        ))
-        .await
-        .expect("kubernetes");
+    let lb1 = load_balancer(&world, "kubernetes").await;
     let pool = |lb: &Value| {
         let mut ips: Vec<String> = lb["properties"]["backendAddressPools"][0]["properties"]
             ["loadBalancerBackendAddresses"]
@@ -329,5 +321,61 @@ async fn a_full_load_balancer_grows_and_the_extra_one_goes_when_empty() {
     assert_eq!(
         world.mock.ignored_properties().await.expect("journal"),
         Vec::<String>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_takes_services_once_their_namespace_carries_its_label() {
+    let world = World::start(
+        "profiles",
+        azure_mock::Config::default(),
+        (SUB, "mc_profiles_e2e"),
+        &[("a", "10.224.8.4", "10.244.81.0/24")],
+        json!({"loadBalancer": {"profiles": [
+            {"name": "gold", "serviceNamespaceSelector": {"matchLabels": {"aksnet-e2e/tier": "gold"}}}
+        ]}}),
+    )
+    .await;
+    let svc = service(
+        "picky",
+        &world.class,
+        &[8080],
+        json!({format!("{A}azure-load-balancer-configurations"): "gold"}),
+        json!({}),
+    );
+    world
+        .services
+        .create(&PostParams::default(), &svc)
+        .await
+        .expect("create service");
+    let refused = eventually("refused: its namespace lacks the label", 60, || async {
+        service_condition(&world.services, "picky")
+            .await
+            .filter(|(s, r, _)| s == "False" && r == "ConflictingSettings")
+    })
+    .await;
+    assert!(refused.2.contains("admits"), "{refused:?}");
+    // Labelling the namespace is a change the operator watches: the Service is served on
+    // the profile's own load balancer.
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(world.client.clone());
+    namespaces
+        .patch(
+            &world.namespace,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"metadata": {"labels": {"aksnet-e2e/tier": "gold"}}})),
+        )
+        .await
+        .expect("label namespace");
+    eventually("served once labelled", 90, || async {
+        ingress_ip(&world.services, "picky").await
+    })
+    .await;
+    let gold = load_balancer(&world, "gold").await;
+    assert_eq!(
+        gold["properties"]["loadBalancingRules"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
     );
 }

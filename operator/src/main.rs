@@ -201,6 +201,7 @@ async fn run(args: Args) -> Result<(), FatalError> {
         watches.networks.clone(),
         watches.services.clone(),
         watches.nodes.clone(),
+        watches.namespaces.clone(),
     );
     tokio::spawn({
         let (health, mut synced) = (health.clone(), watches.synced());

@@ -133,6 +133,7 @@ fn run_with(
                 load_balancer_class: CLASS,
                 limits: w.limits,
                 holds,
+                namespace_labels: &Default::default(),
             })
         },
         || {
@@ -255,7 +256,7 @@ proptest! {
         let report = runtime.block_on(Engine::new(azure.clone(), Settings::default()).run(
             again.observed.clone(),
             seq.refused.clone(),
-            |observed: &Observed, holds: &Holds| plan(&PlanInput { network: &net, services: &services, nodes: &again.nodes, observed, load_balancer_class: CLASS, limits: again.limits, holds }),
+            |observed: &Observed, holds: &Holds| plan(&PlanInput { network: &net, services: &services, nodes: &again.nodes, observed, load_balancer_class: CLASS, limits: again.limits, holds, namespace_labels: &Default::default() }),
             || { let azure = azure.clone(); async move { azure.observe(&ObserveRequest::default()).await } },
             async |_| {},
         ));

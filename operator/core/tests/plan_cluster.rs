@@ -169,6 +169,7 @@ fn route_limit_leaves_later_nodes_out_with_an_error() {
         load_balancer_class: CLASS,
         limits,
         holds: &Holds::default(),
+        namespace_labels: &Default::default(),
     });
     assert_eq!(
         d.route_table.as_ref().unwrap().routes.len(),

@@ -284,3 +284,52 @@ fn a_service_moves_only_when_its_profiles_say_so() {
         ServiceOutcome::Planned { .. }
     ));
 }
+
+#[test]
+fn a_profile_admits_namespaces_by_their_labels() {
+    let net = network_with(json!({"loadBalancer": {"profiles": [
+        {"name": "gold", "serviceNamespaceSelector": {"matchLabels": {"tier": "gold"}}}
+    ]}}));
+    let ns = nodes(1);
+    let labels: BTreeMap<String, BTreeMap<String, String>> = [
+        ("team-a".to_string(), map(&[("tier", "gold")])),
+        ("team-b".to_string(), map(&[("tier", "bronze")])),
+    ]
+    .into_iter()
+    .collect();
+    let gold = |name: &str, namespace: &str| {
+        let mut svc = annotated(service(name, 1, &[(80, 30080)]), LB_CONFIGURATIONS, "gold");
+        svc.metadata.namespace = Some(namespace.into());
+        svc
+    };
+    let svcs = [
+        gold("a", "team-a"),
+        gold("b", "team-b"),
+        gold("c", "team-c"),
+    ];
+    let plan = aksnet_core::plan::plan(&aksnet_core::plan::PlanInput {
+        network: &net,
+        services: &svcs,
+        nodes: &ns,
+        observed: &observed_base(),
+        load_balancer_class: CLASS,
+        limits: Limits::default(),
+        holds: &Default::default(),
+        namespace_labels: &labels,
+    });
+    assert!(
+        matches!(
+            plan.services["team-a/a"],
+            ServiceOutcome::Planned { .. } | ServiceOutcome::Waiting { .. }
+        ),
+        "{:?}",
+        plan.services["team-a/a"]
+    );
+    for key in ["team-b/b", "team-c/c"] {
+        assert!(
+            matches!(&plan.services[key], ServiceOutcome::Rejected { errors } if errors[0].field == LB_CONFIGURATIONS),
+            "{key}: {:?}",
+            plan.services[key]
+        );
+    }
+}

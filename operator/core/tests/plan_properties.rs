@@ -22,6 +22,7 @@ fn plan_world(w: &World, services: &[Service], nodes: &[Node], observed: &Observ
         load_balancer_class: CLASS,
         limits: w.limits,
         holds: &Holds::default(),
+        namespace_labels: &Default::default(),
     })
 }
 

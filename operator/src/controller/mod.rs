@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use aksnet_crds::AksNetwork;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -147,6 +147,8 @@ pub struct Watches {
     pub services: Store<Service>,
     /// Nodes.
     pub nodes: Store<Node>,
+    /// Namespaces (their labels).
+    pub namespaces: Store<Namespace>,
     drivers: tokio::task::JoinHandle<()>,
     triggers: mpsc::Receiver<()>,
     synced: watch::Receiver<bool>,
@@ -166,19 +168,34 @@ impl Watches {
             service_fingerprint,
             tx.clone(),
         );
-        let (nodes, s3) = watch_into(Api::<Node>::all(client.clone()), node_fingerprint, tx);
+        let (nodes, s3) = watch_into(
+            Api::<Node>::all(client.clone()),
+            node_fingerprint,
+            tx.clone(),
+        );
+        let (namespaces, s4) = watch_into(
+            Api::<Namespace>::all(client.clone()),
+            |n: &Namespace| fingerprint(n.labels()),
+            tx,
+        );
         let streams: Vec<std::pin::Pin<Box<dyn Stream<Item = ()> + Send>>> =
-            vec![Box::pin(s1), Box::pin(s2), Box::pin(s3)];
+            vec![Box::pin(s1), Box::pin(s2), Box::pin(s3), Box::pin(s4)];
         let drivers = tokio::spawn(futures::stream::select_all(streams).for_each(|_| async {}));
         // One waiter only: a store's readiness wakes a single task (kube-runtime's
         // `DelayedInit` holds one waker), so everyone else waits on this channel.
         let (tx, synced) = watch::channel(false);
-        let stores = (networks.clone(), services.clone(), nodes.clone());
+        let stores = (
+            networks.clone(),
+            services.clone(),
+            nodes.clone(),
+            namespaces.clone(),
+        );
         tokio::spawn(async move {
             let _ = tokio::join!(
                 stores.0.wait_until_ready(),
                 stores.1.wait_until_ready(),
-                stores.2.wait_until_ready()
+                stores.2.wait_until_ready(),
+                stores.3.wait_until_ready()
             );
             let _ = tx.send(true);
         });
@@ -186,13 +203,14 @@ impl Watches {
             networks,
             services,
             nodes,
+            namespaces,
             drivers,
             triggers: rx,
             synced,
         }
     }
 
-    /// Turns true once the three caches are filled.
+    /// Turns true once the four caches are filled.
     pub fn synced(&self) -> watch::Receiver<bool> {
         self.synced.clone()
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aksnet_crds::{AksNetwork, AksNetworkStatus, ManagedCounts, PublicIpStatus, ReconcilePolicy};
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
@@ -121,6 +121,8 @@ pub struct Reconciler<A> {
     pub services: Store<Service>,
     /// Nodes.
     pub nodes: Store<Node>,
+    /// Namespaces (load balancer profiles select Services by their labels).
+    pub namespaces: Store<Namespace>,
     /// Writes Service statuses, finalizers and Events.
     pub publisher: Publisher,
     /// Metrics.
@@ -135,37 +137,60 @@ pub struct Reconciler<A> {
 }
 
 /// Services and Nodes, as the plan reads them.
-type Objects = (Vec<Service>, Vec<Node>);
+/// Services, Nodes, and each namespace's labels.
+type Objects = (
+    Vec<Service>,
+    Vec<Node>,
+    BTreeMap<String, BTreeMap<String, String>>,
+);
 
-/// The Services and Nodes the plan reads, refreshed at most every [`SNAPSHOT_AGE`].
+/// The Services, Nodes and namespace labels the plan reads, refreshed at most every
+/// [`SNAPSHOT_AGE`].
 struct Snapshot<'s> {
     services: &'s Store<Service>,
     nodes: &'s Store<Node>,
+    namespaces: &'s Store<Namespace>,
     taken: Mutex<(Instant, Arc<Objects>)>,
 }
 
 impl<'s> Snapshot<'s> {
-    fn new(services: &'s Store<Service>, nodes: &'s Store<Node>) -> Self {
-        Self {
+    fn new(
+        services: &'s Store<Service>,
+        nodes: &'s Store<Node>,
+        namespaces: &'s Store<Namespace>,
+    ) -> Self {
+        let snapshot = Self {
             services,
             nodes,
-            taken: Mutex::new((Instant::now(), Arc::new(Self::read(services, nodes)))),
+            namespaces,
+            taken: Mutex::new((Instant::now(), Arc::default())),
+        };
+        if let Ok(mut taken) = snapshot.taken.lock() {
+            taken.1 = Arc::new(snapshot.read());
         }
+        snapshot
     }
 
-    fn read(services: &Store<Service>, nodes: &Store<Node>) -> Objects {
-        (owned(services.state()), owned(nodes.state()))
+    fn read(&self) -> Objects {
+        let labels = self
+            .namespaces
+            .state()
+            .iter()
+            .map(|n| (n.name_any(), n.labels().clone()))
+            .collect();
+        (
+            owned(self.services.state()),
+            owned(self.nodes.state()),
+            labels,
+        )
     }
 
     fn get(&self) -> Arc<Objects> {
         let Ok(mut taken) = self.taken.lock() else {
-            return Arc::new(Self::read(self.services, self.nodes));
+            return Arc::new(self.read());
         };
         if taken.0.elapsed() >= SNAPSHOT_AGE {
-            *taken = (
-                Instant::now(),
-                Arc::new(Self::read(self.services, self.nodes)),
-            );
+            *taken = (Instant::now(), Arc::new(self.read()));
         }
         taken.1.clone()
     }
@@ -205,7 +230,12 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         client: Client,
         azure: Arc<A>,
         settings: Settings,
-        (networks, services, nodes): (Store<AksNetwork>, Store<Service>, Store<Node>),
+        (networks, services, nodes, namespaces): (
+            Store<AksNetwork>,
+            Store<Service>,
+            Store<Node>,
+            Store<Namespace>,
+        ),
         publisher: Publisher,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -216,6 +246,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             networks,
             services,
             nodes,
+            namespaces,
             publisher,
             metrics,
             last_converged: Mutex::default(),
@@ -254,7 +285,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             return self.stall(&api, &network, stall).await;
         }
 
-        let snapshot = Snapshot::new(&self.services, &self.nodes);
+        let snapshot = Snapshot::new(&self.services, &self.nodes, &self.namespaces);
         let class = &self.settings.load_balancer_class;
         let request = observe_request(&network, &snapshot.get().0, class);
         let observed = match self
@@ -329,6 +360,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             load_balancer_class: &self.settings.load_balancer_class,
             limits: self.settings.limits,
             holds,
+            namespace_labels: &taken.2,
         })
     }
 

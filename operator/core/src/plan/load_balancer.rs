@@ -467,7 +467,8 @@ impl<'c, 'a> Planner<'c, 'a> {
         prefix: &str,
         deferred: bool,
     ) -> Result<Placement, Vec<ServiceError>> {
-        let eligible = profiles::eligible(&self.profiles, intent).map_err(|e| vec![e])?;
+        let eligible = profiles::eligible(&self.profiles, intent, self.ctx.input.namespace_labels)
+            .map_err(|e| vec![e])?;
         let mut resolved = Vec::new();
         let mut errors = Vec::new();
         for (family, source) in &intent.frontends {

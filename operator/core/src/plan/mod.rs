@@ -78,6 +78,8 @@ pub struct PlanInput<'a> {
     pub limits: Limits,
     /// What the apply engine holds back.
     pub holds: &'a Holds,
+    /// Each namespace's labels (load balancer profiles select Services by them).
+    pub namespace_labels: &'a BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// What the apply engine asks the plan to hold back while it carries a plan out.

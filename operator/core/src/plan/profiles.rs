@@ -22,8 +22,10 @@ pub(crate) struct Profile {
     pub max: u32,
     /// Whether new Services may be placed on it.
     pub placement: bool,
-    /// Namespaces it admits (`None`: all).
+    /// Namespaces it admits by name (`None`: all).
     namespaces: Option<Vec<String>>,
+    /// Namespaces it admits by label (`None`: all).
+    namespace_labels: Option<Selector>,
     /// Services it admits by label (`None`: all).
     services: Option<Selector>,
     /// Its backend pool addresses per family.
@@ -31,12 +33,22 @@ pub(crate) struct Profile {
 }
 
 impl Profile {
-    /// Whether the profile admits this Service (namespace and labels).
-    pub fn admits(&self, intent: &ServiceIntent) -> bool {
+    /// Whether the profile admits this Service (its namespace's name and labels, its own
+    /// labels); `namespaces` holds each namespace's labels.
+    pub fn admits(
+        &self,
+        intent: &ServiceIntent,
+        namespaces: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> bool {
         let namespace = super::namespace_of(&intent.key);
+        let empty = BTreeMap::new();
         self.namespaces
             .as_ref()
             .is_none_or(|n| n.iter().any(|n| n == namespace))
+            && self
+                .namespace_labels
+                .as_ref()
+                .is_none_or(|s| s.matches(namespaces.get(namespace).unwrap_or(&empty)))
             && self
                 .services
                 .as_ref()
@@ -89,6 +101,7 @@ pub(crate) fn profiles(spec: &LoadBalancerSpec, nodes: &[&Node], vnet_id: &str) 
         max: spec.max_count,
         placement: true,
         namespaces: None,
+        namespace_labels: None,
         services: None,
         pools: every.clone(),
     };
@@ -106,6 +119,7 @@ pub(crate) fn profiles(spec: &LoadBalancerSpec, nodes: &[&Node], vnet_id: &str) 
                 .service_namespaces
                 .as_ref()
                 .map(|n| n.iter().map(|n| n.0.clone()).collect()),
+            namespace_labels: p.service_namespace_selector.clone(),
             services: p.service_selector.clone(),
             pools: match &p.node_selector {
                 Some(s) => pools(Some(s)),
@@ -121,6 +135,7 @@ pub(crate) fn profiles(spec: &LoadBalancerSpec, nodes: &[&Node], vnet_id: &str) 
 pub(crate) fn eligible(
     profiles: &[Profile],
     intent: &ServiceIntent,
+    namespaces: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Result<Vec<usize>, ServiceError> {
     let annotation = crate::annotations::LB_CONFIGURATIONS;
     let kind = if intent.internal {
@@ -159,7 +174,7 @@ pub(crate) fn eligible(
     let chosen: Vec<usize> = profiles
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.internal == intent.internal && p.admits(intent))
+        .filter(|(_, p)| p.internal == intent.internal && p.admits(intent, namespaces))
         .filter(|(_, p)| {
             intent
                 .configurations

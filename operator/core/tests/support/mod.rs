@@ -198,6 +198,7 @@ pub fn plan_limited(
         load_balancer_class: CLASS,
         limits,
         holds: &Holds::default(),
+        namespace_labels: &Default::default(),
     })
 }
 
