@@ -49,6 +49,18 @@ pub async fn handle(
     if let Err(e) = crate::auth::check(&state, &headers) {
         return e.into_response();
     }
+    if body.len() > crate::server::ARM_MAX_BODY {
+        return ArmError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!(
+                "The request content size {} exceeds the maximum of {} bytes.",
+                body.len(),
+                crate::server::ARM_MAX_BODY
+            ),
+        )
+        .into_response();
+    }
     let Some(path) = ids::parse(uri.path()) else {
         return ArmError::new(
             StatusCode::NOT_FOUND,

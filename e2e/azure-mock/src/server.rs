@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::middleware::{self, Next};
@@ -60,6 +60,9 @@ pub fn base_url(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
+/// The largest request body ARM takes.
+pub const ARM_MAX_BODY: usize = 4 << 20;
+
 /// The router over shared state.
 pub fn router(state: Shared, tls: bool) -> Router {
     let scheme = Scheme(if tls { "https" } else { "http" });
@@ -72,6 +75,10 @@ pub fn router(state: Shared, tls: bool) -> Router {
         .route("/common/discovery/instance", get(auth::instance_discovery))
         .nest("/_mock", admin::router())
         .fallback(arm::handle)
+        // ARM takes request bodies up to 4 MiB (axum's default is 2 MiB): a load balancer with
+        // hundreds of frontends and rules is that large. The ARM handler refuses larger ones as
+        // ARM does.
+        .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(state.clone(), journal))
         .layer(middleware::from_fn(move |mut req: Request, next: Next| {
             let value = axum::http::HeaderValue::from_static(scheme.0);

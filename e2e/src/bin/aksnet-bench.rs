@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use aksnet_e2e::azure::MockAzure;
 use aksnet_e2e::nodes::create_node;
 use aksnet_e2e::operator::{OperatorOptions, OperatorProcess, free_port};
-use aksnet_e2e::scenario::{kubenet_network, lb_service};
+use aksnet_e2e::scenario::{kubenet_network, lb_service, net_id};
 use aksnet_e2e::{TestCluster, manifests, namespace, repo_root};
 use anyhow::Context;
 use futures::StreamExt;
@@ -24,12 +24,13 @@ const RG: &str = "mc_bench";
 /// The drift interval the operator runs with.
 const DRIFT: Duration = Duration::from_secs(10);
 
-/// Services that share the AksNetwork's static public IPs, created with each burst.
+/// Services that share static public IPs (made beforehand, as a team would bring its own),
+/// created with each burst.
 #[derive(Clone, Copy)]
 struct Sharing {
     /// How many Services.
     services: usize,
-    /// Over how many static IPs (`spec.publicIps`), each Service on its own port.
+    /// Over how many static IPs (named with `azure-pip-name`), each Service on its own port.
     ips: usize,
 }
 
@@ -164,6 +165,14 @@ async fn burst(
     })
     .await?;
     mock.seed_cluster(SUB, RG).await?;
+    for k in 0..sharing.ips {
+        mock.arm(
+            "PUT",
+            &net_id(SUB, RG, "publicIPAddresses", &format!("bench-static-{k}")),
+            Some(json!({"location": "westeurope", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}})),
+        )
+        .await?;
+    }
     let nodes: Api<Node> = Api::all(client.clone());
     let node_name = |i: usize| format!("{ns}-n{i}");
     let node_ip = |i: usize| format!("10.224.{}.{}", 10 + i / 200, 4 + i % 200);
@@ -177,14 +186,11 @@ async fn burst(
     add_nodes(0..nodes_wanted).await?;
     // Each burst is a cluster of its own: AksNetworks of earlier bursts stay in the API
     // server, and two for one Azure network would be an ownership conflict.
-    let static_ips: Vec<Value> = (0..sharing.ips)
-        .map(|k| json!({"name": format!("bench-static-{k}")}))
-        .collect();
     let spec = kubenet_network(
         &network,
         SUB,
         RG,
-        json!({"clusterName": ns, "loadBalancer": {"maxCount": 10}, "publicIps": static_ips}),
+        json!({"clusterName": ns, "loadBalancer": {"maxCount": 10}}),
     );
     manifests::apply_yaml(&client, &serde_yaml::to_string(&spec)?, None).await?;
     let port = free_port()?;
