@@ -1107,9 +1107,7 @@ async fn request_bodies_up_to_arms_four_mebibytes_are_read() {
     // A load balancer with hundreds of frontends and rules is a body of megabytes.
     let env = Env::start(Config::default()).await;
     let id = format!("{}?api-version=2024-03-01", env.id("routeTables", "big"));
-    let padded = |bytes: usize| {
-        json!({"location": "westeurope", "properties": {"routes": []}, "padding": "x".repeat(bytes)})
-    };
+    let padded = |bytes: usize| json!({"location": "westeurope", "properties": {"routes": []}, "padding": "x".repeat(bytes)});
     let (status, _) = env.arm("PUT", &id, Some(padded(3 << 20))).await;
     assert_eq!(status, 201, "3 MiB is within ARM's limit");
     let (status, body) = env.arm("PUT", &id, Some(padded(5 << 20))).await;
