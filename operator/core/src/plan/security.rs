@@ -286,18 +286,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 new_rules.push((
                     name_key(&name),
                     Wanted {
-                        rule: SecurityRule {
-                            name,
-                            priority: 0,
-                            direction: Direction::Inbound,
-                            access: Access::Allow,
-                            protocol: proto.to_string(),
-                            sources,
-                            source_ports: vec!["*".into()],
-                            destinations: Vec::new(),
-                            destination_ports: ports.clone(),
-                            description: None,
-                        },
+                        rule: inbound(name, Access::Allow, proto, sources, &ports),
                         destinations: destinations.clone(),
                         held: placed.waiting.is_some(),
                         after: Vec::new(),
@@ -311,19 +300,11 @@ impl<'c, 'a> Planner<'c, 'a> {
                     name_key(&name),
                     Wanted {
                         rule: SecurityRule {
-                            name,
-                            priority: 0,
-                            direction: Direction::Inbound,
-                            access: Access::Deny,
-                            protocol: proto.to_string(),
-                            sources: vec!["*".into()],
-                            source_ports: vec!["*".into()],
-                            destinations: Vec::new(),
-                            destination_ports: ports.clone(),
                             description: Some(format!(
                                 "aksnet: {} admits only its allowed sources",
                                 intent.key
                             )),
+                            ..inbound(name, Access::Deny, proto, vec!["*".into()], &ports)
                         },
                         destinations,
                         held: placed.waiting.is_some(),
@@ -670,6 +651,28 @@ impl<'c, 'a> Planner<'c, 'a> {
             errors,
             carriers,
         }
+    }
+}
+
+/// A service rule before its priority, destinations and description are known.
+fn inbound(
+    name: String,
+    access: Access,
+    protocol: &str,
+    sources: Vec<String>,
+    ports: &[String],
+) -> SecurityRule {
+    SecurityRule {
+        name,
+        priority: 0,
+        direction: Direction::Inbound,
+        access,
+        protocol: protocol.to_string(),
+        sources,
+        source_ports: vec!["*".into()],
+        destinations: Vec::new(),
+        destination_ports: ports.to_vec(),
+        description: None,
     }
 }
 
