@@ -35,7 +35,7 @@ use tracing::Instrument;
 use crate::azure::{AzureError, AzurePort};
 use crate::blame::{self, Verdict};
 use crate::diff::{Op, carried, diff};
-use crate::model::{Applied, Observed};
+use crate::model::{Applied, NoCase, Observed};
 use crate::plan::{Desired, Holds};
 use crate::problem::{ArmRefusal, Problem, ServiceError};
 
@@ -249,7 +249,7 @@ impl<A: AzurePort + 'static> Engine<A> {
                 && op
                     .public_ips_named()
                     .iter()
-                    .all(|key| existing.contains_key(key))
+                    .all(|(rg, name)| existing.contains_key(&(NoCase(rg), NoCase(name))))
         });
         let Some(op) = next else {
             return Step::Nothing;

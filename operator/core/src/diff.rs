@@ -9,11 +9,12 @@
 //! resources carrying aksnet's ownership tag are ever deleted, and never a static IP with a
 //! `Retain` policy.
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::model::{
-    Frontend, FrontendTarget, IpKey, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup,
-    canonical_id, ip_key, ip_key_of_id, name_key, tag,
+    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NoCase, Observed, PublicIp, RouteTable,
+    SecurityGroup, canonical_id, ip_key, ip_key_of_id, ip_ref, name_key, tag,
 };
 use crate::naming::{Ownership, TAG_DELETION_POLICY};
 use crate::plan::Desired;
@@ -183,32 +184,51 @@ impl Keep<'_> {
 
     /// Named after a rejected Service.
     fn frozen(&self, name: &str) -> bool {
-        let key = name_key(name);
-        self.ownership
-            .service_prefix_of(&key)
-            .is_some_and(|p| self.frozen.contains(p))
+        !self.frozen.is_empty()
+            && self
+                .ownership
+                .service_prefix_of(&name_key(name))
+                .is_some_and(|p| self.frozen.contains(p))
     }
 
     /// The observed list with our children replaced by the desired ones in place, ours that
-    /// are no longer desired dropped, and new desired ones appended. Keeping the observed order
-    /// makes an unchanged list compare equal without canonicalising it.
-    fn merge<T: Clone>(&self, observed: &[T], desired: &[T], name: impl Fn(&T) -> &str) -> Vec<T> {
-        let mut wanted: HashMap<String, &T> =
-            desired.iter().map(|c| (name_key(name(c)), c)).collect();
-        let mut out = Vec::with_capacity(observed.len().max(desired.len()));
-        for c in observed {
-            match wanted.remove(&name_key(name(c))) {
-                Some(d) => out.push(d.clone()),
-                None if self.keeps(name(c)) => out.push(c.clone()),
-                None => {}
+    /// are no longer desired dropped, and new desired ones appended; `None` when that is the
+    /// observed list itself (the steady state, found without copying it). Keeping the observed
+    /// order makes an unchanged list compare equal without canonicalising it.
+    fn merge<T: Clone + PartialEq>(
+        &self,
+        observed: &[T],
+        desired: &[T],
+        name: impl Fn(&T) -> &str,
+    ) -> Option<Vec<T>> {
+        let mut wanted: HashMap<NoCase<'_>, &T> =
+            desired.iter().map(|c| (NoCase(name(c)), c)).collect();
+        let mut out: Option<Vec<T>> = None;
+        for (i, c) in observed.iter().enumerate() {
+            let next = match wanted.remove(&NoCase(name(c))) {
+                Some(d) => Some(d),
+                None if self.keeps(name(c)) => Some(c),
+                None => None,
+            };
+            match (&mut out, next) {
+                (Some(out), next) => out.extend(next.cloned()),
+                (None, Some(next)) if next == c => {}
+                (None, next) => {
+                    let mut list = Vec::with_capacity(observed.len().max(desired.len()));
+                    list.extend_from_slice(&observed[..i]);
+                    list.extend(next.cloned());
+                    out = Some(list);
+                }
             }
         }
-        out.extend(
-            desired
-                .iter()
-                .filter(|c| wanted.contains_key(&name_key(name(c))))
-                .cloned(),
-        );
+        if !wanted.is_empty() {
+            out.get_or_insert_with(|| observed.to_vec()).extend(
+                desired
+                    .iter()
+                    .filter(|c| wanted.contains_key(&NoCase(name(c))))
+                    .cloned(),
+            );
+        }
         out
     }
 }
@@ -222,24 +242,26 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
     let mut puts_ip = Vec::new();
     let mut puts = Vec::new();
     let mut deletes = Vec::new();
-    let mut final_lbs: Vec<LoadBalancer> = Vec::new();
+    // Each load balancer as it will be once the diff is applied.
+    let mut final_lbs: Vec<Cow<'_, LoadBalancer>> = Vec::new();
 
     for (name, want) in &desired.load_balancers {
         let seen = observed.load_balancer(name);
         match (seen, want) {
             (None, Some(lb)) => {
                 puts.push(Op::PutLoadBalancer(lb.clone()));
-                final_lbs.push(lb.clone());
+                final_lbs.push(Cow::Borrowed(lb));
             }
             (None, None) => {}
             (Some(seen), want) => {
                 let merged = merge_lb(&keep, seen, want.as_ref());
+                let after = merged.as_ref().unwrap_or(seen);
                 let ours = desired.ownership.owns_resource(&seen.tags);
-                let nothing_left = merged.frontends.is_empty()
-                    && merged.rules.is_empty()
-                    && merged.outbound_rules.is_empty()
-                    && merged.backend_pools.iter().all(|p| !keep.keeps(&p.name))
-                    && merged.probes.iter().all(|p| !keep.keeps(&p.name));
+                let nothing_left = after.frontends.is_empty()
+                    && after.rules.is_empty()
+                    && after.outbound_rules.is_empty()
+                    && after.backend_pools.iter().all(|p| !keep.keeps(&p.name))
+                    && after.probes.iter().all(|p| !keep.keeps(&p.name));
                 if ours && nothing_left {
                     deletes.push(Op::DeleteLoadBalancer {
                         resource_group: seen.resource_group.clone(),
@@ -248,10 +270,15 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
                     });
                     continue;
                 }
-                if merged != *seen && canonical_lb(&merged) != canonical_lb(seen) {
-                    puts.push(Op::PutLoadBalancer(merged.clone()));
+                match merged {
+                    Some(merged) => {
+                        if canonical_lb(&merged) != canonical_lb(seen) {
+                            puts.push(Op::PutLoadBalancer(merged.clone()));
+                        }
+                        final_lbs.push(Cow::Owned(merged));
+                    }
+                    None => final_lbs.push(Cow::Borrowed(seen)),
                 }
-                final_lbs.push(merged);
             }
         }
     }
@@ -274,10 +301,14 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
         match &observed.security_group {
             None => puts.push(Op::PutSecurityGroup(want.clone())),
             Some(seen) => {
-                let mut merged = seen.clone();
-                merged.rules = keep.merge(&seen.rules, &want.rules, |r| &r.name);
-                if merged != *seen && canonical_nsg(&merged) != canonical_nsg(seen) {
-                    puts.push(Op::PutSecurityGroup(merged));
+                if let Some(rules) = keep.merge(&seen.rules, &want.rules, |r| &r.name) {
+                    let merged = SecurityGroup {
+                        rules,
+                        ..seen.clone()
+                    };
+                    if canonical_nsg(&merged) != canonical_nsg(seen) {
+                        puts.push(Op::PutSecurityGroup(merged));
+                    }
                 }
             }
         }
@@ -286,23 +317,23 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
         match &observed.route_table {
             None => puts.push(Op::PutRouteTable(want.clone())),
             Some(seen) => {
-                let mut merged = seen.clone();
-                merged.routes = keep.merge(&seen.routes, &want.routes, |r| &r.name);
-                if merged != *seen && canonical_routes(&merged) != canonical_routes(seen) {
-                    puts.push(Op::PutRouteTable(merged));
+                if let Some(routes) = keep.merge(&seen.routes, &want.routes, |r| &r.name) {
+                    let merged = RouteTable {
+                        routes,
+                        ..seen.clone()
+                    };
+                    if canonical_routes(&merged) != canonical_routes(seen) {
+                        puts.push(Op::PutRouteTable(merged));
+                    }
                 }
             }
         }
     }
 
-    let wanted_ips: BTreeSet<IpKey> = desired
-        .public_ips
-        .iter()
-        .map(|p| ip_key(&p.resource_group, &p.name))
-        .collect();
+    let wanted_ips: HashSet<IpRef<'_>> = desired.public_ips.iter().map(ip_ref).collect();
     let seen_ips = observed.public_ip_index();
     for want in &desired.public_ips {
-        match seen_ips.get(&ip_key(&want.resource_group, &want.name)) {
+        match seen_ips.get(&ip_ref(want)) {
             None => puts_ip.push(Op::PutPublicIp(want.clone())),
             Some(seen) if desired.ownership.owns_resource(&seen.tags) => {
                 if let Some(update) = public_ip_update(seen, want) {
@@ -312,7 +343,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
             Some(_) => {}
         }
     }
-    let referenced: BTreeSet<IpKey> = final_lbs
+    let referenced: HashSet<IpKey> = final_lbs
         .iter()
         .flat_map(|lb| lb.frontends.iter())
         .filter_map(|f| match &f.target {
@@ -320,20 +351,20 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
             FrontendTarget::Private { .. } => None,
         })
         .collect();
+    let kept_frontends = KeptFrontends::new(desired, &final_lbs);
     for seen in &observed.public_ips {
-        let key = ip_key(&seen.resource_group, &seen.name);
         let retained = tag(&seen.tags, TAG_DELETION_POLICY).is_some_and(|v| v == "Retain");
-        let in_use = referenced.contains(&key)
+        let in_use = referenced.contains(&ip_key(&seen.resource_group, &seen.name))
             || seen
                 .used_by
                 .as_deref()
-                .is_some_and(|u| !freed_by(u, desired, &final_lbs));
+                .is_some_and(|u| !kept_frontends.frees(u));
         // Only what carries this cluster's proof, in the cluster's resource group (the only
         // one aksnet creates in; ids compare canonically, so no copy read under another
         // spelling ever looks unwanted).
         if desired.ownership.owns_resource(&seen.tags)
             && desired.ownership.is_cluster_group(&seen.resource_group)
-            && !wanted_ips.contains(&key)
+            && !wanted_ips.contains(&ip_ref(seen))
             && !retained
             && !keep.frozen(&seen.name)
             && !in_use
@@ -351,37 +382,85 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
     puts_ip
 }
 
-/// Whether the IP configuration `used_by` (an ARM id) is a frontend of one of our load
-/// balancers that the diff removes (so the public IP is free once the diff is applied).
-fn freed_by(used_by: &str, desired: &Desired, final_lbs: &[LoadBalancer]) -> bool {
-    let id = canonical_id(used_by);
-    let Some((_, rest)) = id.split_once("/providers/microsoft.network/loadbalancers/") else {
-        return false;
-    };
-    let Some((lb, frontend)) = rest.split_once("/frontendipconfigurations/") else {
-        return false;
-    };
-    if !desired.load_balancers.keys().any(|n| name_key(n) == lb) {
-        return false;
+/// The frontends of our load balancers once the diff is applied, to tell which public IPs
+/// it frees.
+struct KeptFrontends {
+    /// The load balancers the plan decides on (lower case).
+    planned: HashSet<String>,
+    /// `(load balancer, frontend)` in lower case, for each frontend they keep.
+    kept: HashSet<(String, String)>,
+}
+
+impl KeptFrontends {
+    fn new(desired: &Desired, final_lbs: &[Cow<'_, LoadBalancer>]) -> Self {
+        Self {
+            planned: desired.load_balancers.keys().map(|n| name_key(n)).collect(),
+            kept: final_lbs
+                .iter()
+                .flat_map(|l| {
+                    let lb = name_key(&l.name);
+                    l.frontends
+                        .iter()
+                        .map(move |f| (lb.clone(), name_key(&f.name)))
+                })
+                .collect(),
+        }
     }
-    !final_lbs
-        .iter()
-        .filter(|l| name_key(&l.name) == lb)
-        .flat_map(|l| l.frontends.iter())
-        .any(|f| name_key(&f.name) == frontend)
+
+    /// Whether the IP configuration `used_by` (an ARM id) is a frontend of one of our load
+    /// balancers that the diff removes (so the public IP is free once the diff is applied).
+    fn frees(&self, used_by: &str) -> bool {
+        let id = canonical_id(used_by);
+        let Some((_, rest)) = id.split_once("/providers/microsoft.network/loadbalancers/") else {
+            return false;
+        };
+        let Some((lb, frontend)) = rest.split_once("/frontendipconfigurations/") else {
+            return false;
+        };
+        self.planned.contains(lb) && !self.kept.contains(&(lb.to_string(), frontend.to_string()))
+    }
 }
 
 /// The observed load balancer with only our children replaced by the desired ones (or removed),
-/// keeping every child that a kept rule refers to.
-fn merge_lb(keep: &Keep<'_>, seen: &LoadBalancer, want: Option<&LoadBalancer>) -> LoadBalancer {
+/// keeping every child that a kept rule refers to; `None` when that is the observed one.
+fn merge_lb(
+    keep: &Keep<'_>,
+    seen: &LoadBalancer,
+    want: Option<&LoadBalancer>,
+) -> Option<LoadBalancer> {
     let empty = LoadBalancer::default();
     let want = want.unwrap_or(&empty);
-    let mut lb = seen.clone();
-    lb.rules = keep.merge(&seen.rules, &want.rules, |c| &c.name);
-    lb.outbound_rules = keep.merge(&seen.outbound_rules, &want.outbound_rules, |c| &c.name);
-    lb.frontends = keep.merge(&seen.frontends, &want.frontends, |c| &c.name);
-    lb.backend_pools = keep.merge(&seen.backend_pools, &want.backend_pools, |c| &c.name);
-    lb.probes = keep.merge(&seen.probes, &want.probes, |c| &c.name);
+    let rules = keep.merge(&seen.rules, &want.rules, |c| &c.name);
+    let outbound_rules = keep.merge(&seen.outbound_rules, &want.outbound_rules, |c| &c.name);
+    let frontends = keep.merge(&seen.frontends, &want.frontends, |c| &c.name);
+    let backend_pools = keep.merge(&seen.backend_pools, &want.backend_pools, |c| &c.name);
+    let probes = keep.merge(&seen.probes, &want.probes, |c| &c.name);
+    let tags_kept = !keep.ownership.owns_resource(&seen.tags)
+        || want.tags.iter().all(|(k, v)| seen.tags.get(k) == Some(v));
+    if [
+        rules.is_none(),
+        outbound_rules.is_none(),
+        frontends.is_none(),
+    ]
+    .into_iter()
+    .chain([backend_pools.is_none(), probes.is_none(), tags_kept])
+    .all(|same| same)
+    {
+        return None;
+    }
+    let mut lb = LoadBalancer {
+        name: seen.name.clone(),
+        resource_group: seen.resource_group.clone(),
+        location: seen.location.clone(),
+        tags: seen.tags.clone(),
+        etag: seen.etag.clone(),
+        nat_frontends: seen.nat_frontends.clone(),
+        rules: or_seen(rules, &seen.rules),
+        outbound_rules: or_seen(outbound_rules, &seen.outbound_rules),
+        frontends: or_seen(frontends, &seen.frontends),
+        backend_pools: or_seen(backend_pools, &seen.backend_pools),
+        probes: or_seen(probes, &seen.probes),
+    };
 
     // Children that kept rules (or NAT rules) still refer to stay.
     let mut frontends: BTreeSet<String> = seen.nat_frontends.iter().map(|n| name_key(n)).collect();
@@ -410,7 +489,12 @@ fn merge_lb(keep: &Keep<'_>, seen: &LoadBalancer, want: Option<&LoadBalancer>) -
     if keep.ownership.owns_resource(&seen.tags) {
         lb.tags.extend(want.tags.clone());
     }
-    lb
+    Some(lb)
+}
+
+/// A merged child list, or the observed one it equals.
+fn or_seen<T: Clone>(merged: Option<Vec<T>>, seen: &[T]) -> Vec<T> {
+    merged.unwrap_or_else(|| seen.to_vec())
 }
 
 /// Put back observed children that are referenced but were dropped.

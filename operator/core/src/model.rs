@@ -13,8 +13,44 @@ pub fn name_key(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 
+/// A borrowed name that compares and hashes as Azure compares names (ASCII case-insensitively),
+/// for look-ups that should not allocate a [`name_key`] per child.
+#[derive(Clone, Copy, Debug)]
+pub struct NoCase<'a>(pub &'a str);
+
+impl PartialEq for NoCase<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for NoCase<'_> {}
+
+impl std::hash::Hash for NoCase<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut buf = [0u8; 64];
+        for chunk in self.0.as_bytes().chunks(buf.len()) {
+            let lower = &mut buf[..chunk.len()];
+            lower.copy_from_slice(chunk);
+            lower.make_ascii_lowercase();
+            state.write(lower);
+        }
+        // As `str` does: a terminator, so that tuples of names hash apart.
+        state.write_u8(0xff);
+    }
+}
+
 /// `(resource group, name)` in lower case: how Azure tells public IPs apart.
 pub type IpKey = (String, String);
+
+/// A borrowed `(resource group, name)`, compared as Azure compares them: an [`IpKey`] that
+/// does not allocate.
+pub type IpRef<'a> = (NoCase<'a>, NoCase<'a>);
+
+/// The [`IpRef`] of a public IP.
+pub fn ip_ref(ip: &PublicIp) -> IpRef<'_> {
+    (NoCase(&ip.resource_group), NoCase(&ip.name))
+}
 
 /// The [`IpKey`] of a public IP.
 pub fn ip_key(resource_group: &str, name: &str) -> IpKey {
@@ -473,12 +509,9 @@ impl Observed {
             .find(|p| ip_key(&p.resource_group, &p.name) == key)
     }
 
-    /// The observed public IPs by [`IpKey`].
-    pub fn public_ip_index(&self) -> std::collections::HashMap<IpKey, &PublicIp> {
-        self.public_ips
-            .iter()
-            .map(|p| (ip_key(&p.resource_group, &p.name), p))
-            .collect()
+    /// The observed public IPs by [`IpRef`].
+    pub fn public_ip_index(&self) -> std::collections::HashMap<IpRef<'_>, &PublicIp> {
+        self.public_ips.iter().map(|p| (ip_ref(p), p)).collect()
     }
 }
 
@@ -566,6 +599,24 @@ impl Observed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_case_names_compare_and_hash_as_their_name_keys() {
+        use std::collections::HashSet;
+        let long = "A".repeat(150);
+        for (a, b) in [
+            ("kubernetes", "KuberNetes"),
+            (long.as_str(), &long.to_lowercase()),
+        ] {
+            assert_eq!(NoCase(a), NoCase(b));
+            let set: HashSet<_> = [NoCase(a)].into();
+            assert!(set.contains(&NoCase(b)), "{a} and {b} hash apart");
+        }
+        assert_ne!(NoCase("lb-1"), NoCase("lb-2"));
+        // Pairs hash apart when their names split differently.
+        let pairs: HashSet<_> = [(NoCase("ab"), NoCase("c"))].into();
+        assert!(!pairs.contains(&(NoCase("a"), NoCase("bc"))));
+    }
 
     #[test]
     fn canonical_ids_name_one_object_one_way() {

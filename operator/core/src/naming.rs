@@ -103,16 +103,16 @@ impl Ownership {
 
     /// Whether a child name carries this cluster's prefix.
     pub fn owns_child(&self, name: &str) -> bool {
-        let key = name_key(name);
-        key.len() > self.prefix_key.len()
-            && key.starts_with(&self.prefix_key)
-            && key.as_bytes()[self.prefix_key.len()] == b'-'
+        let (name, prefix) = (name.as_bytes(), self.prefix_key.as_bytes());
+        name.len() > prefix.len()
+            && name[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && name[prefix.len()] == b'-'
     }
 
     /// Whether a top-level resource's tags prove this cluster created it (tag keys compare
     /// case-insensitively, as Azure's do).
     pub fn owns_resource(&self, tags: &Tags) -> bool {
-        tag(tags, TAG_OWNER).is_some_and(|v| name_key(v) == self.prefix_key)
+        tag(tags, TAG_OWNER).is_some_and(|v| v.eq_ignore_ascii_case(&self.prefix_key))
     }
 
     /// The aksnet instance (its prefix) whose ownership tag a resource carries, if any: this

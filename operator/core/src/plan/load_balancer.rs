@@ -210,10 +210,15 @@ pub(crate) struct Planner<'c, 'a> {
     /// The load balancers being planned: each profile's first, then the others Azure has or
     /// this plan adds. The first is `publicName`, the second `internalName`.
     lbs: Vec<LbState>,
-    /// Where each Service's rules are in Azure now: its prefix → the load balancer (lower case).
-    current: HashMap<String, String>,
-    /// Frontends in Azure on the load balancers above: name → load balancer (lower case).
-    observed_frontends: HashMap<String, String>,
+    /// [`Planner::lbs`] by lower-case name.
+    lb_index: HashMap<String, usize>,
+    /// Where each Service's rules are in Azure now: its prefix → the load balancer.
+    current: HashMap<String, usize>,
+    /// Frontends in Azure on the load balancers above: name → load balancer.
+    observed_frontends: HashMap<String, usize>,
+    /// Frontends this plan has put (or holds for waiting Services) on the load balancers:
+    /// lower-case name → load balancer.
+    planned_frontends: HashMap<String, usize>,
     public_ips: BTreeMap<(String, String), PublicIp>,
     dns_labels: HashMap<String, String>,
     pool_names: BTreeMap<Family, String>,
@@ -254,28 +259,34 @@ impl<'c, 'a> Planner<'c, 'a> {
                 .into_iter()
                 .map(|(i, _, name)| LbState::new(ctx, &name, i)),
         );
+        let lb_index: HashMap<String, usize> = lbs
+            .iter()
+            .enumerate()
+            .map(|(i, lb)| (name_key(&lb.name), i))
+            .collect();
         let mut current = HashMap::new();
         let mut observed_frontends = HashMap::new();
-        for lb in &lbs {
-            let Some(seen) = ctx.input.observed.load_balancer(&lb.name) else {
+        for seen in &ctx.input.observed.load_balancers {
+            let Some(&i) = lb_index.get(&name_key(&seen.name)) else {
                 continue;
             };
-            let key = name_key(&lb.name);
             for rule in &seen.rules {
                 if let Some(prefix) = ctx.ownership.service_prefix_of(&name_key(&rule.name)) {
-                    current.insert(prefix.to_string(), key.clone());
+                    current.insert(prefix.to_string(), i);
                 }
             }
             for fe in &seen.frontends {
-                observed_frontends.insert(name_key(&fe.name), key.clone());
+                observed_frontends.insert(name_key(&fe.name), i);
             }
         }
         let mut planner = Self {
             ctx,
             profiles,
             lbs,
+            lb_index,
             current,
             observed_frontends,
+            planned_frontends: HashMap::new(),
             public_ips: BTreeMap::new(),
             dns_labels: HashMap::new(),
             pool_names: [Family::V4, Family::V6]
@@ -394,6 +405,8 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         // The rule names its public IPs: it waits until they all exist, so one refused
         // outbound IP never holds back the Services' frontends on the same load balancer.
+        self.planned_frontends
+            .extend(frontends.iter().map(|n| (name_key(n), 0)));
         let ready = frontends.iter().all(|name| {
             ctx.observed_ip(ctx.resource_group(), name)
                 .is_some_and(|p| p.address.is_some())
@@ -521,7 +534,6 @@ impl<'c, 'a> Planner<'c, 'a> {
         eligible: &[usize],
         resolved: &[Resolved],
     ) -> Result<Vec<Target>, Vec<ServiceError>> {
-        let position = |name: &str| self.lbs.iter().position(|l| name_key(&l.name) == name);
         let field = if intent.configurations.is_some() {
             crate::annotations::LB_CONFIGURATIONS
         } else {
@@ -529,17 +541,14 @@ impl<'c, 'a> Planner<'c, 'a> {
         };
         for r in resolved {
             let fe = name_key(&r.frontend.name);
-            let planned = self
-                .lbs
-                .iter()
-                .position(|l| l.frontends.contains_key(&fe) || l.held.0.contains(&fe));
+            let planned = self.planned_frontends.get(&fe).copied();
             let shared_in_azure = self
                 .observed_frontends
                 .get(&fe)
                 .filter(|_| {
                     self.ctx.ownership.service_prefix_of(&fe) != Some(name_key(prefix).as_str())
                 })
-                .and_then(|lb| position(lb));
+                .copied();
             if let Some(i) = planned.or(shared_in_azure) {
                 if !eligible.contains(&self.lbs[i].profile) {
                     let p = Problem::Conflict(format!(
@@ -554,7 +563,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         if let Some(i) = self
             .current
             .get(&name_key(prefix))
-            .and_then(|lb| position(lb))
+            .copied()
             .filter(|i| eligible.contains(&self.lbs[*i].profile))
         {
             return Ok(vec![Target::Existing(i)]);
@@ -585,7 +594,7 @@ impl<'c, 'a> Planner<'c, 'a> {
     fn next_instance(&self, profile: usize) -> Option<Target> {
         let p = &self.profiles[profile];
         let taken = |name: &str| {
-            self.lbs.iter().any(|l| name_key(&l.name) == name_key(name))
+            self.lb_index.contains_key(&name_key(name))
                 || self
                     .profiles
                     .iter()
@@ -811,6 +820,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         let index = match target {
             Target::Existing(i) => i,
             Target::New { profile, name } => {
+                self.lb_index.insert(name_key(&name), self.lbs.len());
                 self.lbs.push(LbState::new(self.ctx, &name, profile));
                 self.lbs.len() - 1
             }
@@ -833,6 +843,10 @@ impl<'c, 'a> Planner<'c, 'a> {
             lb.probes.extend(probes);
         }
         let namespace = namespace_of(&key);
+        for r in &resolved {
+            self.planned_frontends
+                .insert(name_key(&r.frontend.name), index);
+        }
         for r in resolved {
             if r.public_ip.is_none()
                 && let Some(address) = AddressKey::of(&r.frontend.target)
@@ -912,14 +926,19 @@ impl<'c, 'a> Planner<'c, 'a> {
                 }
                 // Azure refuses a DNS label another public IP of the region holds.
                 if let Some(label) = dns_label
-                    && let Some(holder) = ctx.input.observed.public_ips.iter().find(|p| {
-                        p.dns_label.as_deref() == Some(label.as_str())
-                            && name_key(&p.location) == name_key(ctx.location())
-                            && ctx
-                                .ownership
-                                .service_prefix_of(&name_key(&p.name))
-                                .is_none_or(|p| p != name_key(prefix))
-                    })
+                    && let Some(holder) = ctx
+                        .ips_by_dns_label
+                        .get(label.as_str())
+                        .into_iter()
+                        .flatten()
+                        .find(|p| {
+                            p.dns_label.as_deref() == Some(label.as_str())
+                                && name_key(&p.location) == name_key(ctx.location())
+                                && ctx
+                                    .ownership
+                                    .service_prefix_of(&name_key(&p.name))
+                                    .is_none_or(|p| p != name_key(prefix))
+                        })
                 {
                     let p = Problem::Conflict(format!(
                         "DNS label {label:?} is already used by public IP {} in resource group {}",
@@ -954,11 +973,11 @@ impl<'c, 'a> Planner<'c, 'a> {
                 self.allowed_group(key, resource_group.as_deref())?;
                 let groups = [resource_group.as_deref(), Some(cluster_rg)];
                 let found = groups.into_iter().flatten().find_map(|rg| {
-                    ctx.input.observed.public_ips.iter().find(|p| {
-                        name_key(&p.resource_group) == name_key(rg)
-                            && p.address.as_deref().and_then(|a| a.parse::<IpAddr>().ok())
-                                == Some(*ip)
-                    })
+                    ctx.ips_by_address
+                        .get(ip)
+                        .into_iter()
+                        .flatten()
+                        .find(|p| p.resource_group.eq_ignore_ascii_case(rg))
                 });
                 match found {
                     Some(p) => {
@@ -1089,17 +1108,16 @@ impl<'c, 'a> Planner<'c, 'a> {
         // The shared frontend of this address, and this Service's own, may hold it already.
         let shared = name_key(&ctx.ownership.private_ip_frontend(ip));
         let own = name_key(prefix);
-        let holder = ctx.input.observed.load_balancers.iter().find_map(|lb| {
-            lb.frontends
-                .iter()
-                .find(|f| {
-                    let name = name_key(&f.name);
-                    f.private_ip.as_deref() == Some(text.as_str())
-                        && name != shared
-                        && ctx.ownership.service_prefix_of(&name) != Some(own.as_str())
-                })
-                .map(|f| format!("frontend {} of load balancer {}", f.name, lb.name))
-        });
+        let holder = ctx
+            .frontends_by_private_ip
+            .get(ip)
+            .into_iter()
+            .flatten()
+            .find(|(_, f)| {
+                let name = name_key(&f.name);
+                name != shared && ctx.ownership.service_prefix_of(&name) != Some(own.as_str())
+            })
+            .map(|(lb, f)| format!("frontend {} of load balancer {}", f.name, lb.name));
         if let Some(holder) = holder {
             let p = Problem::Conflict(format!("{ip} is held by {holder}"));
             return Err(ServiceError::new(key, address_field, p));

@@ -23,8 +23,8 @@ pub use intent::{DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_THR
 pub use nodes::{CONTROL_PLANE_LABEL, EXCLUDE_LABEL};
 
 use crate::model::{
-    FrontendTarget, IpKey, LoadBalancer, Observed, PublicIp, RouteTable, SecurityGroup, ip_key,
-    ip_key_of_id, name_key,
+    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NoCase, Observed, PublicIp, RouteTable,
+    SecurityGroup, ip_key_of_id, name_key,
 };
 use crate::naming::Ownership;
 use crate::problem::{ObjectError, ServiceError};
@@ -409,7 +409,13 @@ fn service_order(svc: &Service) -> ServiceOrder {
 pub(crate) struct Context<'a> {
     pub input: &'a PlanInput<'a>,
     /// Observed public IPs by key.
-    pub observed_ips: HashMap<IpKey, &'a PublicIp>,
+    pub observed_ips: HashMap<IpRef<'a>, &'a PublicIp>,
+    /// Observed public IPs by DNS label.
+    pub ips_by_dns_label: HashMap<&'a str, Vec<&'a PublicIp>>,
+    /// Observed public IPs by address.
+    pub ips_by_address: HashMap<std::net::IpAddr, Vec<&'a PublicIp>>,
+    /// Observed load balancer frontends by their private address.
+    pub frontends_by_private_ip: HashMap<std::net::IpAddr, Vec<(&'a LoadBalancer, &'a Frontend)>>,
     /// Service prefixes that have objects in Azure.
     observed_prefixes: HashSet<String>,
     /// Who uses which shared address in Azure now.
@@ -434,6 +440,11 @@ impl<'a> Context<'a> {
                 az.subscription_id, az.vnet.name
             ),
             observed_ips: input.observed.public_ip_index(),
+            ips_by_dns_label: index_ips(input.observed, |p| p.dns_label.as_deref()),
+            ips_by_address: index_ips(input.observed, |p| {
+                p.address.as_deref().and_then(|a| a.parse().ok())
+            }),
+            frontends_by_private_ip: private_frontends(input.observed),
             observed_prefixes: observed_prefixes(input.observed, &ownership),
             addresses: AddressUse::observe(input, &ownership),
             input,
@@ -445,7 +456,7 @@ impl<'a> Context<'a> {
     /// The observed public IP with this resource group and name.
     pub fn observed_ip(&self, resource_group: &str, name: &str) -> Option<&'a PublicIp> {
         self.observed_ips
-            .get(&ip_key(resource_group, name))
+            .get(&(NoCase(resource_group), NoCase(name)))
             .copied()
     }
 
@@ -494,6 +505,35 @@ impl<'a> Context<'a> {
         class_is(svc, self.input.load_balancer_class)
             || self.observed_prefixes.contains(&name_key(prefix))
     }
+}
+
+/// The observed public IPs by a key some of them have.
+fn index_ips<'a, K: std::hash::Hash + Eq>(
+    observed: &'a Observed,
+    key: impl Fn(&'a PublicIp) -> Option<K>,
+) -> HashMap<K, Vec<&'a PublicIp>> {
+    let mut index: HashMap<K, Vec<&'a PublicIp>> = HashMap::new();
+    for ip in &observed.public_ips {
+        if let Some(k) = key(ip) {
+            index.entry(k).or_default().push(ip);
+        }
+    }
+    index
+}
+
+/// The observed load balancer frontends by their private address.
+fn private_frontends(
+    observed: &Observed,
+) -> HashMap<std::net::IpAddr, Vec<(&LoadBalancer, &Frontend)>> {
+    let mut index: HashMap<_, Vec<_>> = HashMap::new();
+    for lb in &observed.load_balancers {
+        for f in &lb.frontends {
+            if let Some(ip) = f.private_ip.as_deref().and_then(|a| a.parse().ok()) {
+                index.entry(ip).or_default().push((lb, f));
+            }
+        }
+    }
+    index
 }
 
 /// An address that Services may share: a public IP, or a static private address on the

@@ -399,26 +399,27 @@ impl<'c, 'a> Planner<'c, 'a> {
     /// What holds `ip` among the addresses aksnet sees (public IPs, internal frontends), other
     /// than the Service of `prefix` itself.
     fn address_holder(&self, ip: &std::net::IpAddr, prefix: &str) -> Option<String> {
-        let observed = self.ctx.input.observed;
         let own = |name: &str| {
             self.ctx
                 .ownership
                 .service_prefix_of(&name_key(name))
                 .is_some_and(|p| p == name_key(prefix))
         };
-        let same = |a: Option<&String>| a.and_then(|a| a.parse().ok()) == Some(*ip);
-        let public = observed
-            .public_ips
-            .iter()
-            .find(|p| same(p.address.as_ref()) && !own(&p.name))
+        let ctx = self.ctx;
+        let public = ctx
+            .ips_by_address
+            .get(ip)
+            .into_iter()
+            .flatten()
+            .find(|p| !own(&p.name))
             .map(|p| format!("public IP {} in {}", p.name, p.resource_group));
         public.or_else(|| {
-            observed.load_balancers.iter().find_map(|lb| {
-                lb.frontends
-                    .iter()
-                    .find(|f| same(f.private_ip.as_ref()) && !own(&f.name))
-                    .map(|f| format!("frontend {} of load balancer {}", f.name, lb.name))
-            })
+            ctx.frontends_by_private_ip
+                .get(ip)
+                .into_iter()
+                .flatten()
+                .find(|(_, f)| !own(&f.name))
+                .map(|(lb, f)| format!("frontend {} of load balancer {}", f.name, lb.name))
         })
     }
 
