@@ -107,6 +107,17 @@ async fn edit(
     let mut s = state.lock();
     let key = ids::key(&id);
     let etag = new_etag();
+    if crate::compute::is_compute_id(&id) {
+        // Compute is read-only over ARM: the admin API is how it gets anything.
+        return match crate::compute::seeded(&id, body) {
+            Ok(resource) => {
+                s.data.resources.insert(key, resource.clone());
+                s.persist();
+                Json(resource).into_response()
+            }
+            Err(e) => e.into_response(),
+        };
+    }
     if let Some(slot) = s.data.resources.get_mut(&key) {
         stamp_etag(&mut body, &etag);
         *slot = body.clone();

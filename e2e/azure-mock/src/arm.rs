@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::api_version::{self, NETWORK_VERSIONS, RESOURCES_VERSIONS};
+use crate::compute::{COMPUTE_VERSIONS, ComputePath};
 use crate::error::{ArmError, ArmResult};
 use crate::ids::{self, ArmPath, ChildKind, Kind};
 use crate::json::new_etag;
@@ -158,6 +159,9 @@ fn subscription(path: &ArmPath) -> &str {
         | ArmPath::ChildList { sub, .. }
         | ArmPath::Child { sub, .. }
         | ArmPath::Operation { sub, .. }
+        | ArmPath::GroupOperation { sub, .. }
+        | ArmPath::Providers { sub, .. }
+        | ArmPath::Compute(ComputePath { sub, .. })
         | ArmPath::Usages { sub, .. } => sub,
     }
 }
@@ -252,6 +256,19 @@ fn dispatch(s: &mut MockState, path: ArmPath, req: &Req) -> ArmResult<Response> 
             api_version::check(req.api_version(), NETWORK_VERSIONS, "operations")?;
             operation(s, &sub, &location, &id, result, req)
         }
+        ArmPath::Providers { sub, namespace } => {
+            api_version::check(req.api_version(), RESOURCES_VERSIONS, "providers")?;
+            if *req.method != Method::GET {
+                return Err(method_not_allowed(req.method));
+            }
+            let body = crate::discovery::providers(&sub, namespace.as_deref())?;
+            Ok(axum::Json(body).into_response())
+        }
+        ArmPath::Compute(path) => compute(s, &path, req),
+        ArmPath::GroupOperation { sub, id } => {
+            api_version::check(req.api_version(), RESOURCES_VERSIONS, "operationresults")?;
+            operation(s, &sub, "", &id, true, req)
+        }
         ArmPath::Usages { sub, location } => {
             api_version::check(req.api_version(), NETWORK_VERSIONS, "usages")?;
             if *m != Method::GET {
@@ -296,7 +313,7 @@ fn dispatch(s: &mut MockState, path: ArmPath, req: &Req) -> ArmResult<Response> 
             if let Some(rg) = &rg {
                 prefix = format!("/subscriptions/{sub}/resourcegroups/{rg}/").to_ascii_lowercase();
             }
-            let items: Vec<Value> = s
+            let items: Vec<&Value> = s
                 .data
                 .of_type(kind.segment)
                 .filter(|r| {
@@ -304,9 +321,9 @@ fn dispatch(s: &mut MockState, path: ArmPath, req: &Req) -> ArmResult<Response> 
                         .as_str()
                         .is_some_and(|id| id.to_ascii_lowercase().starts_with(&prefix))
                 })
-                .map(|r| view(s, r))
                 .collect();
-            Ok(page(items, req, s.config.page_size))
+            // Only the page's resources get their back-references worked out.
+            Ok(page_of(items, req, s.config.page_size, |r| view(s, r)))
         }
         ArmPath::Resource {
             sub,
@@ -362,6 +379,24 @@ fn method_not_allowed(m: &Method) -> ArmError {
     )
 }
 
+/// Microsoft.Compute reads: a list, or one resource.
+fn compute(s: &MockState, path: &ComputePath, req: &Req) -> ArmResult<Response> {
+    api_version::check(req.api_version(), COMPUTE_VERSIONS, &path.arm_type())?;
+    if *req.method != Method::GET {
+        return Err(method_not_allowed(req.method));
+    }
+    if let Some(rg) = &path.rg {
+        require_rg(s, &path.sub, rg)?;
+    }
+    if path.is_get() {
+        let found = s.data.get(&crate::compute::id(path));
+        let resource = found.ok_or_else(|| crate::compute::not_found(path))?;
+        return Ok(deferred_json(StatusCode::OK, resource.clone()));
+    }
+    let items = crate::compute::list(path, s.data.resources.iter());
+    Ok(page(items, req, s.config.page_size))
+}
+
 fn require_rg(s: &MockState, sub: &str, rg: &str) -> ArmResult<()> {
     if s.data.has_resource_group(sub, rg) {
         Ok(())
@@ -399,15 +434,22 @@ fn view(s: &MockState, resource: &Value) -> Value {
 }
 
 fn page(items: Vec<Value>, req: &Req, size: usize) -> Response {
+    page_of(items, req, size, |v| v)
+}
+
+/// One page of a list (`$skiptoken` is the offset), each item shown through `show`, with a
+/// `nextLink` while more follow.
+fn page_of<T>(items: Vec<T>, req: &Req, size: usize, show: impl Fn(T) -> Value) -> Response {
     let skip: usize = req
         .query
         .get("$skiptoken")
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
     let size = size.max(1);
-    let value: Vec<Value> = items.iter().skip(skip).take(size).cloned().collect();
+    let total = items.len();
+    let value: Vec<Value> = items.into_iter().skip(skip).take(size).map(show).collect();
     let mut body = json!({ "value": value });
-    if skip + size < items.len() {
+    if skip + size < total {
         let version = req.api_version().unwrap_or_default();
         body["nextLink"] = json!(format!(
             "{}{}?api-version={version}&%24skiptoken={}",
@@ -525,14 +567,27 @@ fn resource_group(s: &mut MockState, sub: &str, rg: &str, req: &Req) -> ArmResul
             Ok(axum::Json(current).into_response())
         }
         Method::DELETE => {
-            let current = existing.ok_or_else(|| ArmError::resource_group_not_found(rg))?;
+            existing.ok_or_else(|| ArmError::resource_group_not_found(rg))?;
             let prefix = format!("{key}/");
             s.data.resources.retain(|k, _| !k.starts_with(&prefix));
             s.data.resource_groups.remove(&key);
             let op = s.start_operation(None);
             s.persist();
-            let location = current["location"].as_str().unwrap_or("global").to_string();
-            Ok(accepted(s, sub, &location, &op, req, true))
+            // Microsoft.Resources answers with a `Location` of its own operation results
+            // (polled with its api-version), not a Microsoft.Network operation.
+            let mut response = StatusCode::ACCEPTED.into_response();
+            let version = req.api_version().unwrap_or("2021-04-01");
+            let url = format!(
+                "{}/subscriptions/{sub}/operationresults/{op}?api-version={version}",
+                req.base
+            );
+            let wait = s.operations.get(&op).map_or(0, |o| retry_secs(o.done_at));
+            let h = response.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                h.insert("location", v);
+            }
+            h.insert("retry-after", HeaderValue::from(wait));
+            Ok(response)
         }
         _ => Err(method_not_allowed(req.method)),
     }

@@ -3,7 +3,9 @@
 //! ARM matches its fixed segments (`subscriptions`, `resourceGroups`, provider and type names)
 //! case-insensitively; we do too, and answer with the canonical casing.
 
-/// The provider namespace this mock serves.
+use crate::compute::{COMPUTE, ComputePath};
+
+/// The provider namespace this mock serves (Microsoft.Compute is served read-only).
 pub const NETWORK: &str = "Microsoft.Network";
 
 /// A top-level Microsoft.Network resource type and its child collections.
@@ -129,6 +131,16 @@ pub enum ArmPath {
     /// `/subscriptions/{sub}/providers/Microsoft.Network/locations/{location}/usages`: the
     /// subscription's network resource counts and quotas in a region.
     Usages { sub: String, location: String },
+    /// A Microsoft.Compute list or resource (read-only).
+    Compute(ComputePath),
+    /// `/subscriptions/{sub}/providers[/{namespace}]`: resource provider reads.
+    Providers {
+        sub: String,
+        namespace: Option<String>,
+    },
+    /// `/subscriptions/{sub}/operationresults/{id}`: a Microsoft.Resources long-running
+    /// operation (a resource group's delete), polled as `operationResults/` are.
+    GroupOperation { sub: String, id: String },
     /// A long-running operation's status (`result` false: `operations/`, true: `operationResults/`).
     Operation {
         sub: String,
@@ -154,6 +166,9 @@ pub fn parse(path: &str) -> Option<ArmPath> {
         let rg = s(3);
         if segs.len() == 4 {
             return Some(ArmPath::ResourceGroup { sub, rg });
+        }
+        if is(4, "providers") && is(5, COMPUTE) {
+            return ComputePath::parse(sub, Some(rg), &segs[6..]).map(ArmPath::Compute);
         }
         if !(is(4, "providers") && is(5, NETWORK)) {
             return None;
@@ -188,6 +203,18 @@ pub fn parse(path: &str) -> Option<ArmPath> {
             }),
             _ => None,
         };
+    }
+    if is(2, "providers") && segs.len() <= 4 {
+        return Some(ArmPath::Providers {
+            sub,
+            namespace: segs.get(3).map(|s| s.to_string()),
+        });
+    }
+    if is(2, "providers") && is(3, COMPUTE) {
+        return ComputePath::parse(sub, None, &segs[4..]).map(ArmPath::Compute);
+    }
+    if is(2, "operationresults") && segs.len() == 4 {
+        return Some(ArmPath::GroupOperation { sub, id: s(3) });
     }
     if !(is(2, "providers") && is(3, NETWORK)) {
         return None;
@@ -298,15 +325,55 @@ mod tests {
         );
         assert_eq!(
             parse(
-                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x"
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss/VIRTUALMACHINES/3"
             ),
-            None
+            Some(ArmPath::Compute(ComputePath {
+                sub: "s".into(),
+                rg: Some("rg".into()),
+                kind: "virtualMachineScaleSets",
+                name: Some("ss".into()),
+                instances: true,
+                instance: Some("3".into()),
+            }))
+        );
+        assert_eq!(
+            parse("/subscriptions/s/providers/Microsoft.Compute/virtualMachines"),
+            Some(ArmPath::Compute(ComputePath {
+                sub: "s".into(),
+                rg: None,
+                kind: "virtualMachines",
+                name: None,
+                instances: false,
+                instance: None,
+            }))
+        );
+        for unserved in [
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/x",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x/extensions",
+            "/subscriptions/s/providers/Microsoft.Compute/virtualMachines/x",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x",
+        ] {
+            assert_eq!(parse(unserved), None, "{unserved}");
+        }
+        assert_eq!(
+            parse("/subscriptions/s/providers/microsoft.network"),
+            Some(ArmPath::Providers {
+                sub: "s".into(),
+                namespace: Some("microsoft.network".into())
+            })
         );
         assert_eq!(
             parse(
                 "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/x/nope"
             ),
             None
+        );
+        assert_eq!(
+            parse("/subscriptions/s/operationresults/eyJqb2JJZCI6IjEifQ"),
+            Some(ArmPath::GroupOperation {
+                sub: "s".into(),
+                id: "eyJqb2JJZCI6IjEifQ".into()
+            })
         );
         assert_eq!(
             parse("/subscriptions/s/providers/Microsoft.Network/locations/westeurope/usages"),

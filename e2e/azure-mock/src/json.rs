@@ -92,11 +92,25 @@ pub fn properties(body: &Value, path: &str) -> ArmResult<Map<String, Value>> {
     }
 }
 
-/// Checks that `tags` is a map of strings and returns it.
+/// Tags a resource may carry (Azure's limit).
+pub const MAX_TAGS: usize = 50;
+
+/// Checks that `tags` is a map of at most [`MAX_TAGS`] strings and returns it.
 pub fn tags(body: &Value) -> ArmResult<Option<Value>> {
     match body.get("tags") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(t)) => {
+            if t.len() > MAX_TAGS {
+                // Unconfirmed code: Azure allows 50 tags per resource; no public report quotes
+                // the error code of a 51st.
+                return Err(ArmError::bad_request(
+                    "InvalidTagCount",
+                    format!(
+                        "The resource has {} tags; at most {MAX_TAGS} tags are allowed.",
+                        t.len()
+                    ),
+                ));
+            }
             for (k, v) in t {
                 if !v.is_string() {
                     return Err(ArmError::invalid_property(

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use crate::config::Config;
 use crate::state::{IgnoredProperties, JournalEntry, Shared};
 use crate::store::{Data, StoreError};
-use crate::{admin, arm, auth};
+use crate::{admin, arm, auth, discovery};
 
 /// Failures of starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +73,7 @@ pub fn router(state: Shared, tls: bool) -> Router {
             get(auth::openid_configuration),
         )
         .route("/common/discovery/instance", get(auth::instance_discovery))
+        .route("/metadata/endpoints", get(discovery::metadata_endpoints))
         .nest("/_mock", admin::router())
         .fallback(arm::handle)
         // ARM takes request bodies up to 4 MiB (axum's default is 2 MiB): a load balancer with

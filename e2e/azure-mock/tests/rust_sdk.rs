@@ -8,7 +8,7 @@ use std::time::Duration;
 use azure_mgmt_network::package_2024_03::models;
 use azure_mock::{Config, Limits};
 use futures::StreamExt;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{Env, RG, SUB, error_code, model};
 
 async fn route_table(env: &Env, name: impl Into<String>) {
@@ -1113,4 +1113,117 @@ async fn request_bodies_up_to_arms_four_mebibytes_are_read() {
     let (status, body) = env.arm("PUT", &id, Some(padded(5 << 20))).await;
     assert_eq!(status, 413, "5 MiB is not");
     assert_eq!(body["error"]["code"], "RequestEntityTooLarge");
+}
+
+#[tokio::test]
+async fn what_azure_refuses_is_refused_with_its_codes() {
+    let env = Env::start(Config::default()).await;
+    vnet(&env).await;
+    env.net
+        .network_security_groups_client()
+        .create_or_update(
+            RG,
+            "nsg",
+            model::<models::NetworkSecurityGroup>(json!({"location": "westeurope"})),
+            SUB,
+        )
+        .await
+        .expect("nsg");
+    let rules = env.net.security_rules_client();
+    let with = |sources: Value, destinations: Value| {
+        model::<models::SecurityRule>(json!({"properties": {"priority": 100,
+            "direction": "Inbound", "access": "Allow", "protocol": "Tcp", "sourcePortRange": "*",
+            "sourceAddressPrefixes": sources, "destinationAddressPrefixes": destinations,
+            "destinationPortRange": "80"}}))
+    };
+    // A service tag (or `*`) in a plural member: confirmed by public reports of Azure's answer.
+    for tag in ["Internet", "*"] {
+        let err = rules
+            .create_or_update(
+                RG,
+                "nsg",
+                "r",
+                with(json!([tag, "10.1.0.0/16"]), json!(["10.0.0.10"])),
+                SUB,
+            )
+            .await
+            .expect_err("a tag among prefixes");
+        assert_eq!(
+            error_code(&err),
+            (400, "SecurityRuleParameterContainsUnsupportedValue".into()),
+            "{tag}"
+        );
+    }
+    // IPv4 and IPv6 in one rule, on one side or across both.
+    for (sources, destinations) in [
+        (
+            json!(["10.1.0.0/16", "2001:db8::/64"]),
+            json!(["10.0.0.10"]),
+        ),
+        (json!(["10.1.0.0/16"]), json!(["2001:db8::10"])),
+    ] {
+        let err = rules
+            .create_or_update(RG, "nsg", "r", with(sources, destinations), SUB)
+            .await
+            .expect_err("mixed IP versions");
+        assert_eq!(
+            error_code(&err),
+            (400, "SecurityRuleInvalidAddressPrefix".into())
+        );
+    }
+    rules
+        .create_or_update(
+            RG,
+            "nsg",
+            "r",
+            with(json!(["2001:db8::/64"]), json!(["2001:db8::10"])),
+            SUB,
+        )
+        .await
+        .expect("one IP version on both sides");
+
+    // The subnet's reserved addresses: .0 to .3 and the broadcast address.
+    let subnet = format!("{}/subnets/nodes", env.id("virtualNetworks", "vnet"));
+    let lbs = env.net.load_balancers_client();
+    let internal = |ip: &str| {
+        model::<models::LoadBalancer>(
+            json!({"location": "westeurope", "sku": {"name": "Standard"},
+            "properties": {"frontendIPConfigurations": [{"name": "fe", "properties": {
+                "subnet": {"id": subnet}, "privateIPAllocationMethod": "Static", "privateIPAddress": ip}}]}}),
+        )
+    };
+    for ip in ["10.0.0.0", "10.0.0.1", "10.0.0.3", "10.0.0.255"] {
+        let err = lbs
+            .create_or_update(RG, "internal", internal(ip), SUB)
+            .await
+            .expect_err("a reserved address");
+        assert_eq!(
+            error_code(&err),
+            (400, "PrivateIPAddressInReservedRange".into()),
+            "{ip}"
+        );
+    }
+    lbs.create_or_update(RG, "internal", internal("10.0.0.4"), SUB)
+        .await
+        .expect("the first address Azure gives out");
+
+    // At most 50 tags.
+    let tagged = |n: usize| {
+        let tags: serde_json::Map<String, Value> =
+            (0..n).map(|i| (format!("k{i}"), json!("v"))).collect();
+        model::<models::PublicIpAddress>(
+            json!({"location": "westeurope", "sku": {"name": "Standard"},
+            "properties": {"publicIPAllocationMethod": "Static"}, "tags": tags}),
+        )
+    };
+    let pips = env.net.public_ip_addresses_client();
+    let err = pips
+        .create_or_update(RG, "tagged", tagged(51), SUB)
+        .await
+        .expect_err("51 tags");
+    assert_eq!(error_code(&err), (400, "InvalidTagCount".into()));
+    pips.create_or_update(RG, "tagged", tagged(50), SUB)
+        .await
+        .expect("50 tags");
+    env.assert_nothing_ignored().await;
 }

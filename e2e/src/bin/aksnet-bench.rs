@@ -3,7 +3,8 @@
 //! LoadBalancer Services on `--nodes` nodes at once, and report ARM writes and reads by resource
 //! type, time to the first address, creation→address p50/p99/max, time until all, the
 //! operator's peak RSS; then the writes of two drift intervals at steady state, and the writes
-//! for 20 nodes added and 10 removed. Numbers are reported, never asserted.
+//! for 20 nodes added and 10 removed, and how long after each change its last write came.
+//! Numbers are reported, never asserted.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -48,8 +49,10 @@ struct Burst {
     all: Duration,
     rss_kib: u64,
     drift_writes: u64,
-    nodes_added_writes: u64,
-    nodes_removed_writes: u64,
+    /// Writes after 20 nodes were added, and when the last came.
+    nodes_added: (u64, Duration),
+    /// Writes after 10 nodes were removed, and when the last came.
+    nodes_removed: (u64, Duration),
 }
 
 fn arg(name: &str, default: &str) -> String {
@@ -121,22 +124,30 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-/// Wait until `writes` stop changing for `quiet`, at most `limit`.
-async fn settle(mock: &MockAzure, quiet: Duration, limit: Duration) -> anyhow::Result<u64> {
+/// Wait until `writes` stop changing for `quiet`, at most `limit`; with `expect`, the quiet
+/// time only counts once a write came (a change the operator must answer may take it longer
+/// than `quiet` to see and plan at scale). The writes, and when the last one came.
+async fn settle(
+    mock: &MockAzure,
+    quiet: Duration,
+    limit: Duration,
+    expect: bool,
+) -> anyhow::Result<(u64, Duration)> {
     let start = Instant::now();
     let mut last = mock.writes().await?;
-    let mut since = Instant::now();
+    let (mut since, mut last_write) = (Instant::now(), Duration::ZERO);
     while start.elapsed() < limit {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
         let now = mock.writes().await?;
         if now != last {
             last = now;
             since = Instant::now();
-        } else if since.elapsed() >= quiet {
+            last_write = start.elapsed();
+        } else if since.elapsed() >= quiet && (!expect || last > 0) {
             break;
         }
     }
-    Ok(last)
+    Ok((last, last_write))
 }
 
 async fn burst(
@@ -203,11 +214,18 @@ async fn burst(
         drift: format!("{}s", DRIFT.as_secs()),
         log: std::env::temp_dir().join(format!("aksnet-bench-{ns}.log")),
         extra: Vec::new(),
-        log_filter: "info,kube=warn".into(),
+        // `AKSNET_BENCH_LOG` sets the operator's `RUST_LOG`, to see where a pass spends its time.
+        log_filter: std::env::var("AKSNET_BENCH_LOG").unwrap_or_else(|_| "info,kube=warn".into()),
         env: Vec::new(),
     })?;
     // The network's own objects first (outbound IP, pool, routes), then the burst.
-    settle(&mock, Duration::from_secs(3), Duration::from_secs(120)).await?;
+    settle(
+        &mock,
+        Duration::from_secs(3),
+        Duration::from_secs(120),
+        false,
+    )
+    .await?;
     mock.clear_journal().await?;
 
     let api: Api<Service> = Api::namespaced(client.clone(), &ns);
@@ -281,26 +299,43 @@ async fn burst(
         .map(|(n, t)| t.saturating_sub(created[n]))
         .collect();
     latencies.sort();
-    settle(&mock, Duration::from_secs(3), Duration::from_secs(120)).await?;
+    settle(
+        &mock,
+        Duration::from_secs(3),
+        Duration::from_secs(120),
+        false,
+    )
+    .await?;
     let (writes, reads) = calls(&mock).await?;
     let rss_kib = peak_rss_kib(operator.pid());
 
     mock.clear_journal().await?;
     tokio::time::sleep(DRIFT * 2 + Duration::from_secs(1)).await;
     let drift_writes = mock.writes().await?;
+    // Node changes: the writes they cause, and how long after the change the last one came.
 
     mock.clear_journal().await?;
     add_nodes(nodes_wanted..nodes_wanted + 20).await?;
-    let nodes_added_writes =
-        settle(&mock, Duration::from_secs(4), Duration::from_secs(120)).await?;
+    let nodes_added = settle(
+        &mock,
+        Duration::from_secs(4),
+        Duration::from_secs(300),
+        true,
+    )
+    .await?;
     mock.clear_journal().await?;
     for i in 0..10 {
         nodes
             .delete(&node_name(i), &DeleteParams::default())
             .await?;
     }
-    let nodes_removed_writes =
-        settle(&mock, Duration::from_secs(4), Duration::from_secs(120)).await?;
+    let nodes_removed = settle(
+        &mock,
+        Duration::from_secs(4),
+        Duration::from_secs(300),
+        true,
+    )
+    .await?;
 
     operator.stop()?;
     // Free the burst's node ports for the next one: with the operator gone, its finalizers go
@@ -336,8 +371,8 @@ async fn burst(
         all,
         rss_kib,
         drift_writes,
-        nodes_added_writes,
-        nodes_removed_writes,
+        nodes_added,
+        nodes_removed,
     })
 }
 
@@ -352,9 +387,14 @@ fn by_kind(m: &BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
+/// A node change's writes and when the last came.
+fn node_change((writes, last): (u64, Duration)) -> String {
+    format!("{writes} in {}", secs(last))
+}
+
 fn report(operation_ms: u64, nodes: usize, bursts: &[Burst]) -> String {
     let mut out = format!(
-        "### LROs of {operation_ms} ms, {nodes} nodes\n\n| Services (refused) | writes (by type) | reads (by type) | first IP | p50 | p99 | max | all served | operator peak RSS | drift writes (2 intervals) | +20 nodes | -10 nodes |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "### LROs of {operation_ms} ms, {nodes} nodes\n\n| Services (refused) | writes (by type) | reads (by type) | first IP | p50 | p99 | max | all served | operator peak RSS | drift writes (2 intervals) | +20 nodes (writes, last at) | -10 nodes (writes, last at) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for b in bursts {
         let services = match b.sharing.services {
@@ -376,8 +416,8 @@ fn report(operation_ms: u64, nodes: usize, bursts: &[Burst]) -> String {
             secs(b.all),
             b.rss_kib as f64 / 1024.0,
             b.drift_writes,
-            b.nodes_added_writes,
-            b.nodes_removed_writes,
+            node_change(b.nodes_added),
+            node_change(b.nodes_removed),
         ));
     }
     out

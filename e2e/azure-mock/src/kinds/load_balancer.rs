@@ -244,6 +244,14 @@ fn frontend(
                     ),
                 ));
             }
+            if let Some(r) = range.filter(|r| reserved(*r, ip)) {
+                return Err(ArmError::bad_request(
+                    "PrivateIPAddressInReservedRange",
+                    format!(
+                        "Private static IP address {ip} falls within reserved IP range of subnet prefix {r}."
+                    ),
+                ));
+            }
             if others.contains(&IpAddr::V4(ip)) || taken.contains(&IpAddr::V4(ip)) {
                 return Err(ArmError::bad_request(
                     "PrivateIPAddressInUse",
@@ -329,6 +337,13 @@ fn backend_ips(props: &Map<String, Value>) -> impl Iterator<Item = IpAddr> + '_ 
                 .flatten()
         })
         .filter_map(|a| a["properties"]["ipAddress"].as_str()?.parse().ok())
+}
+
+/// Whether Azure reserves `ip` in the subnet: its first four addresses (network, gateway,
+/// two for DNS) and its broadcast address.
+fn reserved(range: Ipv4Net, ip: Ipv4Addr) -> bool {
+    let (first, n) = (u32::from(range.network()), u32::from(ip));
+    n.wrapping_sub(first) < 4 || ip == range.broadcast()
 }
 
 /// The lowest address of the subnet that Azure does not reserve and nobody holds.

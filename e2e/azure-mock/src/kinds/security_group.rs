@@ -133,6 +133,8 @@ pub fn security_rule(path: &str, id: &str, p: &mut Map<String, Value>) -> ArmRes
             ),
         ));
     }
+    // The address families the rule's prefixes name, on both sides.
+    let mut families = std::collections::BTreeSet::new();
     for side in ["source", "destination"] {
         let single = json::opt_str(p, &format!("{side}AddressPrefix"), path)?.map(str::to_string);
         let many = json::opt_strings(p, &format!("{side}AddressPrefixes"), path)?;
@@ -156,6 +158,22 @@ pub fn security_rule(path: &str, id: &str, p: &mut Map<String, Value>) -> ArmRes
                 format!("Security rule {id} has invalid Address prefix. Value provided: {bad}"),
             ));
         }
+        // The plural list takes addresses and prefixes only: a service tag or `*` goes alone
+        // in the singular member.
+        if let Some(tag) = many.iter().find(|a| family(a).is_none()) {
+            let member = if side == "source" {
+                "SourceAddressPrefixes"
+            } else {
+                "DestinationAddressPrefixes"
+            };
+            return Err(ArmError::bad_request(
+                "SecurityRuleParameterContainsUnsupportedValue",
+                format!(
+                    "Security rule parameter {member} for rule with Id {id} cannot specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or system tags. Unsupported value used: {tag}."
+                ),
+            ));
+        }
+        families.extend(all.iter().filter_map(|a| family(a)));
         let single_port = json::opt_str(p, &format!("{side}PortRange"), path)?.map(str::to_string);
         let ports = json::opt_strings(p, &format!("{side}PortRanges"), path)?;
         if single_port.is_some() && !ports.is_empty() || single_port.is_none() && ports.is_empty() {
@@ -182,10 +200,28 @@ pub fn security_rule(path: &str, id: &str, p: &mut Map<String, Value>) -> ArmRes
         p.entry(key).or_insert(json!([]));
         p.entry(format!("{side}PortRanges")).or_insert(json!([]));
     }
+    if families.len() > 1 {
+        // Unconfirmed code: Azure refuses a rule mixing IPv4 and IPv6 prefixes (documented for
+        // dual-stack NSGs), but no public report quotes its error code.
+        return Err(ArmError::bad_request(
+            "SecurityRuleInvalidAddressPrefix",
+            format!(
+                "Security rule {id} mixes IPv4 and IPv6 address prefixes; a rule takes prefixes of one IP version."
+            ),
+        ));
+    }
     p.insert("protocol".into(), json!(protocol));
     p.insert("access".into(), json!(access));
     p.insert("direction".into(), json!(direction));
     Ok((priority, direction))
+}
+
+/// The IP version of an address or prefix (`None` for `*` and service tags).
+fn family(a: &str) -> Option<bool> {
+    a.parse::<IpAddr>()
+        .map(|ip| ip.is_ipv4())
+        .or_else(|_| a.parse::<IpNet>().map(|n| matches!(n, IpNet::V4(_))))
+        .ok()
 }
 
 fn valid_address(a: &str) -> bool {

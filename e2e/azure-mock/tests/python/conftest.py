@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from azure.identity import ClientSecretCredential
+from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
@@ -44,6 +45,9 @@ class Mock:
             self.credential, SUB, base_url=self.url, credential_scopes=SCOPES, polling_interval=0
         )
         self.resources = ResourceManagementClient(
+            self.credential, SUB, base_url=self.url, credential_scopes=SCOPES
+        )
+        self.compute = ComputeManagementClient(
             self.credential, SUB, base_url=self.url, credential_scopes=SCOPES
         )
 

@@ -5,11 +5,13 @@ azure-mgmt-network 33 models are REST-shaped (a nested `properties` object with 
 so request bodies here are written as ARM JSON."""
 
 import ipaddress
+import json
+import urllib.request
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from conftest import RG, start
+from conftest import RG, SUB, start
 
 
 def pip(sku="Standard"):
@@ -136,3 +138,83 @@ def test_public_ip_pool_quota_and_usages():
         assert usages["LoadBalancers"][0] == 0
     finally:
         mock.stop()
+
+
+def test_resource_group_delete_is_polled_as_microsoft_resources_answers():
+    mock = start("--operation-ms", "300")
+    try:
+        mock.network.public_ip_addresses.begin_create_or_update(RG, "gone-with-rg", pip()).result()
+        poller = mock.resources.resource_groups.begin_delete(RG, polling_interval=0)
+        poller.result()
+        assert poller.status().lower() == "succeeded"
+        # It was polled under Microsoft.Resources, with the Microsoft.Resources api-version.
+        polls = [
+            e for e in mock.admin("GET", "/journal")["entries"]
+            if e["method"] == "GET" and "/operationresults/" in e["path"].lower()
+        ]
+        assert polls, "the delete was never polled"
+        assert all(e["path"].startswith(f"/subscriptions/{SUB}/operationresults/") for e in polls)
+        assert polls[-1]["status"] in (200, 204)
+        assert polls[-1]["apiVersion"] == polls[0]["apiVersion"] is not None
+        assert not mock.resources.resource_groups.check_existence(RG)
+        with pytest.raises(HttpResponseError) as err:
+            mock.network.public_ip_addresses.get(RG, "gone-with-rg")
+        assert err.value.error.code == "ResourceGroupNotFound"
+    finally:
+        mock.stop()
+
+
+def test_discovery_calls_clients_make_first(mock):
+    # The cloud's endpoints, all of them the mock: what `az cloud register --endpoint-resource-manager` reads.
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=mock.ca)
+    with urllib.request.urlopen(f"{mock.url}/metadata/endpoints?api-version=2022-09-01", context=ctx) as r:
+        clouds = json.loads(r.read())
+    assert clouds[0]["resourceManager"] == f"{mock.url}/"
+    assert clouds[0]["authentication"]["loginEndpoint"] == f"{mock.url}/"
+    assert "https://management.azure.com/" in clouds[0]["authentication"]["audiences"]
+    with urllib.request.urlopen(f"{mock.url}/metadata/endpoints?api-version=1.0", context=ctx) as r:
+        legacy = json.loads(r.read())
+    assert legacy["authentication"]["loginEndpoint"] == f"{mock.url}/"
+
+    # Resource provider reads, as the SDK models them.
+    network = mock.resources.providers.get("microsoft.network")
+    assert network.namespace == "Microsoft.Network"
+    assert network.registration_state == "Registered"
+    types = {t.resource_type: t for t in network.resource_types}
+    assert "2024-03-01" in types["loadBalancers"].api_versions
+    assert "West Europe" in types["publicIPAddresses"].locations
+    zones = {m.location: m.zones for m in types["publicIPAddresses"].zone_mappings}
+    assert zones["West Europe"] == ["1", "2", "3"]
+    assert "Microsoft.Network" in [p.namespace for p in mock.resources.providers.list()]
+    with pytest.raises(HttpResponseError) as err:
+        mock.resources.providers.get("Microsoft.Nope")
+    assert err.value.status_code == 404
+    assert err.value.error.code == "InvalidResourceNamespace"
+
+
+def test_compute_reads_what_was_seeded(mock):
+    base = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Compute"
+    nic = mock.id("networkInterfaces", "vm-0-nic")
+    assert list(mock.compute.virtual_machines.list(RG)) == []
+    mock.admin("PUT", f"/resources{base}/virtualMachines/vm-0", {
+        "location": "westeurope",
+        "properties": {"vmId": "0", "networkProfile": {"networkInterfaces": [{"id": nic}]}},
+    })
+    mock.admin("PUT", f"/resources{base}/virtualMachineScaleSets/pool", {"location": "westeurope", "sku": {"name": "Standard_D2s_v5", "capacity": 2}})
+    for i in range(2):
+        mock.admin("PUT", f"/resources{base}/virtualMachineScaleSets/pool/virtualMachines/{i}", {"location": "westeurope", "instanceId": str(i)})
+    mock.admin("PUT", f"/resources{base}/availabilitySets/as", {"location": "westeurope"})
+
+    vm = mock.compute.virtual_machines.get(RG, "vm-0")
+    assert vm.name == "vm-0" and vm.type == "Microsoft.Compute/virtualMachines"
+    assert vm.network_profile.network_interfaces[0].id == nic
+    assert [v.name for v in mock.compute.virtual_machines.list_all()] == ["vm-0"]
+    assert [s.name for s in mock.compute.virtual_machine_scale_sets.list(RG)] == ["pool"]
+    assert sorted(v.instance_id for v in mock.compute.virtual_machine_scale_set_vms.list(RG, "pool")) == ["0", "1"]
+    assert mock.compute.virtual_machine_scale_set_vms.get(RG, "pool", "1").name == "1"
+    assert [a.name for a in mock.compute.availability_sets.list(RG)] == ["as"]
+    with pytest.raises(HttpResponseError) as err:
+        mock.compute.virtual_machines.get(RG, "missing")
+    assert err.value.error.code == "ResourceNotFound"
