@@ -201,6 +201,10 @@ impl Keep<'_> {
         desired: &[T],
         name: impl Fn(&T) -> &str,
     ) -> Option<Vec<T>> {
+        // The steady state: Azure holds exactly the desired list, in its order.
+        if observed == desired {
+            return None;
+        }
         let mut wanted: HashMap<NoCase<'_>, &T> =
             desired.iter().map(|c| (NoCase(name(c)), c)).collect();
         let mut out: Option<Vec<T>> = None;
@@ -343,37 +347,43 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
             Some(_) => {}
         }
     }
-    let referenced: HashSet<IpKey> = final_lbs
+    // Only what carries this cluster's proof, in the cluster's resource group (the only one
+    // aksnet creates in; ids compare canonically, so no copy read under another spelling ever
+    // looks unwanted), that the plan no longer wants, is deleted: once no load balancer uses it.
+    let unwanted: Vec<&PublicIp> = observed
+        .public_ips
         .iter()
-        .flat_map(|lb| lb.frontends.iter())
-        .filter_map(|f| match &f.target {
-            FrontendTarget::Public { public_ip_id } => ip_key_of_id(public_ip_id),
-            FrontendTarget::Private { .. } => None,
+        .filter(|seen| {
+            desired.ownership.owns_resource(&seen.tags)
+                && desired.ownership.is_cluster_group(&seen.resource_group)
+                && !wanted_ips.contains(&ip_ref(seen))
+                && tag(&seen.tags, TAG_DELETION_POLICY).is_none_or(|v| v != "Retain")
+                && !keep.frozen(&seen.name)
         })
         .collect();
-    let kept_frontends = KeptFrontends::new(desired, &final_lbs);
-    for seen in &observed.public_ips {
-        let retained = tag(&seen.tags, TAG_DELETION_POLICY).is_some_and(|v| v == "Retain");
-        let in_use = referenced.contains(&ip_key(&seen.resource_group, &seen.name))
-            || seen
-                .used_by
-                .as_deref()
-                .is_some_and(|u| !kept_frontends.frees(u));
-        // Only what carries this cluster's proof, in the cluster's resource group (the only
-        // one aksnet creates in; ids compare canonically, so no copy read under another
-        // spelling ever looks unwanted).
-        if desired.ownership.owns_resource(&seen.tags)
-            && desired.ownership.is_cluster_group(&seen.resource_group)
-            && !wanted_ips.contains(&ip_ref(seen))
-            && !retained
-            && !keep.frozen(&seen.name)
-            && !in_use
-        {
-            deletes.push(Op::DeletePublicIp {
-                resource_group: seen.resource_group.clone(),
-                name: seen.name.clone(),
-                etag: seen.etag.clone(),
-            });
+    if !unwanted.is_empty() {
+        let referenced: HashSet<IpKey> = final_lbs
+            .iter()
+            .flat_map(|lb| lb.frontends.iter())
+            .filter_map(|f| match &f.target {
+                FrontendTarget::Public { public_ip_id } => ip_key_of_id(public_ip_id),
+                FrontendTarget::Private { .. } => None,
+            })
+            .collect();
+        let kept_frontends = KeptFrontends::new(desired, &final_lbs);
+        for seen in unwanted {
+            let in_use = referenced.contains(&ip_key(&seen.resource_group, &seen.name))
+                || seen
+                    .used_by
+                    .as_deref()
+                    .is_some_and(|u| !kept_frontends.frees(u));
+            if !in_use {
+                deletes.push(Op::DeletePublicIp {
+                    resource_group: seen.resource_group.clone(),
+                    name: seen.name.clone(),
+                    etag: seen.etag.clone(),
+                });
+            }
         }
     }
 
@@ -384,24 +394,23 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
 
 /// The frontends of our load balancers once the diff is applied, to tell which public IPs
 /// it frees.
-struct KeptFrontends {
-    /// The load balancers the plan decides on (lower case).
-    planned: HashSet<String>,
-    /// `(load balancer, frontend)` in lower case, for each frontend they keep.
-    kept: HashSet<(String, String)>,
+struct KeptFrontends<'d> {
+    /// The load balancers the plan decides on.
+    planned: HashSet<NoCase<'d>>,
+    /// `(load balancer, frontend)` for each frontend they keep.
+    kept: HashSet<(NoCase<'d>, NoCase<'d>)>,
 }
 
-impl KeptFrontends {
-    fn new(desired: &Desired, final_lbs: &[Cow<'_, LoadBalancer>]) -> Self {
+impl<'d> KeptFrontends<'d> {
+    fn new(desired: &'d Desired, final_lbs: &'d [Cow<'_, LoadBalancer>]) -> Self {
         Self {
-            planned: desired.load_balancers.keys().map(|n| name_key(n)).collect(),
+            planned: desired.load_balancers.keys().map(|n| NoCase(n)).collect(),
             kept: final_lbs
                 .iter()
                 .flat_map(|l| {
-                    let lb = name_key(&l.name);
                     l.frontends
                         .iter()
-                        .map(move |f| (lb.clone(), name_key(&f.name)))
+                        .map(|f| (NoCase(l.name.as_str()), NoCase(f.name.as_str())))
                 })
                 .collect(),
         }
@@ -417,7 +426,7 @@ impl KeptFrontends {
         let Some((lb, frontend)) = rest.split_once("/frontendipconfigurations/") else {
             return false;
         };
-        self.planned.contains(lb) && !self.kept.contains(&(lb.to_string(), frontend.to_string()))
+        self.planned.contains(&NoCase(lb)) && !self.kept.contains(&(NoCase(lb), NoCase(frontend)))
     }
 }
 

@@ -13,7 +13,7 @@ use super::profiles::{self, Profile};
 use super::{AddressKey, Context, IngressSource, namespace_of};
 use crate::model::{
     BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
-    LoadBalancer, OutboundRule, Probe, Protocol, PublicIp, canonical_id, name_key,
+    LoadBalancer, NoCase, OutboundRule, Probe, Protocol, PublicIp, canonical_id, name_key,
 };
 use crate::naming::{Ownership, TAG_DELETION_POLICY, TAG_SERVICE, fit, short_hash};
 use crate::problem::{ObjectError, Problem, ServiceError};
@@ -213,13 +213,14 @@ pub(crate) struct Planner<'c, 'a> {
     /// [`Planner::lbs`] by lower-case name.
     lb_index: HashMap<String, usize>,
     /// Where each Service's rules are in Azure now: its prefix → the load balancer.
-    current: HashMap<String, usize>,
+    current: HashMap<NoCase<'a>, usize>,
     /// Frontends in Azure on the load balancers above: name → load balancer.
-    observed_frontends: HashMap<String, usize>,
+    observed_frontends: HashMap<NoCase<'a>, usize>,
     /// Frontends this plan has put (or holds for waiting Services) on the load balancers:
     /// lower-case name → load balancer.
     planned_frontends: HashMap<String, usize>,
-    public_ips: BTreeMap<(String, String), PublicIp>,
+    /// The public IPs planned, by [`crate::model::IpKey`].
+    public_ips: HashMap<(String, String), PublicIp>,
     dns_labels: HashMap<String, String>,
     pool_names: BTreeMap<Family, String>,
     errors: Vec<ObjectError>,
@@ -271,12 +272,12 @@ impl<'c, 'a> Planner<'c, 'a> {
                 continue;
             };
             for rule in &seen.rules {
-                if let Some(prefix) = ctx.ownership.service_prefix_of(&name_key(&rule.name)) {
-                    current.insert(prefix.to_string(), i);
+                if let Some(prefix) = ctx.ownership.service_prefix_of(&rule.name) {
+                    current.insert(NoCase(prefix), i);
                 }
             }
             for fe in &seen.frontends {
-                observed_frontends.insert(name_key(&fe.name), i);
+                observed_frontends.insert(NoCase(fe.name.as_str()), i);
             }
         }
         let mut planner = Self {
@@ -287,7 +288,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             current,
             observed_frontends,
             planned_frontends: HashMap::new(),
-            public_ips: BTreeMap::new(),
+            public_ips: HashMap::new(),
             dns_labels: HashMap::new(),
             pool_names: [Family::V4, Family::V6]
                 .into_iter()
@@ -544,9 +545,12 @@ impl<'c, 'a> Planner<'c, 'a> {
             let planned = self.planned_frontends.get(&fe).copied();
             let shared_in_azure = self
                 .observed_frontends
-                .get(&fe)
+                .get(&NoCase(&fe))
                 .filter(|_| {
-                    self.ctx.ownership.service_prefix_of(&fe) != Some(name_key(prefix).as_str())
+                    self.ctx
+                        .ownership
+                        .service_prefix_of(&fe)
+                        .is_none_or(|own| !own.eq_ignore_ascii_case(prefix))
                 })
                 .copied();
             if let Some(i) = planned.or(shared_in_azure) {
@@ -562,7 +566,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         if let Some(i) = self
             .current
-            .get(&name_key(prefix))
+            .get(&NoCase(prefix))
             .copied()
             .filter(|i| eligible.contains(&self.lbs[*i].profile))
         {
@@ -1324,7 +1328,13 @@ impl<'c, 'a> Planner<'c, 'a> {
             let lb = build(self.ctx, state, pools);
             lbs.insert(lb.0, lb.1);
         }
-        (self.public_ips.into_values().collect(), lbs, self.errors)
+        let mut ips: Vec<_> = self.public_ips.into_iter().collect();
+        ips.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        (
+            ips.into_iter().map(|(_, ip)| ip).collect(),
+            lbs,
+            self.errors,
+        )
     }
 }
 

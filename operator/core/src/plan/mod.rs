@@ -417,7 +417,7 @@ pub(crate) struct Context<'a> {
     /// Observed load balancer frontends by their private address.
     pub frontends_by_private_ip: HashMap<std::net::IpAddr, Vec<(&'a LoadBalancer, &'a Frontend)>>,
     /// Service prefixes that have objects in Azure.
-    observed_prefixes: HashSet<String>,
+    observed_prefixes: HashSet<NoCase<'a>>,
     /// Who uses which shared address in Azure now.
     pub addresses: AddressUse,
     pub ownership: Ownership,
@@ -503,7 +503,7 @@ impl<'a> Context<'a> {
     /// never served is another controller's, and left alone (its finalizer included).
     fn releases(&self, svc: &Service, prefix: &str) -> bool {
         class_is(svc, self.input.load_balancer_class)
-            || self.observed_prefixes.contains(&name_key(prefix))
+            || self.observed_prefixes.contains(&NoCase(prefix))
     }
 }
 
@@ -633,8 +633,8 @@ impl AddressUse {
     }
 }
 
-/// The (lower-case) Service prefixes of the children and public IPs aksnet owns in `observed`.
-fn observed_prefixes(observed: &Observed, ownership: &Ownership) -> HashSet<String> {
+/// The Service prefixes of the children and public IPs aksnet owns in `observed`.
+fn observed_prefixes<'a>(observed: &'a Observed, ownership: &Ownership) -> HashSet<NoCase<'a>> {
     let lbs = observed.load_balancers.iter().flat_map(|lb| {
         lb.frontends
             .iter()
@@ -649,9 +649,6 @@ fn observed_prefixes(observed: &Observed, ownership: &Ownership) -> HashSet<Stri
     let ips = observed.public_ips.iter().map(|p| &p.name);
     lbs.chain(rules)
         .chain(ips)
-        .filter_map(|n| {
-            let key = name_key(n);
-            ownership.service_prefix_of(&key).map(str::to_string)
-        })
+        .filter_map(|n| ownership.service_prefix_of(n).map(NoCase))
         .collect()
 }
