@@ -112,7 +112,7 @@ fn network(sub: &str) -> Value {
     let mut types = resource_types(
         &segments,
         NETWORK_VERSIONS,
-        &["publicIPAddresses", "publicIPPrefixes"],
+        &["publicIPAddresses", "publicIPPrefixes", "natGateways"],
     );
     let versions = newest_first(NETWORK_VERSIONS);
     types.extend(

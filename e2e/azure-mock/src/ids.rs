@@ -45,6 +45,10 @@ pub static KINDS: &[Kind] = &[
         children: &[],
     },
     Kind {
+        segment: "natGateways",
+        children: &[],
+    },
+    Kind {
         segment: "loadBalancers",
         children: &[
             child("frontendIPConfigurations", false),

@@ -192,6 +192,30 @@ pub fn stamp_etag(resource: &mut Value, etag: &str) {
     }
 }
 
+/// Reads `idleTimeoutInMinutes` of `props` (4 when absent), refuses a value outside `range`
+/// with `code` naming `what`, and stores the value.
+pub fn idle_timeout(
+    props: &mut Map<String, Value>,
+    path: &str,
+    range: std::ops::RangeInclusive<i64>,
+    code: &str,
+    what: &str,
+) -> ArmResult<()> {
+    let idle = json::opt_int(props, "idleTimeoutInMinutes", path)?.unwrap_or(4);
+    if !range.contains(&idle) {
+        return Err(ArmError::bad_request(
+            code,
+            format!(
+                "The idle timeout of {what} is {idle} minutes, outside {}..{}.",
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    props.insert("idleTimeoutInMinutes".into(), json!(idle));
+    Ok(())
+}
+
 /// Refuses a collection that exceeds a limit with `code` and the message `message` makes of
 /// the limit.
 pub fn check_limit(

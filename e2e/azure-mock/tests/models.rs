@@ -22,7 +22,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(v: Value) -> Result<Value, String
 }
 
 /// Every resource type the mock serves, with the SDK type of the same definition.
-fn types() -> [(&'static str, RoundTrip); 6] {
+fn types() -> [(&'static str, RoundTrip); 7] {
     [
         ("publicIPAddresses", round_trip::<models::PublicIpAddress>),
         ("publicIPPrefixes", round_trip::<models::PublicIpPrefix>),
@@ -33,6 +33,7 @@ fn types() -> [(&'static str, RoundTrip); 6] {
         ),
         ("routeTables", round_trip::<models::RouteTable>),
         ("virtualNetworks", round_trip::<models::VirtualNetwork>),
+        ("natGateways", round_trip::<models::NatGateway>),
     ]
 }
 

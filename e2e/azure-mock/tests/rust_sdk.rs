@@ -1227,3 +1227,138 @@ async fn what_azure_refuses_is_refused_with_its_codes() {
         .expect("50 tags");
     env.assert_nothing_ignored().await;
 }
+
+#[tokio::test]
+async fn nat_gateways_take_public_ips_serve_subnets_and_refuse_what_azure_refuses() {
+    let env = Env::start(Config::default()).await;
+    vnet(&env).await;
+    let pips = env.net.public_ip_addresses_client();
+    for name in ["egress-1", "egress-2", "lb-ip"] {
+        pips.create_or_update(RG, name, pip_body("Standard"), SUB)
+            .await
+            .expect("standard IP");
+    }
+    pips.create_or_update(RG, "basic", pip_body("Basic"), SUB)
+        .await
+        .expect("basic IP");
+    let prefix = |len: i64| {
+        model::<models::PublicIpPrefix>(
+            json!({"location": "westeurope", "sku": {"name": "Standard"},
+            "properties": {"prefixLength": len}}),
+        )
+    };
+    let prefixes = env.net.public_ip_prefixes_client();
+    prefixes
+        .create_or_update(RG, "p28", prefix(28), SUB)
+        .await
+        .expect("a /28");
+    let gateway = |ips: &[&str], prefixes: &[&str], idle: Option<i64>| {
+        let refs = |kind: &str, names: &[&str]| -> Vec<Value> {
+            names
+                .iter()
+                .map(|n| json!({"id": env.id(kind, n)}))
+                .collect()
+        };
+        let mut props = json!({"publicIpAddresses": refs("publicIPAddresses", ips),
+            "publicIpPrefixes": refs("publicIPPrefixes", prefixes)});
+        if let Some(idle) = idle {
+            props["idleTimeoutInMinutes"] = json!(idle);
+        }
+        model::<models::NatGateway>(
+            json!({"location": "westeurope", "sku": {"name": "Standard"}, "properties": props}),
+        )
+    };
+    let nats = env.net.nat_gateways_client();
+    let made = nats
+        .create_or_update(
+            RG,
+            "egress",
+            gateway(&["egress-1", "egress-2"], &[], None),
+            SUB,
+        )
+        .await
+        .expect("gateway");
+    let made = serde_json::to_value(made).expect("json");
+    assert_eq!(made["sku"]["name"], "Standard");
+    assert_eq!(made["properties"]["idleTimeoutInMinutes"], 4);
+    assert_eq!(made["properties"]["provisioningState"], "Succeeded");
+
+    // Refusals: a Basic IP, an IP a load balancer or another gateway uses, more than 16
+    // addresses, an idle timeout outside 4..120, a missing reference.
+    let refused = [
+        (
+            gateway(&["basic"], &[], None),
+            "NatGatewayCannotUsePublicIpAddress",
+        ),
+        (gateway(&["egress-1"], &[], None), "PublicIPAddressInUse"),
+        (
+            gateway(&["lb-ip"], &["p28"], None),
+            "NatGatewayPublicIpAddressesLimitReached",
+        ),
+        (
+            gateway(&["lb-ip"], &[], Some(121)),
+            "NatGatewayIdleTimeoutOutOfRange",
+        ),
+        (gateway(&["nope"], &[], None), "InvalidResourceReference"),
+    ];
+    for (body, code) in refused {
+        let err = nats
+            .create_or_update(RG, "other", body, SUB)
+            .await
+            .expect_err(code);
+        assert_eq!(error_code(&err), (400, code.into()));
+    }
+    nats.create_or_update(RG, "other", gateway(&[], &["p28"], Some(120)), SUB)
+        .await
+        .expect("16 addresses from a prefix");
+
+    // The subnet takes the gateway; both sides show it.
+    let subnet = json!({"properties": {"addressPrefix": "10.0.0.0/24",
+        "natGateway": {"id": env.id("natGateways", "egress")}}});
+    env.net
+        .subnets_client()
+        .create_or_update(RG, "vnet", "nodes", model::<models::Subnet>(subnet), SUB)
+        .await
+        .expect("subnet with gateway");
+    let seen = nats.get(RG, "egress", SUB).await.expect("get");
+    let seen = serde_json::to_value(seen).expect("json");
+    let subnet_id = format!("{}/subnets/nodes", env.id("virtualNetworks", "vnet"));
+    assert_eq!(seen["properties"]["subnets"][0]["id"], json!(subnet_id));
+    let ip = serde_json::to_value(pips.get(RG, "egress-1", SUB).await.expect("ip")).expect("json");
+    assert_eq!(
+        ip["properties"]["natGateway"]["id"],
+        json!(env.id("natGateways", "egress"))
+    );
+
+    // In use: neither the gateway nor its IPs can go.
+    let err = nats
+        .delete(RG, "egress", SUB)
+        .send()
+        .await
+        .expect_err("associated");
+    assert_eq!(
+        error_code(&err),
+        (400, "InUseNatGatewayCannotBeDeleted".into())
+    );
+    let err = pips
+        .delete(RG, "egress-2", SUB)
+        .send()
+        .await
+        .expect_err("used by the gateway");
+    assert_eq!(
+        error_code(&err),
+        (400, "PublicIPAddressCannotBeDeleted".into())
+    );
+    // A load balancer frontend may not take a gateway's IP either.
+    let mut lb = serde_json::to_value(lb_body(&env, false)).expect("json");
+    lb["properties"]["frontendIPConfigurations"][0]["properties"]["publicIPAddress"]["id"] =
+        json!(env.id("publicIPAddresses", "egress-1"));
+    let err = env
+        .net
+        .load_balancers_client()
+        .create_or_update(RG, "kubernetes", model::<models::LoadBalancer>(lb), SUB)
+        .await
+        .expect_err("the gateway's IP");
+    assert_eq!(error_code(&err), (400, "PublicIPAddressInUse".into()));
+    env.assert_nothing_ignored().await;
+}

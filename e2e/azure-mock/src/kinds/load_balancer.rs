@@ -178,20 +178,14 @@ fn frontend(
                 ),
             ));
         }
-        let others: Vec<String> = referrers(
-            put.data,
-            "loadBalancers",
-            &["frontendIPConfigurations"],
-            "publicIPAddress",
-            pip_id,
-        )
-        .into_iter()
-        .filter(|user| {
-            !user
-                .to_ascii_lowercase()
-                .starts_with(&format!("{}/", put.id.to_ascii_lowercase()))
-        })
-        .collect();
+        let others: Vec<String> = super::nat_gateway::ip_users(put.data, pip_id)
+            .into_iter()
+            .filter(|user| {
+                !user
+                    .to_ascii_lowercase()
+                    .starts_with(&format!("{}/", put.id.to_ascii_lowercase()))
+            })
+            .collect();
         if let Some(user) = others.first() {
             return Err(ArmError::bad_request(
                 "PublicIPAddressInUse",
@@ -492,13 +486,13 @@ fn lb_rule(put: &Put, own: &HashSet<String>, i: usize, rule: &mut Value) -> ArmR
     if let Some(probe) = json::reference(p, "probe", &path)? {
         own_child(put, own, &probe, "probes", &id)?;
     }
-    let idle = json::opt_int(p, "idleTimeoutInMinutes", &path)?.unwrap_or(4);
-    if !(4..=100).contains(&idle) {
-        return Err(ArmError::bad_request(
-            "LoadBalancingRuleIdleTimeoutOutOfRange",
-            format!("Idle timeout {idle} of {id} is outside 4..100 minutes."),
-        ));
-    }
+    crate::normalize::idle_timeout(
+        p,
+        &path,
+        4..=100,
+        "LoadBalancingRuleIdleTimeoutOutOfRange",
+        &id,
+    )?;
     let distribution = json::enum_value(
         p,
         "loadDistribution",
@@ -508,7 +502,6 @@ fn lb_rule(put: &Put, own: &HashSet<String>, i: usize, rule: &mut Value) -> ArmR
     )?;
     p.insert("protocol".into(), json!(protocol));
     p.insert("backendPort".into(), json!(backend_port));
-    p.insert("idleTimeoutInMinutes".into(), json!(idle));
     p.insert("loadDistribution".into(), json!(distribution));
     for flag in ["enableFloatingIP", "enableTcpReset", "disableOutboundSnat"] {
         let v = p.get(flag).and_then(Value::as_bool).unwrap_or(false);
@@ -599,16 +592,9 @@ fn outbound_rule(put: &Put, own: &HashSet<String>, i: usize, rule: &mut Value) -
             ),
         ));
     }
-    let idle = json::opt_int(p, "idleTimeoutInMinutes", &path)?.unwrap_or(4);
-    if !(4..=120).contains(&idle) {
-        return Err(ArmError::bad_request(
-            "OutboundRuleIdleTimeoutOutOfRange",
-            format!("Idle timeout {idle} of {id} is outside 4..120 minutes."),
-        ));
-    }
+    crate::normalize::idle_timeout(p, &path, 4..=120, "OutboundRuleIdleTimeoutOutOfRange", &id)?;
     p.insert("protocol".into(), json!(protocol));
     p.insert("allocatedOutboundPorts".into(), json!(ports));
-    p.insert("idleTimeoutInMinutes".into(), json!(idle));
     Ok(())
 }
 

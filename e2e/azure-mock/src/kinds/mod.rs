@@ -1,12 +1,14 @@
 //! Type-specific rules of each resource kind, applied after the generic normalization.
 
 mod load_balancer;
+mod nat_gateway;
 mod public_ip;
 mod route_table;
 mod security_group;
 mod virtual_network;
 
 pub use load_balancer::frontend_users;
+pub use nat_gateway::gateways_using;
 pub use security_group::default_security_rules;
 
 use serde_json::{Map, Value};
@@ -29,6 +31,7 @@ pub fn normalize(
         "networkSecurityGroups" => security_group::normalize(put, props),
         "routeTables" => route_table::normalize(put, props),
         "virtualNetworks" => virtual_network::normalize(put, props),
+        "natGateways" => nat_gateway::normalize(put, body, props, out),
         _ => Ok(()),
     }
 }
@@ -61,6 +64,14 @@ pub fn delete_blocker(
             "Route table",
         ),
         "virtualnetworks" => virtual_network::vnet_in_use(data, resource),
+        // Unconfirmed code, named after the NSG and route table ones.
+        "natgateways" => virtual_network::subnet_user(
+            data,
+            id,
+            "natGateway",
+            "InUseNatGatewayCannotBeDeleted",
+            "NAT gateway",
+        ),
         _ => None,
     }
 }
@@ -82,8 +93,15 @@ pub fn add_back_references(data: &crate::store::Data, resource: &mut Value) {
         .to_ascii_lowercase();
     let props = &mut resource["properties"];
     match arm_type.rsplit('/').next().unwrap_or_default() {
-        "publicipaddresses" => public_ip::add_back_references(data, &id, props),
-        "publicipprefixes" => public_ip::add_prefix_back_references(data, &id, props),
+        "publicipaddresses" => {
+            public_ip::add_back_references(data, &id, props);
+            nat_gateway::add_gateway_reference(data, &id, "publicIpAddresses", props);
+        }
+        "publicipprefixes" => {
+            public_ip::add_prefix_back_references(data, &id, props);
+            nat_gateway::add_gateway_reference(data, &id, "publicIpPrefixes", props);
+        }
+        "natgateways" => virtual_network::add_subnet_references(data, &id, "natGateway", props),
         "networksecuritygroups" => {
             virtual_network::add_subnet_references(data, &id, "networkSecurityGroup", props)
         }

@@ -73,16 +73,13 @@ pub fn normalize(
             ),
         ));
     }
-    let idle = json::opt_int(props, "idleTimeoutInMinutes", "properties")?.unwrap_or(4);
-    if !(4..=30).contains(&idle) {
-        return Err(ArmError::bad_request(
-            "PublicIPIdleTimeoutIsOutOfRange",
-            format!(
-                "The idle timeout of public IP {} is {idle} minutes, outside 4..30.",
-                put.id
-            ),
-        ));
-    }
+    crate::normalize::idle_timeout(
+        props,
+        "properties",
+        4..=30,
+        "PublicIPIdleTimeoutIsOutOfRange",
+        &format!("public IP {}", put.id),
+    )?;
     let location = out["location"].as_str().unwrap_or_default().to_string();
     dns_settings(put, props, &location)?;
     let prefix = json::reference(props, "publicIPPrefix", "properties")?;
@@ -116,6 +113,8 @@ pub fn normalize(
     }
     props.remove("ipConfiguration");
     props.remove("ipAddress");
+    // The gateway's own list says which NAT gateway uses the IP.
+    props.remove("natGateway");
     let kept = put.existing.and_then(|e| {
         let p = &e["properties"];
         let same_prefix = p["publicIPPrefix"]["id"]
@@ -153,7 +152,6 @@ pub fn normalize(
     }
     props.insert("publicIPAddressVersion".into(), json!(version));
     props.insert("publicIPAllocationMethod".into(), json!(method));
-    props.insert("idleTimeoutInMinutes".into(), json!(idle));
     props.entry("ipTags").or_insert(json!([]));
     out.insert("sku".into(), sku);
     Ok(())
@@ -242,6 +240,7 @@ pub fn normalize_prefix(
         ));
     }
     props.remove("publicIPAddresses");
+    props.remove("natGateway");
     let kept = put
         .existing
         .and_then(|e| e["properties"]["ipPrefix"].as_str())
@@ -349,7 +348,9 @@ fn users(data: &Data, pip_id: &str) -> Vec<String> {
 
 /// `PublicIPAddressCannotBeDeleted` when a frontend still uses the IP.
 pub fn in_use(data: &Data, pip_id: &str) -> Option<ArmError> {
-    let user = users(data, pip_id).into_iter().next()?;
+    let user = super::nat_gateway::ip_users(data, pip_id)
+        .into_iter()
+        .next()?;
     Some(ArmError::bad_request(
         "PublicIPAddressCannotBeDeleted",
         format!(
@@ -360,17 +361,22 @@ pub fn in_use(data: &Data, pip_id: &str) -> Option<ArmError> {
 
 /// `InUsePublicIpPrefixCannotBeDeleted` when an address still comes from the prefix.
 pub fn prefix_in_use(data: &Data, prefix_id: &str) -> Option<ArmError> {
-    let user = data.of_type("publicIPAddresses").find(|p| {
-        p["properties"]["publicIPPrefix"]["id"]
-            .as_str()
-            .is_some_and(|id| same_id(id, prefix_id))
-    })?;
+    let user = data
+        .of_type("publicIPAddresses")
+        .find(|p| {
+            p["properties"]["publicIPPrefix"]["id"]
+                .as_str()
+                .is_some_and(|id| same_id(id, prefix_id))
+        })
+        .and_then(|p| p["id"].as_str().map(str::to_string))
+        .or_else(|| {
+            super::nat_gateway::gateways_using(data, "publicIpPrefixes", prefix_id)
+                .into_iter()
+                .next()
+        })?;
     Some(ArmError::bad_request(
         "InUsePublicIpPrefixCannotBeDeleted",
-        format!(
-            "Public IP prefix {prefix_id} cannot be deleted since it is in use by {}.",
-            user["id"].as_str().unwrap_or_default()
-        ),
+        format!("Public IP prefix {prefix_id} cannot be deleted since it is in use by {user}."),
     ))
 }
 

@@ -1,5 +1,5 @@
-//! Virtual networks and subnets: address space, subnet ranges, NSG and route table references,
-//! the subnets back-reference of NSGs and route tables, and in-use checks.
+//! Virtual networks and subnets: address space, subnet ranges, NSG, route table and NAT gateway
+//! references, the subnets back-reference of those, and in-use checks.
 
 use ipnet::IpNet;
 use serde_json::{Map, Value, json};
@@ -108,6 +108,7 @@ fn subnet_props(put: &Put, id: &str, p: &mut Map<String, Value>) -> ArmResult<Ip
     for (key, segment) in [
         ("networkSecurityGroup", "networkSecurityGroups"),
         ("routeTable", "routeTables"),
+        ("natGateway", "natGateways"),
     ] {
         if let Some(target) = json::reference(p, key, "properties")? {
             let found = put.data.get(&target).is_some_and(|r| {

@@ -1,10 +1,11 @@
 //! The Microsoft.Network 2024-03-01 models of the resources the mock serves: for each type,
 //! its properties' shapes, which are read-only and which are required, after the published
 //! OpenAPI definitions (`loadBalancer.json`, `publicIpAddress.json`, `publicIpPrefix.json`,
-//! `networkSecurityGroup.json`, `routeTable.json`, `virtualNetwork.json`, `network.json`).
+//! `networkSecurityGroup.json`, `routeTable.json`, `virtualNetwork.json`, `natGateway.json`,
+//! `network.json`).
 //!
-//! Types the mock only ever takes by reference (subnets inside a frontend, NAT gateways,
-//! application security groups...) are [`Shape::Reference`]; collections the mock does not
+//! Types the mock only ever takes by reference (subnets inside a frontend, a public IP's NAT
+//! gateway, application security groups...) are [`Shape::Reference`]; collections the mock does not
 //! serve (virtual network peerings, application gateway IP configurations) are opaque.
 
 use super::{Field, Model, Shape};
@@ -587,6 +588,37 @@ const ROUTE_TABLE: Model = Model {
     fields: &[opt("properties", Shape::Envelope(&ROUTE_TABLE_PROPERTIES))],
 };
 
+// ---- NAT gateways ----
+
+const NAT_GATEWAY_SKU: Model = Model {
+    name: "NatGatewaySku",
+    inherits: &[],
+    fields: &[opt("name", open(&["Standard"]))],
+};
+
+const NAT_GATEWAY_PROPERTIES: Model = Model {
+    name: "NatGatewayPropertiesFormat",
+    inherits: &[],
+    fields: &[
+        opt("idleTimeoutInMinutes", INT),
+        opt("publicIpAddresses", REFS),
+        opt("publicIpPrefixes", REFS),
+        ro("subnets"),
+        ro("resourceGuid"),
+        ro("provisioningState"),
+    ],
+};
+
+const NAT_GATEWAY: Model = Model {
+    name: "NatGateway",
+    inherits: TRACKED,
+    fields: &[
+        opt("sku", Shape::Object(&NAT_GATEWAY_SKU)),
+        opt("properties", Shape::Envelope(&NAT_GATEWAY_PROPERTIES)),
+        opt("zones", STRINGS),
+    ],
+};
+
 // ---- virtual networks ----
 
 const SERVICE_ENDPOINT: Model = Model {
@@ -733,6 +765,7 @@ pub fn resource(segment: &str) -> Option<&'static Model> {
         "loadBalancers" => &LOAD_BALANCER,
         "networkSecurityGroups" => &SECURITY_GROUP,
         "routeTables" => &ROUTE_TABLE,
+        "natGateways" => &NAT_GATEWAY,
         "virtualNetworks" => &VIRTUAL_NETWORK,
         _ => return None,
     };
