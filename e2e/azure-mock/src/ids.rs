@@ -49,6 +49,10 @@ pub static KINDS: &[Kind] = &[
         children: &[],
     },
     Kind {
+        segment: "privateLinkServices",
+        children: &[child("ipConfigurations", false)],
+    },
+    Kind {
         segment: "loadBalancers",
         children: &[
             child("frontendIPConfigurations", false),

@@ -125,6 +125,25 @@ pub fn tags(body: &Value) -> ArmResult<Option<Value>> {
     }
 }
 
+/// The ids of a list of references (`properties.<key>: [{"id": ...}]`); none when absent.
+pub fn reference_list(props: &Map<String, Value>, key: &str) -> ArmResult<Vec<String>> {
+    let Some(list) = props.get(key).filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let items = list.as_array().ok_or_else(|| {
+        ArmError::invalid_property(&format!("properties.{key}"), "must be an array")
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r["id"].as_str().map(str::to_string).ok_or_else(|| {
+                ArmError::invalid_property(&format!("properties.{key}[{i}].id"), "must be a string")
+            })
+        })
+        .collect()
+}
+
 /// `{"id": id}`.
 pub fn id_ref(id: &str) -> Value {
     serde_json::json!({ "id": id })

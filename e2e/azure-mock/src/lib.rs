@@ -1,12 +1,12 @@
 //! azure-mock: an Azurite-style Azure Resource Manager server for Microsoft.Network resources.
 //!
 //! It speaks ARM's protocol for resource groups, virtual networks and subnets, public IP
-//! addresses and prefixes, NAT gateways, load balancers (and their children), network security
-//! groups (and rules) and route tables (and routes): full-replace PUT, long-running operations,
-//! ETags, referential integrity, limits, throttling, bearer tokens from its own token endpoint,
-//! and an admin API under `/_mock/`; plus the discovery calls clients make first (cloud
-//! metadata, provider reads) and a read-only Microsoft.Compute. Azure SDKs cannot tell it from
-//! Azure for these resources.
+//! addresses and prefixes, NAT gateways, Private Link Services, load balancers (and their
+//! children), network security groups (and rules) and route tables (and routes): full-replace
+//! PUT, long-running operations, ETags, referential integrity, limits, throttling, bearer
+//! tokens from its own token endpoint, and an admin API under `/_mock/`; plus the discovery
+//! calls clients make first (cloud metadata, provider reads) and a read-only
+//! Microsoft.Compute. Azure SDKs cannot tell it from Azure for these resources.
 //! See the crate README for the protocol details and the admin API.
 
 pub mod admin;

@@ -22,7 +22,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(v: Value) -> Result<Value, String
 }
 
 /// Every resource type the mock serves, with the SDK type of the same definition.
-fn types() -> [(&'static str, RoundTrip); 7] {
+fn types() -> [(&'static str, RoundTrip); 8] {
     [
         ("publicIPAddresses", round_trip::<models::PublicIpAddress>),
         ("publicIPPrefixes", round_trip::<models::PublicIpPrefix>),
@@ -34,6 +34,10 @@ fn types() -> [(&'static str, RoundTrip); 7] {
         ("routeTables", round_trip::<models::RouteTable>),
         ("virtualNetworks", round_trip::<models::VirtualNetwork>),
         ("natGateways", round_trip::<models::NatGateway>),
+        (
+            "privateLinkServices",
+            round_trip::<models::PrivateLinkService>,
+        ),
     ]
 }
 

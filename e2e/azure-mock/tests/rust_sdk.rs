@@ -1362,3 +1362,179 @@ async fn nat_gateways_take_public_ips_serve_subnets_and_refuse_what_azure_refuse
     assert_eq!(error_code(&err), (400, "PublicIPAddressInUse".into()));
     env.assert_nothing_ignored().await;
 }
+
+#[tokio::test]
+async fn private_link_services_serve_internal_frontends_from_subnets_without_policies() {
+    let env = Env::start(Config::default()).await;
+    vnet(&env).await;
+    let vnet_id = env.id("virtualNetworks", "vnet");
+    let subnet = format!("{vnet_id}/subnets/nodes");
+    let lb_id = env.id("loadBalancers", "internal");
+    let lbs = env.net.load_balancers_client();
+    let internal = |frontends: &[&str]| {
+        let fes: Vec<Value> = frontends
+            .iter()
+            .map(|n| json!({"name": n, "properties": {"subnet": {"id": subnet}}}))
+            .collect();
+        model::<models::LoadBalancer>(
+            json!({"location": "westeurope", "sku": {"name": "Standard"},
+            "properties": {"frontendIPConfigurations": fes}}),
+        )
+    };
+    let lb = lbs
+        .create_or_update(RG, "internal", internal(&["svc", "other"]), SUB)
+        .await
+        .expect("internal LB");
+    let lb = serde_json::to_value(lb).expect("json");
+    let frontend_ip =
+        lb["properties"]["frontendIPConfigurations"][0]["properties"]["privateIPAddress"].clone();
+    let pls = |ip: Option<&str>, frontend: &str| {
+        let mut config = json!({"subnet": {"id": subnet}});
+        if let Some(ip) = ip {
+            config["privateIPAllocationMethod"] = json!("Static");
+            config["privateIPAddress"] = json!(ip);
+        }
+        model::<models::PrivateLinkService>(json!({"location": "westeurope", "properties": {
+            "loadBalancerFrontendIpConfigurations": [{"id": frontend}],
+            "ipConfigurations": [{"name": "ipconfig-0", "properties": config}],
+            "visibility": {"subscriptions": [SUB, "sub-b"]},
+            "autoApproval": {"subscriptions": [SUB]},
+            "fqdns": ["svc.example.com"],
+            "enableProxyProtocol": true,
+        }}))
+    };
+    let svc_frontend = format!("{lb_id}/frontendIPConfigurations/svc");
+    let services = env.net.private_link_services_client();
+    // Azure's default subnet keeps its Private Link Service network policies enabled.
+    let err = services
+        .create_or_update(RG, "pls", pls(None, &svc_frontend), SUB)
+        .await
+        .expect_err("policies enabled");
+    assert_eq!(
+        error_code(&err),
+        (
+            400,
+            "PrivateLinkServiceCannotBeCreatedInSubnetThatHasNetworkPoliciesEnabled".into()
+        )
+    );
+    env.net
+        .subnets_client()
+        .create_or_update(
+            RG,
+            "vnet",
+            "nodes",
+            model::<models::Subnet>(json!({"properties": {"addressPrefix": "10.0.0.0/24",
+                "privateLinkServiceNetworkPolicies": "Disabled"}})),
+            SUB,
+        )
+        .await
+        .expect("policies disabled");
+    for (ip, code) in [
+        (Some("10.0.0.2"), "PrivateIPAddressInReservedRange"),
+        (frontend_ip.as_str(), "PrivateIPAddressInUse"),
+    ] {
+        let err = services
+            .create_or_update(RG, "pls", pls(ip, &svc_frontend), SUB)
+            .await
+            .expect_err(code);
+        assert_eq!(error_code(&err), (400, code.into()));
+    }
+    let made = services
+        .create_or_update(RG, "pls", pls(None, &svc_frontend), SUB)
+        .await
+        .expect("private link service");
+    let made = serde_json::to_value(made).expect("json");
+    let props = &made["properties"];
+    let config = &props["ipConfigurations"][0];
+    assert_eq!(
+        config["id"],
+        json!(format!(
+            "{}/ipConfigurations/ipconfig-0",
+            env.id("privateLinkServices", "pls")
+        ))
+    );
+    assert_ne!(config["properties"]["privateIPAddress"], frontend_ip);
+    assert_eq!(config["properties"]["privateIPAllocationMethod"], "Dynamic");
+    assert_eq!(config["properties"]["primary"], true);
+    assert_eq!(props["enableProxyProtocol"], true);
+    assert_eq!(props["visibility"]["subscriptions"], json!([SUB, "sub-b"]));
+    assert_eq!(props["fqdns"], json!(["svc.example.com"]));
+    assert!(
+        props["alias"].as_str().is_some_and(
+            |a| a.starts_with("pls.") && a.ends_with(".westeurope.azure.privatelinkservice")
+        ),
+        "{}",
+        props["alias"]
+    );
+    // A load balancer may not take the service's address, nor lose the frontend it serves.
+    let mut static_fe = serde_json::to_value(internal(&["svc", "other", "third"])).expect("json");
+    static_fe["properties"]["frontendIPConfigurations"][2]["properties"]["privateIPAllocationMethod"] =
+        json!("Static");
+    static_fe["properties"]["frontendIPConfigurations"][2]["properties"]["privateIPAddress"] =
+        config["properties"]["privateIPAddress"].clone();
+    let err = lbs
+        .create_or_update(
+            RG,
+            "internal",
+            model::<models::LoadBalancer>(static_fe),
+            SUB,
+        )
+        .await
+        .expect_err("the service's address");
+    assert_eq!(error_code(&err), (400, "PrivateIPAddressInUse".into()));
+    let err = lbs
+        .create_or_update(RG, "internal", internal(&["other"]), SUB)
+        .await
+        .expect_err("dropping the served frontend");
+    assert_eq!(
+        error_code(&err),
+        (
+            400,
+            "FrontendIPConfigurationInUseByPrivateLinkService".into()
+        )
+    );
+    let err = lbs
+        .delete(RG, "internal", SUB)
+        .send()
+        .await
+        .expect_err("served");
+    assert_eq!(
+        error_code(&err),
+        (400, "LoadBalancerInUseByPrivateLinkService".into())
+    );
+    // A public frontend cannot be served.
+    env.net
+        .public_ip_addresses_client()
+        .create_or_update(RG, "web", pip_body("Standard"), SUB)
+        .await
+        .expect("ip");
+    lbs.create_or_update(RG, "kubernetes", lb_body(&env, false), SUB)
+        .await
+        .expect("public LB");
+    let public_frontend = format!(
+        "{}/frontendIPConfigurations/web",
+        env.id("loadBalancers", "kubernetes")
+    );
+    let err = services
+        .create_or_update(RG, "public", pls(None, &public_frontend), SUB)
+        .await
+        .expect_err("public frontend");
+    assert_eq!(
+        error_code(&err),
+        (
+            400,
+            "PrivateLinkServiceFrontendIpConfigurationMustBeInternal".into()
+        )
+    );
+    // Gone in order: the service, then its load balancer.
+    services
+        .delete(RG, "pls", SUB)
+        .send()
+        .await
+        .expect("delete service");
+    lbs.delete(RG, "internal", SUB)
+        .send()
+        .await
+        .expect("delete load balancer");
+    env.assert_nothing_ignored().await;
+}

@@ -28,6 +28,7 @@ pub fn normalize(
     props: &mut Map<String, Value>,
     out: &mut Map<String, Value>,
 ) -> ArmResult<()> {
+    super::private_link_service::dropped_frontend_in_use(put, props)?;
     let sku = json::sku(body, &["Basic", "Standard", "Gateway"], "Basic")?;
     let sku_name = sku["name"].as_str().unwrap_or("Basic").to_string();
     // Back-references are the server's to compute; what the client sent is dropped.
@@ -199,17 +200,6 @@ fn frontend(
             .ok_or_else(|| ArmError::missing_reference(prefix_id, &id))?;
     }
     if let Some(subnet_id) = &subnet {
-        let sn = put
-            .data
-            .child(subnet_id)
-            .ok_or_else(|| ArmError::missing_reference(subnet_id, &id))?;
-        let range: Option<Ipv4Net> = sn["properties"]["addressPrefix"]
-            .as_str()
-            .and_then(|s| s.parse().ok());
-        let method = json::opt_str(p, "privateIPAllocationMethod", &path)?
-            .unwrap_or("Dynamic")
-            .to_string();
-        let requested = json::opt_str(p, "privateIPAddress", &path)?.map(str::to_string);
         let kept = put.existing.and_then(|e| {
             crate::store::find_child(e, "frontendIPConfigurations", fe_name(&id)).and_then(|f| {
                 f["properties"]["privateIPAddress"]
@@ -217,73 +207,100 @@ fn frontend(
                     .map(str::to_string)
             })
         });
-        let others = used_private(put, subnet_id);
-        let address = if method.eq_ignore_ascii_case("Static") {
-            let ip: Ipv4Addr = requested
-                .as_deref()
-                .and_then(|r| r.parse().ok())
-                .ok_or_else(|| {
-                    ArmError::bad_request(
-                        "PrivateIPAddressInvalid",
-                        format!(
-                            "Frontend {id} has Static allocation and no valid privateIPAddress."
-                        ),
-                    )
-                })?;
-            if !range.is_some_and(|r| r.contains(&ip)) {
-                return Err(ArmError::bad_request(
-                    "PrivateIPAddressNotInSubnet",
-                    format!(
-                        "Private static IP address {ip} does not belong to the range of subnet {subnet_id}."
-                    ),
-                ));
-            }
-            if let Some(r) = range.filter(|r| reserved(*r, ip)) {
-                return Err(ArmError::bad_request(
-                    "PrivateIPAddressInReservedRange",
-                    format!(
-                        "Private static IP address {ip} falls within reserved IP range of subnet prefix {r}."
-                    ),
-                ));
-            }
-            if others.contains(&IpAddr::V4(ip)) || taken.contains(&IpAddr::V4(ip)) {
-                return Err(ArmError::bad_request(
-                    "PrivateIPAddressInUse",
-                    format!(
-                        "IP configuration {id} is using the private IP address {ip} which is already allocated to another resource."
-                    ),
-                ));
-            }
-            ip
-        } else {
-            let keep = kept
-                .and_then(|k| k.parse::<Ipv4Addr>().ok())
-                .filter(|k| range.is_some_and(|r| r.contains(k)));
-            match keep {
-                Some(k) => k,
-                None => {
-                    let r = range.ok_or_else(|| ArmError::missing_reference(subnet_id, &id))?;
-                    free_private(r, &others, taken).ok_or_else(|| {
-                        ArmError::bad_request(
-                            "SubnetIsFull",
-                            format!("Subnet {subnet_id} has no free address for {id}."),
-                        )
-                    })?
-                }
-            }
-        };
-        taken.push(IpAddr::V4(address));
-        p.insert("privateIPAddress".into(), json!(address.to_string()));
-        p.insert(
-            "privateIPAllocationMethod".into(),
-            json!(if method.eq_ignore_ascii_case("Static") {
-                "Static"
-            } else {
-                "Dynamic"
-            }),
-        );
-        p.entry("privateIPAddressVersion").or_insert(json!("IPv4"));
+        private_address(put, subnet_id, &id, &path, p, kept, taken)?;
     }
+    Ok(())
+}
+
+/// The private IPv4 address the IP configuration `id` takes in `subnet_id`, written into its
+/// properties `p`: the requested one when `Static` (inside the subnet, not one Azure reserves,
+/// held by nothing else nor in `taken`), else the one it `kept`, else the lowest free one.
+pub(super) fn private_address(
+    put: &Put,
+    subnet_id: &str,
+    id: &str,
+    path: &str,
+    p: &mut Map<String, Value>,
+    kept: Option<String>,
+    taken: &mut Vec<IpAddr>,
+) -> ArmResult<()> {
+    let sn = put
+        .data
+        .child(subnet_id)
+        .ok_or_else(|| ArmError::missing_reference(subnet_id, id))?;
+    let range: Option<Ipv4Net> = sn["properties"]["addressPrefix"]
+        .as_str()
+        .and_then(|s| s.parse().ok());
+    let method = json::opt_str(p, "privateIPAllocationMethod", path)?
+        .unwrap_or("Dynamic")
+        .to_string();
+    let requested = json::opt_str(p, "privateIPAddress", path)?.map(str::to_string);
+    let others = used_private(put, subnet_id);
+    let address = if method.eq_ignore_ascii_case("Static") {
+        let ip: Ipv4Addr = requested
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(|| {
+                ArmError::bad_request(
+                    "PrivateIPAddressInvalid",
+                    format!(
+                        "IP configuration {id} has Static allocation and no valid privateIPAddress."
+                    ),
+                )
+            })?;
+        if !range.is_some_and(|r| r.contains(&ip)) {
+            return Err(ArmError::bad_request(
+                "PrivateIPAddressNotInSubnet",
+                format!(
+                    "Private static IP address {ip} does not belong to the range of subnet {subnet_id}."
+                ),
+            ));
+        }
+        if let Some(r) = range.filter(|r| reserved(*r, ip)) {
+            return Err(ArmError::bad_request(
+                "PrivateIPAddressInReservedRange",
+                format!(
+                    "Private static IP address {ip} falls within reserved IP range of subnet prefix {r}."
+                ),
+            ));
+        }
+        if others.contains(&IpAddr::V4(ip)) || taken.contains(&IpAddr::V4(ip)) {
+            return Err(ArmError::bad_request(
+                "PrivateIPAddressInUse",
+                format!(
+                    "IP configuration {id} is using the private IP address {ip} which is already allocated to another resource."
+                ),
+            ));
+        }
+        ip
+    } else {
+        let keep = kept
+            .and_then(|k| k.parse::<Ipv4Addr>().ok())
+            .filter(|k| range.is_some_and(|r| r.contains(k)));
+        match keep {
+            Some(k) => k,
+            None => {
+                let r = range.ok_or_else(|| ArmError::missing_reference(subnet_id, id))?;
+                free_private(r, &others, taken).ok_or_else(|| {
+                    ArmError::bad_request(
+                        "SubnetIsFull",
+                        format!("Subnet {subnet_id} has no free address for {id}."),
+                    )
+                })?
+            }
+        }
+    };
+    taken.push(IpAddr::V4(address));
+    p.insert("privateIPAddress".into(), json!(address.to_string()));
+    p.insert(
+        "privateIPAllocationMethod".into(),
+        json!(if method.eq_ignore_ascii_case("Static") {
+            "Static"
+        } else {
+            "Dynamic"
+        }),
+    );
+    p.entry("privateIPAddressVersion").or_insert(json!("IPv4"));
     Ok(())
 }
 
@@ -291,24 +308,28 @@ fn fe_name(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or_default()
 }
 
-/// Private addresses other load balancers' frontends hold in a subnet.
-/// Private addresses other load balancers hold: their frontends in `subnet_id`, and their
-/// backend addresses (the NICs behind them).
+/// Private addresses other resources hold: load balancer frontends and Private Link Service
+/// IP configurations in `subnet_id`, and load balancers' backend addresses (the NICs behind
+/// them).
 fn used_private(put: &Put, subnet_id: &str) -> Vec<IpAddr> {
-    let others = || {
+    let others = |segment: &'static str| {
         put.data
-            .of_type("loadBalancers")
-            .filter(|lb| !same_id(lb["id"].as_str().unwrap_or_default(), &put.id))
+            .of_type(segment)
+            .filter(|r| !same_id(r["id"].as_str().unwrap_or_default(), &put.id))
     };
-    others()
-        .flat_map(|lb| crate::store::children(lb, "frontendIPConfigurations").iter())
-        .filter(|f| {
-            f["properties"]["subnet"]["id"]
-                .as_str()
-                .is_some_and(|s| same_id(s, subnet_id))
-        })
-        .filter_map(|f| f["properties"]["privateIPAddress"].as_str()?.parse().ok())
-        .chain(others().flat_map(|lb| {
+    let in_subnet = |collection: &'static str, segment: &'static str| {
+        others(segment)
+            .flat_map(move |r| crate::store::children(r, collection).iter())
+            .filter(|c| {
+                c["properties"]["subnet"]["id"]
+                    .as_str()
+                    .is_some_and(|s| same_id(s, subnet_id))
+            })
+            .filter_map(|c| c["properties"]["privateIPAddress"].as_str()?.parse().ok())
+    };
+    in_subnet("frontendIPConfigurations", "loadBalancers")
+        .chain(in_subnet("ipConfigurations", "privateLinkServices"))
+        .chain(others("loadBalancers").flat_map(|lb| {
             lb["properties"]
                 .as_object()
                 .map(|p| backend_ips(p).collect::<Vec<_>>())

@@ -2,6 +2,7 @@
 
 mod load_balancer;
 mod nat_gateway;
+mod private_link_service;
 mod public_ip;
 mod route_table;
 mod security_group;
@@ -32,6 +33,7 @@ pub fn normalize(
         "routeTables" => route_table::normalize(put, props),
         "virtualNetworks" => virtual_network::normalize(put, props),
         "natGateways" => nat_gateway::normalize(put, body, props, out),
+        "privateLinkServices" => private_link_service::normalize(put, props),
         _ => Ok(()),
     }
 }
@@ -64,6 +66,7 @@ pub fn delete_blocker(
             "Route table",
         ),
         "virtualnetworks" => virtual_network::vnet_in_use(data, resource),
+        "loadbalancers" => private_link_service::load_balancer_in_use(data, resource),
         // Unconfirmed code, named after the NSG and route table ones.
         "natgateways" => virtual_network::subnet_user(
             data,
@@ -91,6 +94,9 @@ pub fn add_back_references(data: &crate::store::Data, resource: &mut Value) {
         .as_str()
         .unwrap_or_default()
         .to_ascii_lowercase();
+    if arm_type.ends_with("/privatelinkservices") {
+        private_link_service::add_alias(resource);
+    }
     let props = &mut resource["properties"];
     match arm_type.rsplit('/').next().unwrap_or_default() {
         "publicipaddresses" => {

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::{ArmError, ArmResult};
-use crate::json::{id_ref, same_id};
+use crate::json::{self, id_ref, same_id};
 use crate::normalize::{Put, idle_timeout};
 use crate::store::{Data, referrers};
 
@@ -41,7 +41,10 @@ pub fn normalize(
         &format!("NAT gateway {}", put.id),
     )?;
     let mut addresses = 0u64;
-    for (i, target) in ids(props, "publicIpAddresses")?.iter().enumerate() {
+    for (i, target) in json::reference_list(props, "publicIpAddresses")?
+        .iter()
+        .enumerate()
+    {
         let ip = referenced(put, target, "publicIPAddresses", i)?;
         let standard = ip["sku"]["name"]
             .as_str()
@@ -73,7 +76,10 @@ pub fn normalize(
         }
         addresses += 1;
     }
-    for (i, target) in ids(props, "publicIpPrefixes")?.iter().enumerate() {
+    for (i, target) in json::reference_list(props, "publicIpPrefixes")?
+        .iter()
+        .enumerate()
+    {
         let prefix = referenced(put, target, "publicIPPrefixes", i)?;
         let length = prefix["properties"]["prefixLength"].as_u64().unwrap_or(28);
         addresses += 1u64 << 32u64.saturating_sub(length).min(32);
@@ -89,25 +95,6 @@ pub fn normalize(
         ));
     }
     Ok(())
-}
-
-/// The ids of a reference list (`[{"id": ...}]`).
-fn ids(props: &Map<String, Value>, key: &str) -> ArmResult<Vec<String>> {
-    let Some(list) = props.get(key).filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
-    };
-    let items = list.as_array().ok_or_else(|| {
-        ArmError::invalid_property(&format!("properties.{key}"), "must be an array")
-    })?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            r["id"].as_str().map(str::to_string).ok_or_else(|| {
-                ArmError::invalid_property(&format!("properties.{key}[{i}].id"), "must be a string")
-            })
-        })
-        .collect()
 }
 
 /// The resource of type `segment` the `i`-th reference of that list names, or

@@ -79,6 +79,9 @@ pub fn normalize(put: &Put, props: &mut Map<String, Value>) -> ArmResult<()> {
 
 fn subnet_props(put: &Put, id: &str, p: &mut Map<String, Value>) -> ArmResult<IpNet> {
     p.remove("ipConfigurations");
+    // Azure's default: a Private Link Service needs them disabled explicitly.
+    p.entry("privateLinkServiceNetworkPolicies")
+        .or_insert(json!("Enabled"));
     let prefix = json::opt_str(p, "addressPrefix", "properties")?
         .map(str::to_string)
         .or_else(|| {

@@ -2,7 +2,7 @@
 //! its properties' shapes, which are read-only and which are required, after the published
 //! OpenAPI definitions (`loadBalancer.json`, `publicIpAddress.json`, `publicIpPrefix.json`,
 //! `networkSecurityGroup.json`, `routeTable.json`, `virtualNetwork.json`, `natGateway.json`,
-//! `network.json`).
+//! `privateLinkService.json`, `network.json`).
 //!
 //! Types the mock only ever takes by reference (subnets inside a frontend, a public IP's NAT
 //! gateway, application security groups...) are [`Shape::Reference`]; collections the mock does not
@@ -619,6 +619,69 @@ const NAT_GATEWAY: Model = Model {
     ],
 };
 
+// ---- private link services ----
+
+const RESOURCE_SET: Model = Model {
+    name: "ResourceSet",
+    inherits: &[],
+    fields: &[opt("subscriptions", STRINGS)],
+};
+
+const PLS_IP_CONFIGURATION_PROPERTIES: Model = Model {
+    name: "PrivateLinkServiceIpConfigurationProperties",
+    inherits: &[],
+    fields: &[
+        opt("privateIPAddress", STR),
+        opt("privateIPAllocationMethod", IP_ALLOCATION),
+        opt("subnet", REF),
+        opt("primary", BOOL),
+        ro("provisioningState"),
+        opt("privateIPAddressVersion", IP_VERSION),
+    ],
+};
+
+const PLS_IP_CONFIGURATION: Model = Model {
+    name: "PrivateLinkServiceIpConfiguration",
+    inherits: CHILD,
+    fields: &[opt(
+        "properties",
+        Shape::Envelope(&PLS_IP_CONFIGURATION_PROPERTIES),
+    )],
+};
+
+const PRIVATE_LINK_SERVICE_PROPERTIES: Model = Model {
+    name: "PrivateLinkServiceProperties",
+    inherits: &[],
+    fields: &[
+        opt("loadBalancerFrontendIpConfigurations", REFS),
+        opt(
+            "ipConfigurations",
+            Shape::Array(&Shape::Object(&PLS_IP_CONFIGURATION)),
+        ),
+        opt("destinationIPAddress", STR),
+        ro("networkInterfaces"),
+        ro("provisioningState"),
+        ro("privateEndpointConnections"),
+        opt("visibility", Shape::Object(&RESOURCE_SET)),
+        opt("autoApproval", Shape::Object(&RESOURCE_SET)),
+        opt("fqdns", STRINGS),
+        ro("alias"),
+        opt("enableProxyProtocol", BOOL),
+    ],
+};
+
+const PRIVATE_LINK_SERVICE: Model = Model {
+    name: "PrivateLinkService",
+    inherits: TRACKED,
+    fields: &[
+        opt("extendedLocation", Shape::Object(&EXTENDED_LOCATION)),
+        opt(
+            "properties",
+            Shape::Envelope(&PRIVATE_LINK_SERVICE_PROPERTIES),
+        ),
+    ],
+};
+
 // ---- virtual networks ----
 
 const SERVICE_ENDPOINT: Model = Model {
@@ -766,6 +829,7 @@ pub fn resource(segment: &str) -> Option<&'static Model> {
         "networkSecurityGroups" => &SECURITY_GROUP,
         "routeTables" => &ROUTE_TABLE,
         "natGateways" => &NAT_GATEWAY,
+        "privateLinkServices" => &PRIVATE_LINK_SERVICE,
         "virtualNetworks" => &VIRTUAL_NETWORK,
         _ => return None,
     };
