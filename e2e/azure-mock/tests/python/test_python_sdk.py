@@ -6,6 +6,7 @@ so request bodies here are written as ARM JSON."""
 
 import ipaddress
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -218,3 +219,8 @@ def test_compute_reads_what_was_seeded(mock):
     with pytest.raises(HttpResponseError) as err:
         mock.compute.virtual_machines.get(RG, "missing")
     assert err.value.error.code == "ResourceNotFound"
+    # Seeding names what it refuses: a compute type the mock does not serve.
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        mock.admin("PUT", f"/resources{base}/disks/d0", {"location": "westeurope"})
+    assert bad.value.code == 400
+    assert "names no virtual machine" in json.loads(bad.value.read())["error"]["message"]
