@@ -117,6 +117,20 @@ async fn public_ip_create_get_list_update_delete() {
     env.assert_nothing_ignored().await;
 }
 
+/// An empty NSG `nsg`.
+async fn nsg(env: &Env) {
+    env.net
+        .network_security_groups_client()
+        .create_or_update(
+            RG,
+            "nsg",
+            model::<models::NetworkSecurityGroup>(json!({"location": "westeurope"})),
+            SUB,
+        )
+        .await
+        .expect("nsg");
+}
+
 async fn vnet(env: &Env) {
     env.net
         .virtual_networks_client()
@@ -396,15 +410,7 @@ async fn security_group_limits_answer_with_azures_codes() {
         ..Limits::default()
     };
     let env = Env::with_limits(limits).await;
-    let nsgs = env.net.network_security_groups_client();
-    nsgs.create_or_update(
-        RG,
-        "nsg",
-        model::<models::NetworkSecurityGroup>(json!({"location": "westeurope"})),
-        SUB,
-    )
-    .await
-    .expect("nsg");
+    nsg(&env).await;
     let rules = env.net.security_rules_client();
     for (priority, port) in [(100, "80"), (101, "443")] {
         rules
@@ -797,16 +803,7 @@ async fn lists_page_through_next_link() {
 async fn out_of_band_edits_are_seen_by_clients() {
     let env = Env::start(Config::default()).await;
     let rules = env.net.security_rules_client();
-    env.net
-        .network_security_groups_client()
-        .create_or_update(
-            RG,
-            "nsg",
-            model::<models::NetworkSecurityGroup>(json!({"location": "westeurope"})),
-            SUB,
-        )
-        .await
-        .expect("nsg");
+    nsg(&env).await;
     rules
         .create_or_update(RG, "nsg", "r1", rule(600, "80"), SUB)
         .await
@@ -1119,16 +1116,7 @@ async fn request_bodies_up_to_arms_four_mebibytes_are_read() {
 async fn what_azure_refuses_is_refused_with_its_codes() {
     let env = Env::start(Config::default()).await;
     vnet(&env).await;
-    env.net
-        .network_security_groups_client()
-        .create_or_update(
-            RG,
-            "nsg",
-            model::<models::NetworkSecurityGroup>(json!({"location": "westeurope"})),
-            SUB,
-        )
-        .await
-        .expect("nsg");
+    nsg(&env).await;
     let rules = env.net.security_rules_client();
     let with = |sources: Value, destinations: Value| {
         model::<models::SecurityRule>(json!({"properties": {"priority": 100,

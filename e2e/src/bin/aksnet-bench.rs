@@ -124,6 +124,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
+/// Quiet time that ends a settle after a burst.
+const QUIET: Duration = Duration::from_secs(3);
+/// The longest a settle after a burst waits.
+const SETTLE_LIMIT: Duration = Duration::from_secs(120);
+
 /// Wait until `writes` stop changing for `quiet`, at most `limit`; with `expect`, the quiet
 /// time only counts once a write came (a change the operator must answer may take it longer
 /// than `quiet` to see and plan at scale). The writes, and when the last one came.
@@ -219,13 +224,7 @@ async fn burst(
         env: Vec::new(),
     })?;
     // The network's own objects first (outbound IP, pool, routes), then the burst.
-    settle(
-        &mock,
-        Duration::from_secs(3),
-        Duration::from_secs(120),
-        false,
-    )
-    .await?;
+    settle(&mock, QUIET, SETTLE_LIMIT, false).await?;
     mock.clear_journal().await?;
 
     let api: Api<Service> = Api::namespaced(client.clone(), &ns);
@@ -299,13 +298,7 @@ async fn burst(
         .map(|(n, t)| t.saturating_sub(created[n]))
         .collect();
     latencies.sort();
-    settle(
-        &mock,
-        Duration::from_secs(3),
-        Duration::from_secs(120),
-        false,
-    )
-    .await?;
+    settle(&mock, QUIET, SETTLE_LIMIT, false).await?;
     let (writes, reads) = calls(&mock).await?;
     let rss_kib = peak_rss_kib(operator.pid());
 
