@@ -290,6 +290,7 @@ fn default_dns_service_ip() -> String {
 #[x_kube(
     validation = Rule::new("self.publicName.lowerAscii() != self.internalName.lowerAscii()").message("internalName must differ from publicName (Azure names are case-insensitive): one load balancer cannot be both").field_path(".internalName"),
     validation = Rule::new("!has(self.profiles) || self.profiles.all(p, p.name.lowerAscii() != self.publicName.lowerAscii() && p.name.lowerAscii() != self.internalName.lowerAscii())").message("a profile may not be named like publicName or internalName (Azure names are case-insensitive)").field_path(".profiles"),
+    validation = Rule::new("!has(self.outboundType) || self.outboundType != 'userAssignedNATGateway' || (has(self.natGateway) && has(self.natGateway.id))").message(USER_NAT_GATEWAY_ID_MSG).field_path(".natGateway.id").reason(Reason::FieldValueRequired),
 )]
 pub struct LoadBalancerSpec {
     /// Name of the public Standard load balancer.
@@ -315,6 +316,11 @@ pub struct LoadBalancerSpec {
     /// Outbound rule settings, used when `outboundType` is `loadBalancer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound: Option<OutboundSpec>,
+
+    /// NAT gateway settings, used when `outboundType` is `managedNATGateway` or
+    /// `userAssignedNATGateway`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway: Option<NatGatewaySpec>,
 
     /// How many load balancers `publicName` and `internalName` may each grow to (`<name>`,
     /// `<name>-2`, …, 1-20): a Service that fits on none of them gets the next one, and one
@@ -454,6 +460,7 @@ impl Default for LoadBalancerSpec {
             internal_name: default_internal_lb(),
             outbound_type: OutboundType::default(),
             outbound: None,
+            nat_gateway: None,
             max_count: default_max_count(),
             profiles: Vec::new(),
         }
@@ -485,6 +492,50 @@ pub enum OutboundType {
     UserAssignedNatGateway,
     /// No egress is set up (network-isolated clusters).
     None,
+}
+
+/// Why `userAssignedNATGateway` needs `natGateway.id`.
+pub const USER_NAT_GATEWAY_ID_MSG: &str = "outboundType userAssignedNATGateway needs natGateway.id: the ARM id of the NAT gateway associated with the node subnet";
+
+/// NAT gateway settings.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NatGatewaySpec {
+    /// `managedNATGateway`: how many public IPs aksnet creates for the gateway (1-16, Azure's
+    /// limit per gateway).
+    #[serde(default = "default_outbound_ips")]
+    #[schemars(range(min = 1, max = 16))]
+    pub managed_outbound_ip_count: u32,
+
+    /// `managedNATGateway`: idle timeout of outbound flows in minutes (4-120).
+    #[serde(default = "default_nat_idle_timeout")]
+    #[schemars(range(min = 4, max = 120))]
+    pub idle_timeout_minutes: u32,
+
+    /// `userAssignedNATGateway`: ARM id of the NAT gateway the user associated with the node
+    /// subnet. aksnet checks the association and writes nothing to the gateway or the subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 512),
+        regex(
+            pattern = "^(?i)/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.Network/natGateways/[^/]+$"
+        )
+    )]
+    pub id: Option<String>,
+}
+
+impl Default for NatGatewaySpec {
+    fn default() -> Self {
+        Self {
+            managed_outbound_ip_count: default_outbound_ips(),
+            idle_timeout_minutes: default_nat_idle_timeout(),
+            id: None,
+        }
+    }
+}
+
+fn default_nat_idle_timeout() -> u32 {
+    4
 }
 
 /// Outbound rule settings.

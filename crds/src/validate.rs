@@ -421,6 +421,51 @@ fn validate_load_balancer(e: &mut Errors, lb: &LoadBalancerSpec) {
             "must be within 4..120",
         );
     }
+    validate_nat_gateway(e, lb);
+}
+
+fn validate_nat_gateway(e: &mut Errors, lb: &LoadBalancerSpec) {
+    let nat = lb.nat_gateway.as_ref();
+    e.check(
+        lb.outbound_type != OutboundType::UserAssignedNatGateway
+            || nat.is_some_and(|n| n.id.is_some()),
+        "spec.loadBalancer.natGateway.id",
+        USER_NAT_GATEWAY_ID_MSG,
+    );
+    let Some(nat) = nat else {
+        return;
+    };
+    e.check(
+        (1..=16).contains(&nat.managed_outbound_ip_count),
+        "spec.loadBalancer.natGateway.managedOutboundIpCount",
+        "must be within 1..16 (Azure's limit of public IP addresses per NAT gateway)",
+    );
+    e.check(
+        (4..=120).contains(&nat.idle_timeout_minutes),
+        "spec.loadBalancer.natGateway.idleTimeoutMinutes",
+        "must be within 4..120",
+    );
+    if let Some(id) = &nat.id {
+        e.check(
+            is_nat_gateway_id(id),
+            "spec.loadBalancer.natGateway.id",
+            "must be the ARM id of a NAT gateway: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/natGateways/<name>",
+        );
+    }
+}
+
+/// Whether `id` is the ARM id of a NAT gateway (the CRD's pattern).
+fn is_nat_gateway_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('/').collect();
+    id.len() <= 512
+        && parts.len() == 9
+        && parts[0].is_empty()
+        && parts[1].eq_ignore_ascii_case("subscriptions")
+        && parts[3].eq_ignore_ascii_case("resourceGroups")
+        && parts[5].eq_ignore_ascii_case("providers")
+        && parts[6].eq_ignore_ascii_case("Microsoft.Network")
+        && parts[7].eq_ignore_ascii_case("natGateways")
+        && [parts[2], parts[4], parts[8]].iter().all(|p| !p.is_empty())
 }
 
 fn validate_public_ips(e: &mut Errors, ips: &[PublicIpSpec]) {

@@ -308,6 +308,39 @@ fn invalid_objects() -> Vec<Invalid> {
             "must be a multiple of 8",
         ),
         case(
+            "userAssignedNATGateway without the gateway's id",
+            vec![set(
+                "/spec/loadBalancer/outboundType",
+                json!("userAssignedNATGateway"),
+            )],
+            "spec.loadBalancer.natGateway.id",
+            "outboundType userAssignedNATGateway needs natGateway.id",
+        ),
+        case(
+            "a NAT gateway id that is not one",
+            vec![
+                set(
+                    "/spec/loadBalancer/outboundType",
+                    json!("userAssignedNATGateway"),
+                ),
+                set(
+                    "/spec/loadBalancer/natGateway",
+                    json!({"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip"}),
+                ),
+            ],
+            "spec.loadBalancer.natGateway.id",
+            "should match",
+        ),
+        case(
+            "a managed NAT gateway with more than 16 public IPs",
+            vec![set(
+                "/spec/loadBalancer/natGateway",
+                json!({"managedOutboundIpCount": 17}),
+            )],
+            "spec.loadBalancer.natGateway.managedOutboundIpCount",
+            "less than or equal to 16",
+        ),
+        case(
             "drift interval under 30s",
             vec![set("/spec/reconcile/driftCheckInterval", json!("10s"))],
             "spec.reconcile.driftCheckInterval",

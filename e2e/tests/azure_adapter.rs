@@ -54,6 +54,11 @@ fn observe_request() -> ObserveRequest {
         security_group: Some("aks-nsg".into()),
         route_table: Some("aks-rt".into()),
         vnet: Some((RG.into(), "aks-vnet".into())),
+        node_subnet: Some("aks-subnet".into()),
+        nat_gateways: vec![(
+            RG.into(),
+            aksnet_operator::naming::Ownership::new(SUB, RG, "e2e").nat_gateway(),
+        )],
         ip_prefixes: Vec::new(),
         location: Some("westeurope".into()),
     }

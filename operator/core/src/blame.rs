@@ -110,6 +110,8 @@ mod tests {
             load_balancers: BTreeMap::new(),
             security_group: None,
             route_table: None,
+            nat_gateway: None,
+            subnet: None,
             services: BTreeMap::new(),
             errors: Vec::new(),
             frozen: BTreeSet::new(),

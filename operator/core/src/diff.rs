@@ -13,8 +13,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::model::{
-    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NoCase, Observed, PublicIp, RouteTable,
-    SecurityGroup, canonical_id, ip_key, ip_key_of_id, ip_ref, name_key, tag,
+    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase, Observed, PublicIp,
+    RouteTable, SecurityGroup, Subnet, canonical_id, ip_key, ip_key_of_id, ip_ref, name_key, tag,
 };
 use crate::naming::{Ownership, TAG_DELETION_POLICY};
 use crate::plan::Desired;
@@ -30,6 +30,19 @@ pub enum Op {
     PutSecurityGroup(SecurityGroup),
     /// Create or update the route table with its full route list.
     PutRouteTable(RouteTable),
+    /// Create or update the managed NAT gateway.
+    PutNatGateway(NatGateway),
+    /// Set the node subnet's NAT gateway (the rest of the subnet is written as observed).
+    PutSubnet(Subnet),
+    /// Delete the NAT gateway aksnet created.
+    DeleteNatGateway {
+        /// Resource group.
+        resource_group: String,
+        /// Name.
+        name: String,
+        /// Observed entity tag (If-Match).
+        etag: Option<String>,
+    },
     /// Delete a load balancer aksnet created.
     DeleteLoadBalancer {
         /// Resource group.
@@ -58,6 +71,16 @@ impl Op {
             Op::PutLoadBalancer(l) => format!("put loadBalancer {}", l.name),
             Op::PutSecurityGroup(n) => format!("put networkSecurityGroup {}", n.name),
             Op::PutRouteTable(r) => format!("put routeTable {}", r.name),
+            Op::PutNatGateway(g) => format!("put natGateway {}", g.name),
+            Op::PutSubnet(s) => format!(
+                "put subnet {} (natGateway {})",
+                s.id.rsplit('/').next().unwrap_or_default(),
+                s.nat_gateway_id
+                    .as_deref()
+                    .and_then(|id| id.rsplit('/').next())
+                    .unwrap_or("none")
+            ),
+            Op::DeleteNatGateway { name, .. } => format!("delete natGateway {name}"),
             Op::DeleteLoadBalancer { name, .. } => format!("delete loadBalancer {name}"),
             Op::DeletePublicIp { name, .. } => format!("delete publicIPAddress {name}"),
         }
@@ -88,6 +111,13 @@ impl Op {
             } => ("loadbalancers", resource_group, name),
             Op::PutSecurityGroup(n) => ("networksecuritygroups", &n.resource_group, &n.name),
             Op::PutRouteTable(r) => ("routetables", &r.resource_group, &r.name),
+            Op::PutNatGateway(g) => ("natgateways", &g.resource_group, &g.name),
+            Op::DeleteNatGateway {
+                resource_group,
+                name,
+                ..
+            } => ("natgateways", resource_group, name),
+            Op::PutSubnet(subnet) => return format!("subnets{}", canonical_id(&subnet.id)),
         };
         name_key(&format!("{kind}/{rg}/{name}"))
     }
@@ -95,12 +125,18 @@ impl Op {
     /// The public IPs (by key) this write's body names: it must wait until they exist.
     pub fn public_ips_named(&self) -> Vec<IpKey> {
         let mut out = Vec::new();
-        if let Op::PutLoadBalancer(lb) = self {
-            for f in &lb.frontends {
-                if let FrontendTarget::Public { public_ip_id } = &f.target {
-                    out.extend(ip_key_of_id(public_ip_id));
+        match self {
+            Op::PutLoadBalancer(lb) => {
+                for f in &lb.frontends {
+                    if let FrontendTarget::Public { public_ip_id } = &f.target {
+                        out.extend(ip_key_of_id(public_ip_id));
+                    }
                 }
             }
+            Op::PutNatGateway(g) => {
+                out.extend(g.public_ip_ids.iter().filter_map(|id| ip_key_of_id(id)))
+            }
+            _ => {}
         }
         out
     }
@@ -135,7 +171,12 @@ pub fn carried(op: &Op, observed: &Observed, desired: &Desired) -> BTreeSet<Stri
                 .unwrap_or_default();
             changed(&new.rules, &old, |c| &c.name, &mut names);
         }
-        Op::PutRouteTable(_) | Op::DeleteLoadBalancer { .. } => {}
+        // The network's own: no Service is carried.
+        Op::PutRouteTable(_)
+        | Op::DeleteLoadBalancer { .. }
+        | Op::PutNatGateway(_)
+        | Op::PutSubnet(_)
+        | Op::DeleteNatGateway { .. } => {}
     }
     names
         .iter()
@@ -334,6 +375,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
         }
     }
 
+    let egress = egress_ops(desired, observed);
     let wanted_ips: HashSet<IpRef<'_>> = desired.public_ips.iter().map(ip_ref).collect();
     let seen_ips = observed.public_ip_index();
     for want in &desired.public_ips {
@@ -387,9 +429,102 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
         }
     }
 
+    // A subnet joins a NAT gateway before the load balancers let their outbound rule go, and
+    // leaves one after they have put it back (`plan::egress` sequences the switch).
+    puts_ip.extend(egress.gateway);
+    puts_ip.extend(egress.associate);
     puts_ip.extend(puts);
+    puts_ip.extend(egress.dissociate);
+    let ip_deletes = deletes.split_off(
+        deletes
+            .iter()
+            .position(|op| matches!(op, Op::DeletePublicIp { .. }))
+            .unwrap_or(deletes.len()),
+    );
     puts_ip.extend(deletes);
+    puts_ip.extend(egress.delete);
+    puts_ip.extend(ip_deletes);
     puts_ip
+}
+
+/// The writes of the egress path, by when they go.
+#[derive(Default)]
+struct EgressOps {
+    /// The managed NAT gateway's put (after its public IPs).
+    gateway: Option<Op>,
+    /// The node subnet joining a NAT gateway (before the load balancers).
+    associate: Option<Op>,
+    /// The node subnet leaving the managed NAT gateway (after the load balancers).
+    dissociate: Option<Op>,
+    /// The managed NAT gateway's delete, once no subnet uses it (before public IP deletes).
+    delete: Option<Op>,
+}
+
+/// The NAT gateway and node subnet writes that make `observed` follow `desired`. Only the
+/// gateway aksnet names, with its owner tag, is written or deleted.
+fn egress_ops(desired: &Desired, observed: &Observed) -> EgressOps {
+    let mut ops = EgressOps::default();
+    let ownership = &desired.ownership;
+    if let (Some(want), Some(seen)) = (&desired.subnet, &observed.node_subnet) {
+        let same = match (&want.nat_gateway_id, &seen.nat_gateway_id) {
+            (Some(a), Some(b)) => canonical_id(a) == canonical_id(b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        if !same {
+            let op = Op::PutSubnet(Subnet {
+                nat_gateway_id: want.nat_gateway_id.clone(),
+                ..seen.clone()
+            });
+            match want.nat_gateway_id {
+                Some(_) => ops.associate = Some(op),
+                None => ops.dissociate = Some(op),
+            }
+        }
+    }
+    let managed = ownership.nat_gateway();
+    let seen = observed.nat_gateways.iter().find(|g| {
+        g.name.eq_ignore_ascii_case(&managed) && ownership.is_cluster_group(&g.resource_group)
+    });
+    match (&desired.nat_gateway, seen) {
+        (Some(want), None) => ops.gateway = Some(Op::PutNatGateway(want.clone())),
+        (Some(want), Some(seen)) if ownership.owns_resource(&seen.tags) => {
+            ops.gateway = nat_gateway_update(seen, want).map(Op::PutNatGateway);
+        }
+        (None, Some(seen)) if ownership.owns_resource(&seen.tags) => {
+            let on_node_subnet = observed
+                .node_subnet
+                .as_ref()
+                .and_then(|s| s.nat_gateway_id.as_deref())
+                .is_some_and(|id| seen.is(id));
+            if seen.subnets.is_empty() && !on_node_subnet {
+                ops.delete = Some(Op::DeleteNatGateway {
+                    resource_group: seen.resource_group.clone(),
+                    name: seen.name.clone(),
+                    etag: seen.etag.clone(),
+                });
+            }
+        }
+        _ => {}
+    }
+    ops
+}
+
+/// The observed NAT gateway with what aksnet sets made as `want` has it, when that differs.
+fn nat_gateway_update(seen: &NatGateway, want: &NatGateway) -> Option<NatGateway> {
+    let ids = |g: &NatGateway| {
+        let mut ids: Vec<String> = g.public_ip_ids.iter().map(|id| canonical_id(id)).collect();
+        ids.sort();
+        ids
+    };
+    let tags_ok = want.tags.iter().all(|(k, v)| seen.tags.get(k) == Some(v));
+    if tags_ok && seen.idle_timeout_minutes == want.idle_timeout_minutes && ids(seen) == ids(want) {
+        return None;
+    }
+    let mut update = seen.clone();
+    update.tags.extend(want.tags.clone());
+    update.idle_timeout_minutes = want.idle_timeout_minutes;
+    update.public_ip_ids = want.public_ip_ids.clone();
+    Some(update)
 }
 
 /// The frontends of our load balancers once the diff is applied, to tell which public IPs

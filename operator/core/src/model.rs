@@ -456,6 +456,79 @@ pub struct Route {
     pub next_hop_ip: Option<String>,
 }
 
+/// A Standard NAT gateway: the egress of the subnets associated with it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct NatGateway {
+    /// Resource name.
+    pub name: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Azure region.
+    pub location: String,
+    /// Tags, ownership tags included.
+    pub tags: Tags,
+    /// Idle timeout of outbound flows in minutes.
+    pub idle_timeout_minutes: u32,
+    /// ARM ids of its public IPs, sorted.
+    pub public_ip_ids: Vec<String>,
+    /// Server: ARM ids of the subnets associated with it.
+    pub subnets: Vec<String>,
+    /// Server: the entity tag of the observed resource.
+    pub etag: Option<String>,
+}
+
+impl NatGateway {
+    /// Whether the ARM id `id` names this gateway.
+    pub fn is(&self, id: &str) -> bool {
+        NetworkResource::parse(id).is_some_and(|r| {
+            r.kind == "natgateways" && same_resource(self, &r.resource_group, &r.name)
+        })
+    }
+
+    /// Its ARM id in `subscription`.
+    pub fn id_in(&self, subscription: &str) -> String {
+        format!(
+            "/subscriptions/{subscription}/resourceGroups/{}/providers/Microsoft.Network/natGateways/{}",
+            self.resource_group, self.name
+        )
+    }
+
+    /// Point the back-references of `public_ips` at this gateway as Azure does: its own IPs
+    /// name it, and an IP it let go of no longer does.
+    pub fn refer(&self, public_ips: &mut [PublicIp]) {
+        for p in public_ips {
+            let listed = self.public_ip_ids.iter().find(|id| {
+                ip_key_of_id(id).is_some_and(|k| k == ip_key(&p.resource_group, &p.name))
+            });
+            match listed.and_then(|id| NetworkResource::parse(id)) {
+                Some(ip_id) => p.used_by = Some(self.id_in(&ip_id.subscription)),
+                None if p.used_by.as_deref().is_some_and(|u| self.is(u)) => p.used_by = None,
+                None => {}
+            }
+        }
+    }
+}
+
+/// The node subnet, reduced to the one field aksnet may write: its NAT gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Subnet {
+    /// ARM id of the subnet.
+    pub id: String,
+    /// ARM id of the NAT gateway associated with it, if any.
+    pub nat_gateway_id: Option<String>,
+    /// Server: the entity tag of the observed subnet.
+    pub etag: Option<String>,
+}
+
+impl Subnet {
+    /// Whether the subnet's NAT gateway is the one with ARM id `id` (compared canonically).
+    pub fn has_nat_gateway(&self, id: &str) -> bool {
+        self.nat_gateway_id
+            .as_deref()
+            .is_some_and(|n| canonical_id(n) == canonical_id(id))
+    }
+}
+
 /// What aksnet read from Azure: everything the plan and diff need to see.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
@@ -469,6 +542,11 @@ pub struct Observed {
     pub route_table: Option<RouteTable>,
     /// The cluster VNet's subnets (lower-case name → address prefixes), when it was read.
     pub subnets: Option<BTreeMap<String, Vec<String>>>,
+    /// The node subnet, when it was read.
+    pub node_subnet: Option<Subnet>,
+    /// The NAT gateways aksnet looks at: the managed one it names, and the one
+    /// `natGateway.id` names.
+    pub nat_gateways: Vec<NatGateway>,
     /// Public IP prefixes Services name ([canonical](canonical_id) ARM id → whether it exists).
     pub ip_prefixes: BTreeMap<String, bool>,
     /// The subscription's public IP quota in the cluster's region, when it was read.
@@ -500,6 +578,13 @@ impl Observed {
             .find(|lb| name_key(&lb.name) == key)
     }
 
+    /// The observed NAT gateway with this resource group and name.
+    pub fn nat_gateway(&self, resource_group: &str, name: &str) -> Option<&NatGateway> {
+        self.nat_gateways
+            .iter()
+            .find(|g| same_resource(g, resource_group, name))
+    }
+
     /// The observed public IP with this resource group and name (a linear search: use
     /// [`Observed::public_ip_index`] for many look-ups).
     pub fn public_ip(&self, resource_group: &str, name: &str) -> Option<&PublicIp> {
@@ -526,6 +611,17 @@ pub enum Applied {
     SecurityGroup(SecurityGroup),
     /// The route table as written.
     RouteTable(RouteTable),
+    /// A NAT gateway as written.
+    NatGateway(NatGateway),
+    /// The node subnet as written.
+    Subnet(Subnet),
+    /// A NAT gateway is gone.
+    DeletedNatGateway {
+        /// Resource group.
+        resource_group: String,
+        /// Name.
+        name: String,
+    },
     /// A load balancer is gone.
     DeletedLoadBalancer {
         /// Its name.
@@ -572,6 +668,27 @@ impl Observed {
                     None => self.load_balancers.push(lb),
                 }
             }
+            Applied::NatGateway(gw) => {
+                self.nat_gateways
+                    .retain(|o| !same_resource(o, &gw.resource_group, &gw.name));
+                gw.refer(&mut self.public_ips);
+                self.nat_gateways.push(gw);
+            }
+            Applied::Subnet(subnet) => self.node_subnet = Some(subnet),
+            Applied::DeletedNatGateway {
+                resource_group,
+                name,
+            } => {
+                let gone = NatGateway {
+                    resource_group,
+                    name,
+                    ..NatGateway::default()
+                };
+                self.nat_gateways
+                    .retain(|o| !same_resource(o, &gone.resource_group, &gone.name));
+                // Its public IPs are free now.
+                gone.refer(&mut self.public_ips);
+            }
             Applied::SecurityGroup(nsg) => self.security_group = Some(nsg),
             Applied::RouteTable(rt) => self.route_table = Some(rt),
             Applied::DeletedLoadBalancer { name } => {
@@ -594,6 +711,11 @@ impl Observed {
             }
         }
     }
+}
+
+/// Whether a NAT gateway has this resource group and name.
+fn same_resource(gw: &NatGateway, resource_group: &str, name: &str) -> bool {
+    gw.resource_group.eq_ignore_ascii_case(resource_group) && gw.name.eq_ignore_ascii_case(name)
 }
 
 #[cfg(test)]

@@ -126,13 +126,31 @@ impl Ownership {
         self.child(&format!("outbound-{n}"))
     }
 
-    /// Whether a public IP name is one of the cluster's outbound IPs.
+    /// Name of the public load balancer's outbound rule.
+    pub fn outbound_rule(&self) -> String {
+        self.child("outbound")
+    }
+
+    /// Name of the managed NAT gateway (`outboundType: managedNATGateway`).
+    pub fn nat_gateway(&self) -> String {
+        self.child("natgw")
+    }
+
+    /// Name of the `n`-th public IP of the managed NAT gateway (from 1).
+    pub fn nat_gateway_ip(&self, n: u32) -> String {
+        self.child(&format!("natgw-{n}"))
+    }
+
+    /// Whether a public IP name is one of the cluster's outbound IPs (the load balancer's or
+    /// the managed NAT gateway's).
     pub fn is_outbound_ip(&self, name: &str) -> bool {
         let key = name_key(name);
         self.owns_child(&key)
-            && key[self.prefix_key.len()..]
-                .strip_prefix("-outbound-")
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            && ["-outbound-", "-natgw-"].iter().any(|kind| {
+                key[self.prefix_key.len()..]
+                    .strip_prefix(kind)
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
     }
 
     /// Ownership tags for a resource aksnet creates.

@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::diff::Op;
-use crate::model::{Applied, FrontendTarget, IpKey, LoadBalancer, Observed, ip_key, ip_key_of_id};
+use crate::model::{
+    Applied, FrontendTarget, IpKey, LoadBalancer, NatGateway, Observed, ip_key, ip_key_of_id,
+};
 use crate::naming::short_hash;
 
 /// Why Azure would refuse an operation.
@@ -58,6 +60,19 @@ pub fn apply_op(state: &mut Observed, op: &Op) -> Result<Applied, Refused> {
             .map(Applied::LoadBalancer),
         Op::PutSecurityGroup(_) => state.security_group.clone().map(Applied::SecurityGroup),
         Op::PutRouteTable(_) => state.route_table.clone().map(Applied::RouteTable),
+        Op::PutNatGateway(g) => state
+            .nat_gateway(&g.resource_group, &g.name)
+            .cloned()
+            .map(Applied::NatGateway),
+        Op::PutSubnet(_) => state.node_subnet.clone().map(Applied::Subnet),
+        Op::DeleteNatGateway {
+            resource_group,
+            name,
+            ..
+        } => Some(Applied::DeletedNatGateway {
+            resource_group: resource_group.clone(),
+            name: name.clone(),
+        }),
         Op::DeleteLoadBalancer { name, .. } => {
             Some(Applied::DeletedLoadBalancer { name: name.clone() })
         }
@@ -191,6 +206,44 @@ fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
             state.load_balancers.retain(|o| !same(&o.name, name));
             back_references(state);
         }
+        Op::PutNatGateway(g) => put_nat_gateway(state, g, &op.describe())?,
+        Op::PutSubnet(subnet) => {
+            let gateway = subnet.nat_gateway_id.as_deref();
+            if let Some(id) = gateway
+                && !state.nat_gateways.iter().any(|g| g.is(id))
+            {
+                return Err(Refused::MissingReference {
+                    op: op.describe(),
+                    what: "the subnet".into(),
+                    missing: id.to_string(),
+                });
+            }
+            let mut subnet = subnet.clone();
+            subnet.etag = next_etag(&state.node_subnet.as_ref().and_then(|o| o.etag.clone()));
+            for g in &mut state.nat_gateways {
+                g.subnets.retain(|s| !same(s, &subnet.id));
+                if gateway.is_some_and(|id| g.is(id)) {
+                    g.subnets.push(subnet.id.clone());
+                }
+            }
+            state.node_subnet = Some(subnet);
+        }
+        Op::DeleteNatGateway {
+            resource_group,
+            name,
+            ..
+        } => {
+            let in_use = state
+                .nat_gateway(resource_group, name)
+                .is_some_and(|g| !g.subnets.is_empty());
+            if in_use {
+                return Err(Refused::InUse(op.describe()));
+            }
+            state.record(Applied::DeletedNatGateway {
+                resource_group: resource_group.clone(),
+                name: name.clone(),
+            });
+        }
         Op::DeletePublicIp {
             resource_group,
             name,
@@ -215,6 +268,36 @@ fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
             }
         }
     }
+    Ok(())
+}
+
+/// A NAT gateway put: its public IPs must exist and be free of other users; its subnets stay.
+fn put_nat_gateway(state: &mut Observed, g: &NatGateway, op: &str) -> Result<(), Refused> {
+    for id in &g.public_ip_ids {
+        let ip = ip_key_of_id(id).and_then(|(rg, name)| state.public_ip(&rg, &name));
+        match ip {
+            None => {
+                return Err(Refused::MissingReference {
+                    op: op.to_string(),
+                    what: g.name.clone(),
+                    missing: id.clone(),
+                });
+            }
+            Some(p) if p.used_by.as_deref().is_some_and(|u| !g.is(u)) => {
+                return Err(Refused::InUse(op.to_string()));
+            }
+            Some(_) => {}
+        }
+    }
+    let old = state.nat_gateway(&g.resource_group, &g.name);
+    let mut g = g.clone();
+    let n = old
+        .and_then(|o| o.etag.as_deref())
+        .and_then(|e| e.parse::<u64>().ok())
+        .unwrap_or(0);
+    g.etag = Some((n + 1).to_string());
+    g.subnets = old.map(|o| o.subnets.clone()).unwrap_or_default();
+    state.record(Applied::NatGateway(g));
     Ok(())
 }
 
@@ -271,7 +354,8 @@ fn check_lb(state: &Observed, lb: &LoadBalancer, op: &str) -> Result<(), Refused
     Ok(())
 }
 
-/// Recompute each public IP's `used_by` from the load balancers' frontends.
+/// Recompute each public IP's `used_by` from the load balancers' frontends and the NAT
+/// gateways.
 fn back_references(state: &mut Observed) {
     for p in &mut state.public_ips {
         p.used_by = None;
@@ -296,5 +380,8 @@ fn back_references(state: &mut Observed) {
                 ));
             }
         }
+    }
+    for g in &state.nat_gateways {
+        g.refer(&mut state.public_ips);
     }
 }

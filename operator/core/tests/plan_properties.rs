@@ -114,8 +114,47 @@ fn assert_owned(ownership: &Ownership, desired: &Desired, before: &Observed, ops
                     "deleted a public IP we do not own: {name}"
                 );
             }
+            Op::PutNatGateway(_) | Op::DeleteNatGateway { .. } => {
+                let id = gateway_id(op);
+                if let Some(seen) = before.nat_gateways.iter().find(|g| g.is(&id)) {
+                    assert!(
+                        ownership.owns_resource(&seen.tags),
+                        "wrote a NAT gateway we do not own: {}",
+                        op.describe()
+                    );
+                }
+            }
+            Op::PutSubnet(subnet) => {
+                // Only onto or off the gateway aksnet manages.
+                let managed = ownership.nat_gateway();
+                let ours = |id: &Option<String>| {
+                    id.as_deref().is_none_or(|id| {
+                        id.to_ascii_lowercase()
+                            .ends_with(&format!("/natgateways/{}", managed.to_ascii_lowercase()))
+                    })
+                };
+                let seen = before.node_subnet.as_ref().expect("writes what exists");
+                assert!(
+                    ours(&seen.nat_gateway_id) && ours(&subnet.nat_gateway_id),
+                    "moved the subnet off or onto a gateway we do not own: {subnet:?}"
+                );
+            }
         }
     }
+}
+
+/// The ARM id (without subscription: compared by group and name) of a NAT gateway write.
+fn gateway_id(op: &Op) -> String {
+    let (rg, name) = match op {
+        Op::PutNatGateway(g) => (g.resource_group.as_str(), g.name.as_str()),
+        Op::DeleteNatGateway {
+            resource_group,
+            name,
+            ..
+        } => (resource_group.as_str(), name.as_str()),
+        _ => return String::new(),
+    };
+    format!("/subscriptions/any/resourceGroups/{rg}/providers/Microsoft.Network/natGateways/{name}")
 }
 
 proptest! {

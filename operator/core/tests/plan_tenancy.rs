@@ -683,6 +683,9 @@ fn assert_untouched(p: &Protected, before: &Observed, ops: &[Op]) {
             }
             Op::PutRouteTable(_) => panic!("a Service changed the route table"),
             Op::DeleteLoadBalancer { name, .. } => panic!("deleted load balancer {name}"),
+            Op::PutNatGateway(_) | Op::PutSubnet(_) | Op::DeleteNatGateway { .. } => {
+                panic!("a Service changed egress: {}", op.describe())
+            }
         }
     }
 }

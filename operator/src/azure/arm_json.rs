@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::model::{
     Access, BackendAddress, BackendPool, Direction, Distribution, Family, Frontend, FrontendTarget,
-    LbRule, LoadBalancer, OutboundRule, Probe, ProbeProtocol, Protocol, PublicIp, Route,
-    RouteTable, SecurityGroup, SecurityRule, Tags,
+    LbRule, LoadBalancer, NatGateway, OutboundRule, Probe, ProbeProtocol, Protocol, PublicIp,
+    Route, RouteTable, SecurityGroup, SecurityRule, Subnet, Tags,
 };
 
 /// Where resources live: builds ARM ids.
@@ -161,7 +161,8 @@ pub fn public_ip(v: &Value, resource_group: &str) -> PublicIp {
         ip_tags: ip_tags(v),
         tags: tags(v),
         address: s(v, &["properties", "ipAddress"]),
-        used_by: s(v, &["properties", "ipConfiguration", "id"]),
+        used_by: s(v, &["properties", "ipConfiguration", "id"])
+            .or_else(|| s(v, &["properties", "natGateway", "id"])),
         etag: s(v, &["etag"]),
     }
 }
@@ -691,9 +692,161 @@ pub fn route_table_body(rt: &RouteTable, observed: Option<&Value>) -> Value {
     v
 }
 
+/// A NAT gateway from its ARM body.
+pub fn nat_gateway(v: &Value, resource_group: &str) -> NatGateway {
+    let ids = |key: &str| -> Vec<String> {
+        let mut ids: Vec<String> = list(v, key).iter().filter_map(|r| s(r, &["id"])).collect();
+        ids.sort();
+        ids
+    };
+    NatGateway {
+        name: s(v, &["name"]).unwrap_or_default(),
+        resource_group: resource_group.to_string(),
+        location: s(v, &["location"]).unwrap_or_default(),
+        tags: tags(v),
+        idle_timeout_minutes: n(v, "idleTimeoutInMinutes")
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(4),
+        public_ip_ids: ids("publicIpAddresses"),
+        subnets: ids("subnets"),
+        etag: s(v, &["etag"]),
+    }
+}
+
+/// The ARM body of a NAT gateway: the observed body (if any) with the managed fields set.
+pub fn nat_gateway_body(g: &NatGateway, observed: Option<&Value>) -> Value {
+    let mut v = observed.cloned().unwrap_or_else(|| {
+        json!({
+            "location": g.location,
+            "sku": {"name": "Standard"},
+        })
+    });
+    v["tags"] = json!(g.tags);
+    let props = ensure_object(&mut v, "properties");
+    props.insert("idleTimeoutInMinutes".into(), json!(g.idle_timeout_minutes));
+    props.insert(
+        "publicIpAddresses".into(),
+        Value::Array(g.public_ip_ids.iter().map(|id| json!({"id": id})).collect()),
+    );
+    v
+}
+
+/// The subnet named `name` of a VNet's ARM body, with its ARM id, when the VNet has it.
+pub fn subnet_of<'v>(vnet: &'v Value, name: &str) -> Option<(Subnet, &'v Value)> {
+    let body = list(vnet, "subnets")
+        .iter()
+        .find(|sn| s(sn, &["name"]).is_some_and(|n| n.eq_ignore_ascii_case(name)))?;
+    let id = s(body, &["id"])
+        .or_else(|| s(vnet, &["id"]).map(|vnet| format!("{vnet}/subnets/{name}")))?;
+    Some((subnet(body, &id), body))
+}
+
+/// `((resource group, VNet), subnet)` of a subnet's ARM id.
+pub fn subnet_path(id: &str) -> Option<((String, String), String)> {
+    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+    let after = |key: &str| {
+        parts
+            .iter()
+            .position(|p| p.eq_ignore_ascii_case(key))
+            .and_then(|i| parts.get(i + 1))
+            .map(|s| s.to_string())
+    };
+    Some((
+        (after("resourceGroups")?, after("virtualNetworks")?),
+        after("subnets")?,
+    ))
+}
+
+/// A subnet from its ARM body.
+pub fn subnet(v: &Value, id: &str) -> Subnet {
+    Subnet {
+        id: id.to_string(),
+        nat_gateway_id: s(v, &["properties", "natGateway", "id"]),
+        etag: s(v, &["etag"]),
+    }
+}
+
+/// The ARM body of a subnet: the observed body with its NAT gateway set as the model has it.
+pub fn subnet_body(subnet: &Subnet, observed: &Value) -> Value {
+    let mut v = observed.clone();
+    let props = ensure_object(&mut v, "properties");
+    match &subnet.nat_gateway_id {
+        Some(id) => props.insert("natGateway".into(), json!({"id": id})),
+        None => props.remove("natGateway"),
+    };
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subnet_write_changes_its_nat_gateway_and_nothing_else() {
+        let gw = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/natGateways/g";
+        let vnet = json!({"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v",
+            "properties": {"subnets": [{"name": "Nodes", "etag": "W/\"3\"", "properties": {
+                "addressPrefix": "10.0.0.0/16",
+                "routeTable": {"id": "rt"},
+                "serviceEndpoints": [{"service": "Microsoft.Storage"}]}}]}});
+        let (subnet, body) = subnet_of(&vnet, "nodes").expect("found in any case");
+        assert!(subnet.id.ends_with("/virtualNetworks/v/subnets/nodes"));
+        assert_eq!(
+            (subnet.nat_gateway_id.as_deref(), subnet.etag.as_deref()),
+            (None, Some("W/\"3\""))
+        );
+        let on = subnet_body(
+            &Subnet {
+                nat_gateway_id: Some(gw.into()),
+                ..subnet.clone()
+            },
+            body,
+        );
+        assert_eq!(on["properties"]["natGateway"]["id"], gw);
+        assert_eq!(
+            on["properties"]["routeTable"],
+            body["properties"]["routeTable"]
+        );
+        assert_eq!(
+            on["properties"]["serviceEndpoints"],
+            body["properties"]["serviceEndpoints"]
+        );
+        assert_eq!(on["etag"], body["etag"]);
+        let off = subnet_body(&subnet, &on);
+        assert_eq!(&off, body);
+        assert_eq!(
+            subnet_path(&subnet.id),
+            Some((("rg".into(), "v".into()), "nodes".into()))
+        );
+    }
+
+    #[test]
+    fn nat_gateways_both_ways() {
+        let ip =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/a";
+        let g = NatGateway {
+            name: "g".into(),
+            resource_group: "rg".into(),
+            location: "westeurope".into(),
+            tags: Tags::from([("aksnet.io-owner".into(), "aksnet-1".into())]),
+            idle_timeout_minutes: 10,
+            public_ip_ids: vec![ip.into()],
+            ..NatGateway::default()
+        };
+        let mut body = nat_gateway_body(&g, None);
+        assert_eq!(body["sku"]["name"], "Standard");
+        body["properties"]["subnets"] = json!([{"id": "sn"}]);
+        body["name"] = json!("g");
+        let back = nat_gateway(&body, "rg");
+        assert_eq!(back.subnets, vec!["sn".to_string()]);
+        assert_eq!(
+            NatGateway {
+                subnets: Vec::new(),
+                ..back
+            },
+            g
+        );
+    }
 
     #[test]
     fn subnets_and_resource_ids() {

@@ -375,7 +375,36 @@ impl AzurePort for AzureClient {
                 )
                 .map_err(|e| e.on(&self.scope.id(vnet_rg, "virtualNetworks", vnet)))?
         {
-            observed.subnets = Some(arm_json::subnets(&json(&v)));
+            let v = json(&v);
+            observed.subnets = Some(arm_json::subnets(&v));
+            if let Some((subnet, body)) = req
+                .node_subnet
+                .as_deref()
+                .and_then(|name| arm_json::subnet_of(&v, name))
+            {
+                self.remember(subnet.id.clone(), body.clone());
+                observed.node_subnet = Some(subnet);
+            }
+        }
+        for (gw_rg, name) in &req.nat_gateways {
+            let id = self.scope.id(gw_rg, "natGateways", name);
+            let found = self
+                .found(
+                    self.net
+                        .nat_gateways_client()
+                        .get(gw_rg.clone(), name.clone(), sub.clone())
+                        .await,
+                )
+                .or_else(|e| match e {
+                    // A gateway in a resource group that does not exist does not exist.
+                    AzureError::NotFound(_) => Ok(None),
+                    other => Err(other.on(&id)),
+                })?;
+            if let Some(g) = found {
+                let v = json(&g);
+                observed.nat_gateways.push(arm_json::nat_gateway(&v, gw_rg));
+                self.remember(id, v);
+            }
         }
         for id in &req.ip_prefixes {
             let Some((prefix_rg, name)) = arm_json::resource_group_and_name(id) else {
@@ -471,6 +500,60 @@ impl AzurePort for AzureClient {
                     &v,
                     &rt.resource_group,
                 )))
+            }
+            Op::PutNatGateway(g) => {
+                let id = self.scope.id(&g.resource_group, "natGateways", &g.name);
+                let body = arm_json::nat_gateway_body(g, self.base(&id, &g.etag).as_ref());
+                let v = self
+                    .put(id, body, |m: models::NatGateway| {
+                        net.nat_gateways_client()
+                            .create_or_update(g.resource_group.clone(), g.name.clone(), m, sub)
+                            .into_future()
+                    })
+                    .await?;
+                Ok(Applied::NatGateway(arm_json::nat_gateway(
+                    &v,
+                    &g.resource_group,
+                )))
+            }
+            Op::PutSubnet(subnet) => {
+                let Some(((rg, vnet), name)) = arm_json::subnet_path(&subnet.id) else {
+                    return Err(AzureError::Invalid(Fault::local("not a subnet id")).on(&subnet.id));
+                };
+                let Some(observed) = self.recall(&subnet.id) else {
+                    return Err(AzureError::Precondition(Fault::local(
+                        "the subnet was not read before this write",
+                    ))
+                    .on(&subnet.id));
+                };
+                let body = arm_json::subnet_body(subnet, &observed);
+                let v = self
+                    .put(subnet.id.clone(), body, |m: models::Subnet| {
+                        net.subnets_client()
+                            .create_or_update(rg, vnet, name, m, sub)
+                            .into_future()
+                    })
+                    .await?;
+                Ok(Applied::Subnet(arm_json::subnet(&v, &subnet.id)))
+            }
+            Op::DeleteNatGateway {
+                resource_group,
+                name,
+                etag,
+            } => {
+                let client = net.nat_gateways_client();
+                let (rg, n) = (resource_group.clone(), name.clone());
+                self.delete(
+                    self.scope.id(resource_group, "natGateways", name),
+                    etag.as_deref(),
+                    client.delete(rg.clone(), n.clone(), sub.clone()).send(),
+                    || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
+                )
+                .await?;
+                Ok(Applied::DeletedNatGateway {
+                    resource_group: resource_group.clone(),
+                    name: name.clone(),
+                })
             }
             Op::DeleteLoadBalancer {
                 resource_group,

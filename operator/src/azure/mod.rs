@@ -28,6 +28,10 @@ pub struct ObserveRequest {
     pub route_table: Option<String>,
     /// The cluster VNet (resource group, name), whose subnets internal frontends use.
     pub vnet: Option<(String, String)>,
+    /// The node subnet of that VNet, whose NAT gateway egress looks at.
+    pub node_subnet: Option<String>,
+    /// NAT gateways (resource group, name): the managed one and the one the spec names.
+    pub nat_gateways: Vec<(String, String)>,
     /// ARM ids of public IP prefixes Services name.
     pub ip_prefixes: Vec<String>,
     /// The region whose public IP quota and usage to read (`None`: not read).

@@ -496,7 +496,18 @@ impl<A: AzurePort + 'static> Reconciler<A> {
                 reason: e.reason().to_string(),
                 message: e.to_string(),
             },
-            None if done => Health::Ready(summary(&report.desired)),
+            None if done => match egress_problem(&report.desired) {
+                Some(problem) => {
+                    self.publisher
+                        .event(network, EventType::Warning, EGRESS_NOT_READY, &problem)
+                        .await;
+                    Health::Stalled {
+                        reason: EGRESS_NOT_READY.into(),
+                        message: problem,
+                    }
+                }
+                None => Health::Ready(summary(&report.desired)),
+            },
             None => Health::Reconciling {
                 reason: "Progressing".into(),
                 message: report
@@ -785,9 +796,34 @@ fn observe_request(network: &AksNetwork, services: &[Service], class: &str) -> O
                 .unwrap_or_else(|| spec.azure.resource_group.clone()),
             vnet.name.clone(),
         )),
+        node_subnet: Some(vnet.subnet_name.clone()),
+        nat_gateways: nat_gateways(spec),
         ip_prefixes,
         location: Some(spec.azure.location.clone()),
     }
+}
+
+/// The NAT gateways egress looks at: the managed one (read whatever the outbound type, so one
+/// left from an earlier type is found and removed) and the one `natGateway.id` names.
+fn nat_gateways(spec: &aksnet_crds::AksNetworkSpec) -> Vec<(String, String)> {
+    let ownership = crate::naming::Ownership::new(
+        &spec.azure.subscription_id,
+        &spec.azure.resource_group,
+        &spec.cluster_name,
+    );
+    let mut out = vec![(spec.azure.resource_group.clone(), ownership.nat_gateway())];
+    let named = spec
+        .load_balancer
+        .as_ref()
+        .and_then(|lb| lb.nat_gateway.as_ref())
+        .and_then(|n| n.id.as_deref())
+        .and_then(crate::model::NetworkResource::parse);
+    if let Some(r) = named {
+        out.push((r.resource_group, r.name));
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn public_ip_status(desired: &Desired, observed: &Observed) -> Vec<PublicIpStatus> {
@@ -832,6 +868,22 @@ fn counts(desired: &Desired, observed: &Observed) -> ManagedCounts {
             .filter(|r| o.owns_child(&r.name))
             .count() as u32,
     }
+}
+
+/// Reason of `Stalled` while egress is not as the spec asks.
+const EGRESS_NOT_READY: &str = "EgressNotReady";
+
+/// What keeps egress from being as the spec asks (a NAT gateway that is missing, not
+/// associated, or a gateway of someone else's on the subnet): a person must act.
+fn egress_problem(desired: &Desired) -> Option<String> {
+    desired
+        .errors
+        .iter()
+        .find(|e| {
+            e.object == "spec.loadBalancer.outboundType"
+                || e.object.starts_with("spec.loadBalancer.natGateway")
+        })
+        .map(ToString::to_string)
 }
 
 fn summary(desired: &Desired) -> String {

@@ -5,12 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use aksnet_crds::{IpVersion, OutboundType};
+use aksnet_crds::IpVersion;
 use k8s_openapi::api::core::v1::Node;
 
 use super::intent::{AddressSource, ServiceIntent};
 use super::profiles::{self, Profile};
-use super::{AddressKey, Context, IngressSource, namespace_of};
+use super::{AddressKey, Context, IngressSource, egress, namespace_of};
 use crate::model::{
     BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
     LoadBalancer, NoCase, OutboundRule, Probe, Protocol, PublicIp, canonical_id, name_key,
@@ -228,6 +228,11 @@ pub(crate) struct Planner<'c, 'a> {
     address_users: HashMap<AddressKey, String>,
     /// Public IPs this plan creates (none of that name in Azure yet), against the quota.
     new_ips: usize,
+    /// The egress of the outbound type (its NAT gateway's public IPs are planned here).
+    egress: egress::Egress,
+    /// Whether public load-balancing rules leave outbound SNAT to the outbound rule: once it
+    /// is planned or in Azure (so a rule coming back costs one write with the rules).
+    outbound_snat: bool,
 }
 
 impl<'c, 'a> Planner<'c, 'a> {
@@ -297,9 +302,27 @@ impl<'c, 'a> Planner<'c, 'a> {
             errors: Vec::new(),
             address_users: HashMap::new(),
             new_ips: 0,
+            egress: egress::Egress::default(),
+            outbound_snat: false,
         };
         planner.static_ips();
         planner.outbound();
+        let egress = egress::plan(ctx, |name| {
+            planner.managed_ip(
+                name,
+                Family::V4,
+                None,
+                Default::default(),
+                Default::default(),
+            )
+        });
+        for ip in &egress.public_ips {
+            planner.public_ips.insert(
+                (name_key(&ip.resource_group), name_key(&ip.name)),
+                ip.clone(),
+            );
+        }
+        planner.egress = egress;
         // The network's own public IPs go first: a quota that runs out is the tenants'.
         planner.new_ips = planner
             .public_ips
@@ -381,10 +404,11 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
     }
 
-    /// Outbound rule with managed public IPs on the public LB (`outboundType: loadBalancer`).
+    /// Outbound rule with managed public IPs on the public LB (`outboundType: loadBalancer`,
+    /// or while egress switches away from it: [`egress::keeps_outbound_rule`]).
     fn outbound(&mut self) {
         let ctx = self.ctx;
-        if ctx.lb_spec.outbound_type != OutboundType::LoadBalancer {
+        if !ctx.outbound_rule {
             return;
         }
         let settings = ctx.lb_spec.outbound.clone();
@@ -412,6 +436,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             ctx.observed_ip(ctx.resource_group(), name)
                 .is_some_and(|p| p.address.is_some())
         });
+        self.outbound_snat = ready || egress::outbound_rule_live(ctx);
         if !ready {
             // Its frontends count against the limit meanwhile, so no Service takes their room.
             self.lbs[0]
@@ -435,7 +460,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         frontends.sort();
         self.lbs[0].outbound = Some(OutboundRule {
-            name: ctx.ownership.child("outbound"),
+            name: ctx.ownership.outbound_rule(),
             frontends,
             backend_pool: ctx.ownership.backend_pool(Family::V4),
             allocated_ports: settings.as_ref().and_then(|o| o.allocated_outbound_ports),
@@ -661,7 +686,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
 
         let ctx = self.ctx;
-        let outbound = !intent.internal && ctx.lb_spec.outbound_type == OutboundType::LoadBalancer;
+        let outbound = !intent.internal && self.outbound_snat;
         let mut rules = Vec::new();
         let mut probes = Vec::new();
         let mut claimed = Vec::new();
@@ -1315,6 +1340,12 @@ impl<'c, 'a> Planner<'c, 'a> {
     }
 
     /// The public IPs and load balancers, and problems found on the way.
+    /// The egress plan: the NAT gateway, its public IPs (also among [`Planner::finish`]'s) and
+    /// the node subnet's association.
+    pub fn take_egress(&mut self) -> egress::Egress {
+        std::mem::take(&mut self.egress)
+    }
+
     pub fn finish(
         self,
     ) -> (

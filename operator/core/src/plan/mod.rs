@@ -7,6 +7,7 @@
 //! an annotation never takes a working Service down. The observed state is read only to find
 //! existing public IPs, keep NSG priorities stable and learn allocated addresses.
 
+mod egress;
 mod intent;
 mod load_balancer;
 mod nodes;
@@ -23,8 +24,8 @@ pub use intent::{DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_THR
 pub use nodes::{CONTROL_PLANE_LABEL, EXCLUDE_LABEL};
 
 use crate::model::{
-    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NoCase, Observed, PublicIp, RouteTable,
-    SecurityGroup, ip_key_of_id, name_key,
+    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase, Observed, PublicIp,
+    RouteTable, SecurityGroup, Subnet, ip_key_of_id, name_key,
 };
 use crate::naming::Ownership;
 use crate::problem::{ObjectError, ServiceError};
@@ -184,6 +185,12 @@ pub struct Desired {
     pub security_group: Option<SecurityGroup>,
     /// The route table with only aksnet's routes, when the AksNetwork names one.
     pub route_table: Option<RouteTable>,
+    /// The managed NAT gateway (`outboundType: managedNATGateway`); one aksnet created that
+    /// is not wanted is deleted once no subnet uses it.
+    pub nat_gateway: Option<NatGateway>,
+    /// The node subnet with the NAT gateway it should have, when aksnet changes its
+    /// association (only to or from the gateway aksnet manages).
+    pub subnet: Option<Subnet>,
     /// Per Service (`namespace/name`).
     pub services: BTreeMap<String, ServiceOutcome>,
     /// Problems with nodes and spec entries (they are left out; the rest is planned).
@@ -270,6 +277,9 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         mut errors,
         carriers: rule_carriers,
     } = nsg.finish();
+    let egress = lbs.take_egress();
+    errors.extend(egress.errors);
+    pending.extend(egress.pending);
     let (public_ips, load_balancers, lb_errors) = lbs.finish();
     errors.extend(lb_errors);
     let (route_table, route_errors) = routes::plan(&ctx, &nodes);
@@ -281,6 +291,8 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         load_balancers,
         security_group,
         route_table,
+        nat_gateway: egress.nat_gateway,
+        subnet: egress.subnet,
         services: outcomes,
         errors,
         frozen,
@@ -364,6 +376,8 @@ pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
             rt.etag = None;
             rt
         }),
+        nat_gateway: None,
+        subnet: egress::teardown(observed, &ownership, network),
         ownership,
         services: BTreeMap::new(),
         errors: Vec::new(),
@@ -423,6 +437,9 @@ pub(crate) struct Context<'a> {
     pub ownership: Ownership,
     pub lb_spec: LoadBalancerSpec,
     pub vnet_id: String,
+    /// Whether the public load balancer carries the outbound rule
+    /// ([`egress::keeps_outbound_rule`]).
+    pub outbound_rule: bool,
 }
 
 impl<'a> Context<'a> {
@@ -434,7 +451,7 @@ impl<'a> Context<'a> {
             .as_deref()
             .unwrap_or(&az.resource_group);
         let lb_spec = load_balancer_spec(input.network);
-        Self {
+        let mut ctx = Self {
             vnet_id: format!(
                 "/subscriptions/{}/resourceGroups/{vnet_rg}/providers/Microsoft.Network/virtualNetworks/{}",
                 az.subscription_id, az.vnet.name
@@ -450,7 +467,10 @@ impl<'a> Context<'a> {
             input,
             ownership,
             lb_spec,
-        }
+            outbound_rule: false,
+        };
+        ctx.outbound_rule = egress::keeps_outbound_rule(&ctx);
+        ctx
     }
 
     /// The observed public IP with this resource group and name.
