@@ -59,6 +59,7 @@ fn observe_request() -> ObserveRequest {
             RG.into(),
             aksnet_operator::naming::Ownership::new(SUB, RG, "e2e").nat_gateway(),
         )],
+        private_link_groups: vec![RG.into()],
         ip_prefixes: Vec::new(),
         location: Some("westeurope".into()),
     }

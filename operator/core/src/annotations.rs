@@ -6,6 +6,8 @@
 //! annotation: a typo must not change traffic behind the user's back. Every error is collected,
 //! not just the first.
 
+pub mod private_link;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -14,6 +16,8 @@ use ipnet::IpNet;
 use crate::model::{Family, NetworkResource, ProbeProtocol, Tags};
 use crate::naming::RESERVED_TAG_PREFIX;
 use crate::problem::{Problem, ServiceError};
+
+pub use private_link::PrivateLink;
 
 /// Prefix of every annotation below.
 pub const PREFIX: &str = "service.beta.kubernetes.io/";
@@ -107,10 +111,6 @@ pub fn pip_prefix_annotation(family: Family) -> &'static str {
         Family::V6 => PIP_PREFIX_IPV6,
     }
 }
-
-/// Cloud-provider annotations aksnet does not implement yet: a Service using one is rejected
-/// (rather than served without what it asks for, e.g. a deny-all rule).
-pub const UNSUPPORTED: [&str; 1] = ["service.beta.kubernetes.io/azure-pls-create"];
 
 /// Per-port annotation suffixes (`service.beta.kubernetes.io/port_{port}_{suffix}`).
 const PORT_SUFFIXES: [&str; 7] = [
@@ -207,6 +207,8 @@ pub struct Annotations {
     pub disable_nsg_rule: bool,
     /// Load balancer profiles to choose from.
     pub configurations: Option<Vec<String>>,
+    /// A Private Link Service on the frontend (`azure-pls-create: "true"`).
+    pub private_link: Option<PrivateLink>,
 }
 
 /// Parse a Service's annotations. `service` (`namespace/name`) is used in errors.
@@ -219,9 +221,13 @@ pub fn parse(
         errors: Vec::new(),
     };
     let mut out = Annotations::default();
+    let mut pls = private_link::Reading::default();
     for (key, value) in annotations.iter().filter(|(k, _)| k.starts_with(PREFIX)) {
-        p.one(&mut out, key, value.trim());
+        if !p.private_link(&mut pls, key, value.trim()) {
+            p.one(&mut out, key, value.trim());
+        }
     }
+    out.private_link = pls.finish(&mut p);
     if p.errors.is_empty() {
         Ok(out)
     } else {
@@ -308,11 +314,6 @@ impl Parser<'_> {
                     out.allowed_ranges = Some((key.to_string(), ranges));
                 }
             }
-            _ if UNSUPPORTED.contains(&key) => self.errors.push(ServiceError::new(
-                self.service,
-                key,
-                Problem::Unsupported("aksnet does not implement this annotation yet".into()),
-            )),
             _ => self.per_port(out, key, v),
         }
     }

@@ -112,6 +112,7 @@ mod tests {
             route_table: None,
             nat_gateway: None,
             subnet: None,
+            private_link_services: Vec::new(),
             services: BTreeMap::new(),
             errors: Vec::new(),
             frozen: BTreeSet::new(),

@@ -13,8 +13,9 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::model::{
-    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase, Observed, PublicIp,
-    RouteTable, SecurityGroup, Subnet, canonical_id, ip_key, ip_key_of_id, ip_ref, name_key, tag,
+    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase, Observed,
+    PlsIpConfiguration, PrivateLinkService, PublicIp, RouteTable, SecurityGroup, Subnet,
+    canonical_id, frontend_of_id, ip_key, ip_key_of_id, ip_ref, name_key, tag,
 };
 use crate::naming::{Ownership, TAG_DELETION_POLICY};
 use crate::plan::Desired;
@@ -34,6 +35,17 @@ pub enum Op {
     PutNatGateway(NatGateway),
     /// Set the node subnet's NAT gateway (the rest of the subnet is written as observed).
     PutSubnet(Subnet),
+    /// Create or update a Private Link Service.
+    PutPrivateLinkService(PrivateLinkService),
+    /// Delete a Private Link Service aksnet created.
+    DeletePrivateLinkService {
+        /// Resource group.
+        resource_group: String,
+        /// Name.
+        name: String,
+        /// Observed entity tag (If-Match).
+        etag: Option<String>,
+    },
     /// Delete the NAT gateway aksnet created.
     DeleteNatGateway {
         /// Resource group.
@@ -81,6 +93,10 @@ impl Op {
                     .unwrap_or("none")
             ),
             Op::DeleteNatGateway { name, .. } => format!("delete natGateway {name}"),
+            Op::PutPrivateLinkService(p) => format!("put privateLinkService {}", p.name),
+            Op::DeletePrivateLinkService { name, .. } => {
+                format!("delete privateLinkService {name}")
+            }
             Op::DeleteLoadBalancer { name, .. } => format!("delete loadBalancer {name}"),
             Op::DeletePublicIp { name, .. } => format!("delete publicIPAddress {name}"),
         }
@@ -118,6 +134,12 @@ impl Op {
                 ..
             } => ("natgateways", resource_group, name),
             Op::PutSubnet(subnet) => return format!("subnets{}", canonical_id(&subnet.id)),
+            Op::PutPrivateLinkService(p) => ("privatelinkservices", &p.resource_group, &p.name),
+            Op::DeletePrivateLinkService {
+                resource_group,
+                name,
+                ..
+            } => ("privatelinkservices", resource_group, name),
         };
         name_key(&format!("{kind}/{rg}/{name}"))
     }
@@ -171,6 +193,16 @@ pub fn carried(op: &Op, observed: &Observed, desired: &Desired) -> BTreeSet<Stri
                 .unwrap_or_default();
             changed(&new.rules, &old, |c| &c.name, &mut names);
         }
+        Op::PutPrivateLinkService(p) => names.extend(private_link_carrier(p, desired)),
+        Op::DeletePrivateLinkService {
+            resource_group,
+            name,
+            ..
+        } => names.extend(
+            observed
+                .private_link_service(resource_group, name)
+                .and_then(|p| private_link_carrier(p, desired)),
+        ),
         // The network's own: no Service is carried.
         Op::PutRouteTable(_)
         | Op::DeleteLoadBalancer { .. }
@@ -192,6 +224,17 @@ pub fn carried(op: &Op, observed: &Observed, desired: &Desired) -> BTreeSet<Stri
             }
         })
         .collect()
+}
+
+/// A name that carries the prefix of the Service a Private Link Service belongs to (its
+/// `aksnet.io-service` tag).
+fn private_link_carrier(pls: &PrivateLinkService, desired: &Desired) -> Option<String> {
+    let key = tag(&pls.tags, crate::naming::TAG_SERVICE)?;
+    desired
+        .service_prefixes
+        .iter()
+        .find(|(_, k)| k.as_str() == key)
+        .map(|(prefix, _)| prefix.clone())
 }
 
 /// Names of children that differ between two canonical lists (added, changed or removed).
@@ -299,7 +342,12 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
             }
             (None, None) => {}
             (Some(seen), want) => {
-                let merged = merge_lb(&keep, seen, want.as_ref());
+                let merged = merge_lb(
+                    &keep,
+                    seen,
+                    want.as_ref(),
+                    &served_frontends(observed, seen),
+                );
                 let after = merged.as_ref().unwrap_or(seen);
                 let ours = desired.ownership.owns_resource(&seen.tags);
                 let nothing_left = after.frontends.is_empty()
@@ -430,11 +478,15 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
     }
 
     // A subnet joins a NAT gateway before the load balancers let their outbound rule go, and
-    // leaves one after they have put it back (`plan::egress` sequences the switch).
+    // leaves one after they have put it back (`plan::egress` sequences the switch). A Private
+    // Link Service goes before its frontend does, and comes after it.
+    let links = private_link_ops(desired, observed, &keep);
     puts_ip.extend(egress.gateway);
     puts_ip.extend(egress.associate);
+    puts_ip.extend(links.deletes);
     puts_ip.extend(puts);
     puts_ip.extend(egress.dissociate);
+    puts_ip.extend(links.puts);
     let ip_deletes = deletes.split_off(
         deletes
             .iter()
@@ -445,6 +497,102 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
     puts_ip.extend(egress.delete);
     puts_ip.extend(ip_deletes);
     puts_ip
+}
+
+/// The Private Link Service writes: deletes (before the load balancers), puts (after them).
+struct LinkOps {
+    deletes: Vec<Op>,
+    puts: Vec<Op>,
+}
+
+/// Private Link Services as the plan wants them; one aksnet created (its owner tag) that no
+/// Service wants is deleted, unless its Service is frozen.
+fn private_link_ops(desired: &Desired, observed: &Observed, keep: &Keep<'_>) -> LinkOps {
+    let mut ops = LinkOps {
+        deletes: Vec::new(),
+        puts: Vec::new(),
+    };
+    let ownership = &desired.ownership;
+    for want in &desired.private_link_services {
+        match observed.private_link_service(&want.resource_group, &want.name) {
+            None => ops.puts.push(Op::PutPrivateLinkService(want.clone())),
+            Some(seen) if ownership.owns_resource(&seen.tags) => {
+                if canonical_pls(seen, want) != canonical_pls(want, want) {
+                    let mut update = want.clone();
+                    update.tags = seen.tags.clone();
+                    update.tags.extend(want.tags.clone());
+                    update.etag = seen.etag.clone();
+                    ops.puts.push(Op::PutPrivateLinkService(update));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    let wanted: HashSet<IpRef<'_>> = desired
+        .private_link_services
+        .iter()
+        .map(|p| (NoCase(p.resource_group.as_str()), NoCase(p.name.as_str())))
+        .collect();
+    for seen in &observed.private_link_services {
+        let frozen = seen
+            .frontend_ids
+            .iter()
+            .any(|id| keep.frozen(id.rsplit('/').next().unwrap_or_default()))
+            || private_link_carrier(seen, desired).is_some_and(|p| desired.frozen.contains(&p));
+        if ownership.owns_resource(&seen.tags)
+            && !frozen
+            && !wanted.contains(&(NoCase(&seen.resource_group), NoCase(&seen.name)))
+        {
+            ops.deletes.push(Op::DeletePrivateLinkService {
+                resource_group: seen.resource_group.clone(),
+                name: seen.name.clone(),
+                etag: seen.etag.clone(),
+            });
+        }
+    }
+    ops
+}
+
+/// What aksnet sets of a Private Link Service, in canonical form, with `want`'s tags only
+/// (others' tags on the observed one do not count).
+fn canonical_pls(pls: &PrivateLinkService, want: &PrivateLinkService) -> PrivateLinkService {
+    let mut ids: Vec<String> = pls.frontend_ids.iter().map(|id| canonical_id(id)).collect();
+    ids.sort();
+    let mut configs: Vec<PlsIpConfiguration> = pls
+        .ip_configurations
+        .iter()
+        .map(|c| PlsIpConfiguration {
+            name: name_key(&c.name),
+            subnet_id: canonical_id(&c.subnet_id),
+            static_ip: c.static_ip.as_deref().map(normal_ip),
+            primary: c.primary,
+            private_ip: None,
+        })
+        .collect();
+    configs.sort_by(|a, b| a.name.cmp(&b.name));
+    let lower = |list: &[String]| {
+        let mut l: Vec<String> = list.iter().map(|s| s.to_ascii_lowercase()).collect();
+        l.sort();
+        l
+    };
+    PrivateLinkService {
+        name: name_key(&pls.name),
+        resource_group: name_key(&pls.resource_group),
+        location: String::new(),
+        tags: want
+            .tags
+            .keys()
+            .filter_map(|k| tag(&pls.tags, k).map(|v| (k.clone(), v.to_string())))
+            .collect(),
+        frontend_ids: ids,
+        ip_configurations: configs,
+        visibility: lower(&pls.visibility),
+        auto_approval: lower(&pls.auto_approval),
+        fqdns: lower(&pls.fqdns),
+        proxy_protocol: pls.proxy_protocol,
+        alias: None,
+        etag: None,
+    }
 }
 
 /// The writes of the egress path, by when they go.
@@ -554,14 +702,11 @@ impl<'d> KeptFrontends<'d> {
     /// Whether the IP configuration `used_by` (an ARM id) is a frontend of one of our load
     /// balancers that the diff removes (so the public IP is free once the diff is applied).
     fn frees(&self, used_by: &str) -> bool {
-        let id = canonical_id(used_by);
-        let Some((_, rest)) = id.split_once("/providers/microsoft.network/loadbalancers/") else {
+        let Some((lb, frontend)) = frontend_of_id(used_by) else {
             return false;
         };
-        let Some((lb, frontend)) = rest.split_once("/frontendipconfigurations/") else {
-            return false;
-        };
-        self.planned.contains(&NoCase(lb)) && !self.kept.contains(&(NoCase(lb), NoCase(frontend)))
+        self.planned.contains(&NoCase(&lb))
+            && !self.kept.contains(&(NoCase(&lb), NoCase(&frontend)))
     }
 }
 
@@ -571,6 +716,7 @@ fn merge_lb(
     keep: &Keep<'_>,
     seen: &LoadBalancer,
     want: Option<&LoadBalancer>,
+    served: &BTreeSet<String>,
 ) -> Option<LoadBalancer> {
     let empty = LoadBalancer::default();
     let want = want.unwrap_or(&empty);
@@ -607,7 +753,10 @@ fn merge_lb(
     };
 
     // Children that kept rules (or NAT rules) still refer to stay.
+    // So do frontends a Private Link Service serves (Azure refuses to take them away): they
+    // go once it is gone.
     let mut frontends: BTreeSet<String> = seen.nat_frontends.iter().map(|n| name_key(n)).collect();
+    frontends.extend(served.iter().cloned());
     let mut pools = BTreeSet::new();
     let mut probes = BTreeSet::new();
     for r in &lb.rules {
@@ -634,6 +783,18 @@ fn merge_lb(
         lb.tags.extend(want.tags.clone());
     }
     Some(lb)
+}
+
+/// The frontends of `lb` (lower-case names) that a Private Link Service in `observed` serves.
+fn served_frontends(observed: &Observed, lb: &LoadBalancer) -> BTreeSet<String> {
+    observed
+        .private_link_services
+        .iter()
+        .flat_map(|p| p.frontend_ids.iter())
+        .filter_map(|id| frontend_of_id(id))
+        .filter(|(l, _)| l.eq_ignore_ascii_case(&lb.name))
+        .map(|(_, f)| f)
+        .collect()
 }
 
 /// A merged child list, or the observed one it equals.

@@ -123,6 +123,14 @@ pub fn ip_key_of_id(id: &str) -> Option<IpKey> {
         .map(|r| (r.resource_group, r.name))
 }
 
+/// `(load balancer, frontend)`, lower case, of a load balancer frontend's ARM id.
+pub fn frontend_of_id(id: &str) -> Option<(String, String)> {
+    let id = canonical_id(id);
+    let (_, rest) = id.split_once("/providers/microsoft.network/loadbalancers/")?;
+    let (lb, frontend) = rest.split_once("/frontendipconfigurations/")?;
+    Some((lb.to_string(), frontend.to_string()))
+}
+
 /// A tag's value, with the key compared as Azure compares it (case-insensitively).
 pub fn tag<'t>(tags: &'t Tags, key: &str) -> Option<&'t str> {
     tags.iter()
@@ -509,6 +517,51 @@ impl NatGateway {
     }
 }
 
+/// A Private Link Service: private endpoints of other VNets reach a load balancer frontend
+/// through it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PrivateLinkService {
+    /// Resource name.
+    pub name: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Azure region.
+    pub location: String,
+    /// Tags, ownership tags included.
+    pub tags: Tags,
+    /// ARM ids of the load balancer frontends it serves.
+    pub frontend_ids: Vec<String>,
+    /// Its IP configurations (the source addresses of the traffic it forwards).
+    pub ip_configurations: Vec<PlsIpConfiguration>,
+    /// Subscriptions that may see it (`*`: every one), sorted.
+    pub visibility: Vec<String>,
+    /// Subscriptions whose private endpoints are approved at once, sorted.
+    pub auto_approval: Vec<String>,
+    /// FQDNs, sorted.
+    pub fqdns: Vec<String>,
+    /// TCP proxy protocol v2 towards the backends.
+    pub proxy_protocol: bool,
+    /// Server: the alias consumers connect with.
+    pub alias: Option<String>,
+    /// Server: the entity tag of the observed resource.
+    pub etag: Option<String>,
+}
+
+/// One IP configuration of a Private Link Service.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PlsIpConfiguration {
+    /// Child name.
+    pub name: String,
+    /// ARM id of its subnet.
+    pub subnet_id: String,
+    /// The static address, or `None` for one Azure allocates.
+    pub static_ip: Option<String>,
+    /// The primary configuration.
+    pub primary: bool,
+    /// Server: the allocated address.
+    pub private_ip: Option<String>,
+}
+
 /// The node subnet, reduced to the one field aksnet may write: its NAT gateway.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Subnet {
@@ -547,6 +600,11 @@ pub struct Observed {
     /// The NAT gateways aksnet looks at: the managed one it names, and the one
     /// `natGateway.id` names.
     pub nat_gateways: Vec<NatGateway>,
+    /// Private Link Services in the cluster resource group and in groups Services name.
+    pub private_link_services: Vec<PrivateLinkService>,
+    /// The cluster VNet's subnets (lower-case names) whose `privateLinkServiceNetworkPolicies`
+    /// are `Disabled`, so Private Link Services may take addresses in them.
+    pub private_link_subnets: std::collections::BTreeSet<String>,
     /// Public IP prefixes Services name ([canonical](canonical_id) ARM id → whether it exists).
     pub ip_prefixes: BTreeMap<String, bool>,
     /// The subscription's public IP quota in the cluster's region, when it was read.
@@ -576,6 +634,17 @@ impl Observed {
         self.load_balancers
             .iter()
             .find(|lb| name_key(&lb.name) == key)
+    }
+
+    /// The observed Private Link Service with this resource group and name.
+    pub fn private_link_service(
+        &self,
+        resource_group: &str,
+        name: &str,
+    ) -> Option<&PrivateLinkService> {
+        self.private_link_services
+            .iter()
+            .find(|p| same_pls(p, resource_group, name))
     }
 
     /// The observed NAT gateway with this resource group and name.
@@ -615,6 +684,15 @@ pub enum Applied {
     NatGateway(NatGateway),
     /// The node subnet as written.
     Subnet(Subnet),
+    /// A Private Link Service as written (with its alias and allocated addresses).
+    PrivateLinkService(PrivateLinkService),
+    /// A Private Link Service is gone.
+    DeletedPrivateLinkService {
+        /// Resource group.
+        resource_group: String,
+        /// Name.
+        name: String,
+    },
     /// A NAT gateway is gone.
     DeletedNatGateway {
         /// Resource group.
@@ -675,6 +753,17 @@ impl Observed {
                 self.nat_gateways.push(gw);
             }
             Applied::Subnet(subnet) => self.node_subnet = Some(subnet),
+            Applied::PrivateLinkService(pls) => {
+                self.private_link_services
+                    .retain(|o| !same_pls(o, &pls.resource_group, &pls.name));
+                self.private_link_services.push(pls);
+            }
+            Applied::DeletedPrivateLinkService {
+                resource_group,
+                name,
+            } => self
+                .private_link_services
+                .retain(|o| !same_pls(o, &resource_group, &name)),
             Applied::DeletedNatGateway {
                 resource_group,
                 name,
@@ -711,6 +800,11 @@ impl Observed {
             }
         }
     }
+}
+
+/// Whether a Private Link Service has this resource group and name.
+fn same_pls(pls: &PrivateLinkService, resource_group: &str, name: &str) -> bool {
+    pls.resource_group.eq_ignore_ascii_case(resource_group) && pls.name.eq_ignore_ascii_case(name)
 }
 
 /// Whether a NAT gateway has this resource group and name.

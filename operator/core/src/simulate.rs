@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::diff::Op;
 use crate::model::{
-    Applied, FrontendTarget, IpKey, LoadBalancer, NatGateway, Observed, ip_key, ip_key_of_id,
+    Applied, FrontendTarget, IpKey, LoadBalancer, NatGateway, Observed, PrivateLinkService,
+    frontend_of_id, ip_key, ip_key_of_id,
 };
 use crate::naming::short_hash;
 
@@ -65,6 +66,18 @@ pub fn apply_op(state: &mut Observed, op: &Op) -> Result<Applied, Refused> {
             .cloned()
             .map(Applied::NatGateway),
         Op::PutSubnet(_) => state.node_subnet.clone().map(Applied::Subnet),
+        Op::PutPrivateLinkService(p) => state
+            .private_link_service(&p.resource_group, &p.name)
+            .cloned()
+            .map(Applied::PrivateLinkService),
+        Op::DeletePrivateLinkService {
+            resource_group,
+            name,
+            ..
+        } => Some(Applied::DeletedPrivateLinkService {
+            resource_group: resource_group.clone(),
+            name: name.clone(),
+        }),
         Op::DeleteNatGateway {
             resource_group,
             name,
@@ -203,10 +216,24 @@ fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
             state.route_table = Some(table);
         }
         Op::DeleteLoadBalancer { name, .. } => {
+            let empty = LoadBalancer {
+                name: name.clone(),
+                ..LoadBalancer::default()
+            };
+            check_private_links(state, &empty, &op.describe())?;
             state.load_balancers.retain(|o| !same(&o.name, name));
             back_references(state);
         }
         Op::PutNatGateway(g) => put_nat_gateway(state, g, &op.describe())?,
+        Op::PutPrivateLinkService(pls) => put_private_link_service(state, pls, &op.describe())?,
+        Op::DeletePrivateLinkService {
+            resource_group,
+            name,
+            ..
+        } => state.record(Applied::DeletedPrivateLinkService {
+            resource_group: resource_group.clone(),
+            name: name.clone(),
+        }),
         Op::PutSubnet(subnet) => {
             let gateway = subnet.nat_gateway_id.as_deref();
             if let Some(id) = gateway
@@ -271,6 +298,65 @@ fn apply_one(state: &mut Observed, op: &Op) -> Result<(), Refused> {
     Ok(())
 }
 
+/// A Private Link Service put: its frontends must exist; it gets an alias and its dynamic
+/// addresses.
+fn put_private_link_service(
+    state: &mut Observed,
+    pls: &PrivateLinkService,
+    op: &str,
+) -> Result<(), Refused> {
+    for id in &pls.frontend_ids {
+        let exists = frontend_of_id(id).is_some_and(|(lb, frontend)| {
+            state
+                .load_balancer(&lb)
+                .is_some_and(|l| l.frontends.iter().any(|f| same(&f.name, &frontend)))
+        });
+        if !exists {
+            return Err(Refused::MissingReference {
+                op: op.to_string(),
+                what: pls.name.clone(),
+                missing: id.clone(),
+            });
+        }
+    }
+    let old = state.private_link_service(&pls.resource_group, &pls.name);
+    let mut pls = pls.clone();
+    let n = old
+        .and_then(|o| o.etag.as_deref())
+        .and_then(|e| e.parse::<u64>().ok())
+        .unwrap_or(0);
+    pls.etag = Some((n + 1).to_string());
+    pls.alias = Some(format!(
+        "{}.{}.{}.azure.privatelinkservice",
+        pls.name,
+        short_hash(&pls.name.to_ascii_lowercase(), 8),
+        pls.location
+    ));
+    for (i, c) in pls.ip_configurations.iter_mut().enumerate() {
+        c.private_ip = c
+            .static_ip
+            .clone()
+            .or_else(|| Some(format!("10.224.255.{}", 4 + i)));
+    }
+    state.record(Applied::PrivateLinkService(pls));
+    Ok(())
+}
+
+/// ARM refuses to take a frontend a Private Link Service serves off its load balancer.
+fn check_private_links(state: &Observed, lb: &LoadBalancer, op: &str) -> Result<(), Refused> {
+    let dropped = state.private_link_services.iter().any(|pls| {
+        pls.frontend_ids.iter().any(|id| {
+            frontend_of_id(id).is_some_and(|(l, f)| {
+                same(&l, &lb.name) && !lb.frontends.iter().any(|x| same(&x.name, &f))
+            })
+        })
+    });
+    if dropped {
+        return Err(Refused::InUse(op.to_string()));
+    }
+    Ok(())
+}
+
 /// A NAT gateway put: its public IPs must exist and be free of other users; its subnets stay.
 fn put_nat_gateway(state: &mut Observed, g: &NatGateway, op: &str) -> Result<(), Refused> {
     for id in &g.public_ip_ids {
@@ -307,6 +393,7 @@ fn same(a: &str, b: &str) -> bool {
 
 /// ARM's referential checks on a load balancer body.
 fn check_lb(state: &Observed, lb: &LoadBalancer, op: &str) -> Result<(), Refused> {
+    check_private_links(state, lb, op)?;
     let missing = |what: &str, target: &str| Refused::MissingReference {
         op: op.to_string(),
         what: what.to_string(),

@@ -33,17 +33,6 @@ fn internal_lb(state: &Observed) -> Option<&LoadBalancer> {
     state.load_balancer("kubernetes-internal")
 }
 
-/// The rejection errors of a Service, as (field, reason text).
-fn rejected(d: &Desired, name: &str) -> Vec<(String, Problem)> {
-    match d.services.get(&format!("default/{name}")) {
-        Some(ServiceOutcome::Rejected { errors }) => errors
-            .iter()
-            .map(|e| (e.field.clone(), e.problem.clone()))
-            .collect(),
-        other => panic!("{name} should be rejected, is {other:?}"),
-    }
-}
-
 fn planned(d: &Desired, name: &str) -> bool {
     matches!(
         d.services.get(&format!("default/{name}")),
@@ -1250,17 +1239,6 @@ fn every_error_is_reported_not_just_the_first() {
         fields.contains(&a::IDLE_TIMEOUT) && fields.contains(&a::PROBE_COUNT),
         "{fields:?}"
     );
-}
-
-#[test]
-fn unsupported_annotations_are_refused() {
-    for key in a::UNSUPPORTED {
-        let (_, d) = run(&[annotated(service("web", 1, &[(80, 30080)]), key, "true")]);
-        assert!(
-            matches!(&rejected(&d, "web")[0], (f, Problem::Unsupported(_)) if f == key),
-            "{key}"
-        );
-    }
 }
 
 /// Settings that the plan used to drop without a word: each now rejects the Service with the

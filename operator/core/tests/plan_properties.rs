@@ -124,6 +124,28 @@ fn assert_owned(ownership: &Ownership, desired: &Desired, before: &Observed, ops
                     );
                 }
             }
+            Op::PutPrivateLinkService(pls) => {
+                if let Some(seen) = before.private_link_service(&pls.resource_group, &pls.name) {
+                    assert!(
+                        ownership.owns_resource(&seen.tags),
+                        "updated a Private Link Service we do not own: {}",
+                        pls.name
+                    );
+                }
+            }
+            Op::DeletePrivateLinkService {
+                resource_group,
+                name,
+                ..
+            } => {
+                let seen = before
+                    .private_link_service(resource_group, name)
+                    .expect("deletes what exists");
+                assert!(
+                    ownership.owns_resource(&seen.tags) && !frozen(name),
+                    "deleted a Private Link Service we do not own: {name}"
+                );
+            }
             Op::PutSubnet(subnet) => {
                 // Only onto or off the gateway aksnet manages.
                 let managed = ownership.nat_gateway();

@@ -686,6 +686,10 @@ fn assert_untouched(p: &Protected, before: &Observed, ops: &[Op]) {
             Op::PutNatGateway(_) | Op::PutSubnet(_) | Op::DeleteNatGateway { .. } => {
                 panic!("a Service changed egress: {}", op.describe())
             }
+            // Only a tenant's own (no victim asks for one).
+            Op::PutPrivateLinkService(_) | Op::DeletePrivateLinkService { .. } => {
+                panic!("a Private Link Service no one asked for: {}", op.describe())
+            }
         }
     }
 }

@@ -4,9 +4,13 @@
 //! replaces only the child lists: a child whose model is unchanged keeps its observed JSON as is,
 //! so properties aksnet does not model (on children of others especially) survive a PUT.
 
+mod private_link;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
+
+pub use private_link::{private_link_service, private_link_service_body};
 
 use crate::model::{
     Access, BackendAddress, BackendPool, Direction, Distribution, Family, Frontend, FrontendTarget,
@@ -100,6 +104,19 @@ fn strings(v: &Value, one: &str, many: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The subnets of a VNet's ARM body (lower-case names) whose Private Link Service network
+/// policies are `Disabled`.
+pub fn private_link_subnets(v: &Value) -> std::collections::BTreeSet<String> {
+    list(v, "subnets")
+        .iter()
+        .filter(|sn| {
+            s(sn, &["properties", "privateLinkServiceNetworkPolicies"])
+                .is_some_and(|p| p.eq_ignore_ascii_case("Disabled"))
+        })
+        .filter_map(|sn| s(sn, &["name"]).map(|n| n.to_ascii_lowercase()))
+        .collect()
 }
 
 /// A VNet's subnets from its ARM body: lower-case name → address prefixes.

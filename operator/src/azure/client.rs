@@ -265,6 +265,44 @@ impl AzureClient {
     }
 }
 
+impl AzureClient {
+    /// The Private Link Services of resource group `group` (none when it does not exist).
+    async fn observe_private_links(
+        &self,
+        group: &str,
+        observed: &mut Observed,
+    ) -> Result<(), AzureError> {
+        let sub = &self.scope.subscription;
+        let mut pages = self
+            .net
+            .private_link_services_client()
+            .list(group.to_string(), sub.clone())
+            .into_stream();
+        while let Some(page) = pages.next().await {
+            let page = match self.found(page) {
+                Ok(Some(p)) => p,
+                Ok(None) | Err(AzureError::NotFound(_)) => break,
+                Err(e) => {
+                    return Err(e.on(&format!("/subscriptions/{sub}/resourceGroups/{group}")));
+                }
+            };
+            for pls in page.value {
+                let v = json(&pls);
+                let p = arm_json::private_link_service(&v, group);
+                let id = self.scope.id(group, "privateLinkServices", &p.name);
+                if observed
+                    .private_link_service(&p.resource_group, &p.name)
+                    .is_none()
+                {
+                    self.remember(id, v);
+                    observed.private_link_services.push(p);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl AzurePort for AzureClient {
     async fn observe(&self, req: &ObserveRequest) -> Result<Observed, AzureError> {
         let sub = &self.scope.subscription;
@@ -377,6 +415,7 @@ impl AzurePort for AzureClient {
         {
             let v = json(&v);
             observed.subnets = Some(arm_json::subnets(&v));
+            observed.private_link_subnets = arm_json::private_link_subnets(&v);
             if let Some((subnet, body)) = req
                 .node_subnet
                 .as_deref()
@@ -385,6 +424,9 @@ impl AzurePort for AzureClient {
                 self.remember(subnet.id.clone(), body.clone());
                 observed.node_subnet = Some(subnet);
             }
+        }
+        for group in &req.private_link_groups {
+            self.observe_private_links(group, &mut observed).await?;
         }
         for (gw_rg, name) in &req.nat_gateways {
             let id = self.scope.id(gw_rg, "natGateways", name);
@@ -535,6 +577,43 @@ impl AzurePort for AzureClient {
                     })
                     .await?;
                 Ok(Applied::Subnet(arm_json::subnet(&v, &subnet.id)))
+            }
+            Op::PutPrivateLinkService(pls) => {
+                let id = self
+                    .scope
+                    .id(&pls.resource_group, "privateLinkServices", &pls.name);
+                let body =
+                    arm_json::private_link_service_body(pls, self.base(&id, &pls.etag).as_ref());
+                let v = self
+                    .put(id, body, |m: models::PrivateLinkService| {
+                        net.private_link_services_client()
+                            .create_or_update(pls.resource_group.clone(), pls.name.clone(), m, sub)
+                            .into_future()
+                    })
+                    .await?;
+                Ok(Applied::PrivateLinkService(arm_json::private_link_service(
+                    &v,
+                    &pls.resource_group,
+                )))
+            }
+            Op::DeletePrivateLinkService {
+                resource_group,
+                name,
+                etag,
+            } => {
+                let client = net.private_link_services_client();
+                let (rg, n) = (resource_group.clone(), name.clone());
+                self.delete(
+                    self.scope.id(resource_group, "privateLinkServices", name),
+                    etag.as_deref(),
+                    client.delete(rg.clone(), n.clone(), sub.clone()).send(),
+                    || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
+                )
+                .await?;
+                Ok(Applied::DeletedPrivateLinkService {
+                    resource_group: resource_group.clone(),
+                    name: name.clone(),
+                })
             }
             Op::DeleteNatGateway {
                 resource_group,

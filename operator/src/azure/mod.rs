@@ -32,6 +32,9 @@ pub struct ObserveRequest {
     pub node_subnet: Option<String>,
     /// NAT gateways (resource group, name): the managed one and the one the spec names.
     pub nat_gateways: Vec<(String, String)>,
+    /// Resource groups whose Private Link Services to read: the cluster's and those Services
+    /// name (`azure-pls-resource-group`).
+    pub private_link_groups: Vec<String>,
     /// ARM ids of public IP prefixes Services name.
     pub ip_prefixes: Vec<String>,
     /// The region whose public IP quota and usage to read (`None`: not read).

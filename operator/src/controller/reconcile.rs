@@ -798,9 +798,28 @@ fn observe_request(network: &AksNetwork, services: &[Service], class: &str) -> O
         )),
         node_subnet: Some(vnet.subnet_name.clone()),
         nat_gateways: nat_gateways(spec),
+        private_link_groups: private_link_groups(spec, &asked),
         ip_prefixes,
         location: Some(spec.azure.location.clone()),
     }
+}
+
+/// The resource groups whose Private Link Services to read: the cluster's (where aksnet
+/// makes them unless a Service names another) and those Services name that the AksNetwork
+/// allows.
+fn private_link_groups(
+    spec: &aksnet_crds::AksNetworkSpec,
+    asked: &[annotations::Annotations],
+) -> Vec<String> {
+    let mut groups: Vec<String> = asked
+        .iter()
+        .filter_map(|a| a.private_link.as_ref()?.resource_group.clone())
+        .filter(|g| plan::allows_group(spec, g))
+        .chain([spec.azure.resource_group.clone()])
+        .collect();
+    groups.sort_by_key(|g| g.to_ascii_lowercase());
+    groups.dedup_by_key(|g| g.to_ascii_lowercase());
+    groups
 }
 
 /// The NAT gateways egress looks at: the managed one (read whatever the outbound type, so one

@@ -122,6 +122,8 @@ pub struct ServiceIntent {
     pub configurations: Option<Vec<String>>,
     /// Its labels (profiles select Services by them).
     pub labels: BTreeMap<String, String>,
+    /// A Private Link Service on its IPv4 frontend (`azure-pls-create`).
+    pub private_link: Option<annotations::PrivateLink>,
 }
 
 /// Read a Service's request. `key` is `namespace/name`.
@@ -248,6 +250,22 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
         }
     }
 
+    if ann.private_link.is_some() {
+        let needs = if !ann.internal {
+            Some(
+                "a Private Link Service serves an internal frontend: the Service needs azure-load-balancer-internal: \"true\"",
+            )
+        } else if !families.contains(&Family::V4) {
+            Some("a Private Link Service serves an IPv4 frontend, and the Service has none")
+        } else {
+            None
+        };
+        if let Some(why) = needs {
+            let p = Problem::Unsupported(why.into());
+            errors.push(err(annotations::private_link::CREATE, p));
+        }
+    }
+
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -268,6 +286,7 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
         nsg_rules: !ann.disable_nsg_rule,
         configurations: ann.configurations.clone(),
         labels: svc.metadata.labels.clone().unwrap_or_default(),
+        private_link: ann.private_link.clone(),
     })
 }
 

@@ -11,6 +11,7 @@ mod egress;
 mod intent;
 mod load_balancer;
 mod nodes;
+mod private_link;
 mod profiles;
 mod routes;
 mod security;
@@ -24,8 +25,8 @@ pub use intent::{DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_THR
 pub use nodes::{CONTROL_PLANE_LABEL, EXCLUDE_LABEL};
 
 use crate::model::{
-    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase, Observed, PublicIp,
-    RouteTable, SecurityGroup, Subnet, ip_key_of_id, name_key,
+    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase, Observed,
+    PrivateLinkService, PublicIp, RouteTable, SecurityGroup, Subnet, ip_key_of_id, name_key,
 };
 use crate::naming::Ownership;
 use crate::problem::{ObjectError, ServiceError};
@@ -191,6 +192,9 @@ pub struct Desired {
     /// The node subnet with the NAT gateway it should have, when aksnet changes its
     /// association (only to or from the gateway aksnet manages).
     pub subnet: Option<Subnet>,
+    /// The Private Link Services of the Services served; one aksnet created that is not
+    /// wanted (and whose Service is not frozen) is deleted.
+    pub private_link_services: Vec<PrivateLinkService>,
     /// Per Service (`namespace/name`).
     pub services: BTreeMap<String, ServiceOutcome>,
     /// Problems with nodes and spec entries (they are left out; the rest is planned).
@@ -230,6 +234,8 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let mut service_prefixes = BTreeMap::new();
     let mut lbs = load_balancer::Planner::new(&ctx, &nodes);
     let mut nsg = security::Planner::new(&ctx, lbs.node_ips());
+    let mut links = private_link::Planner::new(&ctx);
+    let mut link_pending = Vec::new();
     for ((_, key), svc) in services {
         let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
         if !ctx.serves(svc) {
@@ -245,7 +251,9 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
             None => intent::read(&key, svc).and_then(|intent| {
                 let deferred = input.holds.deferred.contains(&key);
                 let placement = lbs.place(&intent, &prefix, deferred)?;
+                let link = links.check(&intent, &placement.placed, &mut link_pending)?;
                 nsg.admit(&intent, &prefix, &placement.placed)?;
+                links.record(&key, link);
                 Ok(lbs.commit(placement))
             }),
         };
@@ -280,6 +288,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let egress = lbs.take_egress();
     errors.extend(egress.errors);
     pending.extend(egress.pending);
+    pending.extend(link_pending);
     let (public_ips, load_balancers, lb_errors) = lbs.finish();
     errors.extend(lb_errors);
     let (route_table, route_errors) = routes::plan(&ctx, &nodes);
@@ -293,6 +302,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         route_table,
         nat_gateway: egress.nat_gateway,
         subnet: egress.subnet,
+        private_link_services: links.finish(),
         services: outcomes,
         errors,
         frozen,
@@ -378,6 +388,7 @@ pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
         }),
         nat_gateway: None,
         subnet: egress::teardown(observed, &ownership, network),
+        private_link_services: Vec::new(),
         ownership,
         services: BTreeMap::new(),
         errors: Vec::new(),
@@ -503,6 +514,15 @@ impl<'a> Context<'a> {
     /// ARM id of a subnet of the cluster VNet.
     pub fn subnet_id(&self, subnet: &str) -> String {
         format!("{}/subnets/{subnet}", self.vnet_id)
+    }
+
+    /// ARM id of a load balancer in the cluster resource group.
+    pub fn load_balancer_id(&self, name: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/loadBalancers/{name}",
+            self.input.network.azure.subscription_id,
+            self.resource_group()
+        )
     }
 
     /// ARM id of a public IP.

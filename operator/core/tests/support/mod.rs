@@ -270,3 +270,15 @@ pub fn service_rules<'a>(
         })
         .unwrap_or_default()
 }
+
+/// The rejection errors of Service `default/<name>`, as (field, problem); panics when it is
+/// not rejected.
+pub fn rejected(d: &Desired, name: &str) -> Vec<(String, aksnet_core::problem::Problem)> {
+    match d.services.get(&format!("default/{name}")) {
+        Some(aksnet_core::plan::ServiceOutcome::Rejected { errors }) => errors
+            .iter()
+            .map(|e| (e.field.clone(), e.problem.clone()))
+            .collect(),
+        other => panic!("{name} should be rejected, is {other:?}"),
+    }
+}
