@@ -322,3 +322,34 @@ fn a_private_link_service_of_someone_else_is_never_taken_over_and_a_rejected_ser
     simulate::apply(&mut after, &diff(&d, &state)).expect("nothing to apply");
     assert_eq!(only_pls(&after), &before);
 }
+
+#[test]
+fn deleting_the_network_deletes_its_private_link_services_before_their_frontends() {
+    let web = internal("web", 1, &[(pls::CREATE, "true")]);
+    let (mut state, _, _) = converge(&network(), &[web], &nodes(2), vnet(), 4);
+    assert_eq!(state.private_link_services.len(), 1);
+    let mut first = true;
+    for _ in 0..4 {
+        let ops = diff(&aksnet_core::plan::teardown(&network(), &state), &state);
+        if ops.is_empty() {
+            break;
+        }
+        if first {
+            // The internal load balancer keeps the frontend the Private Link Service serves
+            // until it is gone.
+            assert!(
+                matches!(ops[0], Op::DeletePrivateLinkService { .. }),
+                "{ops:#?}"
+            );
+            assert!(
+                !ops.iter()
+                    .any(|op| op.describe() == "delete loadBalancer kubernetes-internal"),
+                "{ops:#?}"
+            );
+            first = false;
+        }
+        simulate::apply(&mut state, &ops).expect("Azure accepts the teardown");
+    }
+    assert!(state.private_link_services.is_empty());
+    assert!(state.load_balancers.is_empty());
+}
