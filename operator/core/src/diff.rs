@@ -10,7 +10,9 @@
 //! `Retain` policy.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashSet};
 
 use crate::model::{
     Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase, Observed,

@@ -664,7 +664,7 @@ impl Observed {
     }
 
     /// The observed public IPs by [`IpRef`].
-    pub fn public_ip_index(&self) -> std::collections::HashMap<IpRef<'_>, &PublicIp> {
+    pub fn public_ip_index(&self) -> foldhash::HashMap<IpRef<'_>, &PublicIp> {
         self.public_ips.iter().map(|p| (ip_ref(p), p)).collect()
     }
 }

@@ -41,18 +41,39 @@ pub fn short_hash(input: &str, n: usize) -> String {
 /// A name that is too long keeps its start (the ownership prefix) and ends with a hash of the
 /// whole name, so distinct long names stay distinct.
 pub fn fit(name: &str) -> String {
-    let mut clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if clean.len() > MAX_NAME {
-        let hash = short_hash(name, 8);
+    fit_owned(name.to_string())
+}
+
+/// [`fit`] on a name of one's own, changed in place (the plan names every child this way, so
+/// the common name, already fit, costs no copy).
+pub fn fit_owned(name: String) -> String {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    // Each character becomes one byte: a long name is one of many characters, hashed as given.
+    let chars = if name.is_ascii() {
+        name.len()
+    } else {
+        name.chars().count()
+    };
+    let hash = (chars > MAX_NAME).then(|| short_hash(&name, 8));
+    let mut clean = if name.is_ascii() {
+        let mut bytes = name.into_bytes();
+        for b in bytes.iter_mut().filter(|b| !allowed(**b)) {
+            *b = b'-';
+        }
+        // Only ASCII bytes were written over ASCII bytes.
+        String::from_utf8(bytes).unwrap_or_default()
+    } else {
+        name.chars()
+            .map(|c| {
+                if c.is_ascii() && allowed(c as u8) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    if let Some(hash) = hash {
         clean.truncate(MAX_NAME - hash.len() - 1);
         clean.push('-');
         clean.push_str(&hash);
@@ -163,7 +184,7 @@ impl Ownership {
 
     /// A cluster-level child name: `<prefix>-<suffix>`.
     pub fn child(&self, suffix: &str) -> String {
-        fit(&format!("{}-{suffix}", self.prefix))
+        fit_owned(format!("{}-{suffix}", self.prefix))
     }
 
     /// The prefix of a Service's children: `<prefix>-<uid without dashes>` (a UID that is not
@@ -172,11 +193,9 @@ impl Ownership {
         let mut out = String::with_capacity(SERVICE_PREFIX_LEN);
         out.push_str(&self.prefix);
         out.push('-');
-        out.extend(
-            uid.chars()
-                .filter(|c| *c != '-')
-                .map(|c| c.to_ascii_lowercase()),
-        );
+        for c in uid.chars().filter(|c| *c != '-') {
+            out.push(c.to_ascii_lowercase());
+        }
         let compact = &out[self.prefix.len() + 1..];
         if compact.len() != 32 || !compact.bytes().all(|b| b.is_ascii_hexdigit()) {
             out.truncate(self.prefix.len() + 1);
@@ -201,7 +220,7 @@ impl Ownership {
         port: u16,
         family: Family,
     ) -> String {
-        fit(&format!(
+        fit_owned(format!(
             "{service_prefix}-{}-{port}{}",
             protocol.tag(),
             family_suffix(family)
@@ -210,7 +229,7 @@ impl Ownership {
 
     /// Name of a service's own frontend (and managed public IP): `<service prefix>[-IPv6]`.
     pub fn service_frontend(&self, service_prefix: &str, family: Family) -> String {
-        fit(&format!("{service_prefix}{}", family_suffix(family)))
+        fit_owned(format!("{service_prefix}{}", family_suffix(family)))
     }
 
     /// Name of the frontend shared by every Service that uses one named public IP.
@@ -248,7 +267,7 @@ impl Ownership {
         service_tag: Option<&str>,
     ) -> String {
         let tag = service_tag.map(|t| format!("-{t}")).unwrap_or_default();
-        fit(&format!(
+        fit_owned(format!(
             "{service_prefix}-{}-{}{tag}",
             protocol.to_ascii_uppercase().replace('*', "ALL"),
             family.azure_name()

@@ -325,3 +325,28 @@ fn deleting_the_network_takes_the_subnet_off_the_managed_gateway_then_deletes_it
     assert!(state.nat_gateway(RG, &o.nat_gateway()).is_none());
     assert!(state.public_ips.is_empty());
 }
+
+#[test]
+fn a_node_subnet_the_vnet_lacks_is_reported_for_a_nat_gateway() {
+    let mut start = observed_base();
+    start.subnets = Some(Default::default());
+    for net in [
+        outbound("managedNATGateway"),
+        network_with(
+            json!({"loadBalancer": {"outboundType": "userAssignedNATGateway", "natGateway": {"id": BYO}}}),
+        ),
+    ] {
+        let mut observed = start.clone();
+        observed.nat_gateways.push(byo_gateway(Vec::new()));
+        let desired = plan_with(&net, &[], &nodes(1), &observed);
+        assert!(
+            desired.errors.iter().any(|e| matches!(
+                &e.problem,
+                aksnet_core::problem::Problem::NotFound(m) if m.contains("node subnet aks-subnet")
+            )),
+            "{:?}",
+            desired.errors
+        );
+        assert!(desired.subnet.is_none());
+    }
+}

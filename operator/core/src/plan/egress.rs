@@ -72,6 +72,7 @@ pub(crate) fn plan(ctx: &Context<'_>, managed_ip: impl Fn(&str) -> PublicIp) -> 
             let settings = ctx.lb_spec.nat_gateway.clone().unwrap_or_default();
             egress.managed(ctx, &settings, managed_ip);
             let Some(subnet) = &observed.node_subnet else {
+                egress.no_subnet(ctx);
                 return egress;
             };
             match &subnet.nat_gateway_id {
@@ -113,6 +114,20 @@ pub(crate) fn plan(ctx: &Context<'_>, managed_ip: impl Fn(&str) -> PublicIp) -> 
 }
 
 impl Egress {
+    /// The VNet was read and has no node subnet: no gateway can serve the nodes.
+    fn no_subnet(&mut self, ctx: &Context<'_>) {
+        if ctx.input.observed.subnets.is_some() {
+            let vnet = &ctx.input.network.azure.vnet;
+            self.errors.push(ObjectError {
+                object: OUTBOUND_TYPE.into(),
+                problem: Problem::NotFound(format!(
+                    "node subnet {} in VNet {}",
+                    vnet.subnet_name, vnet.name
+                )),
+            });
+        }
+    }
+
     /// The managed gateway with `settings`, unless a gateway of its name exists that aksnet
     /// did not create.
     fn managed(
@@ -174,7 +189,9 @@ impl Egress {
                 object: field.into(),
                 problem: Problem::NotFound(format!("NAT gateway {id}")),
             });
-        } else if observed.node_subnet.is_some() && !subnet_on(ctx, id) {
+        } else if observed.node_subnet.is_none() {
+            self.no_subnet(ctx);
+        } else if !subnet_on(ctx, id) {
             self.errors.push(ObjectError {
                 object: field.into(),
                 problem: Problem::Conflict(format!(

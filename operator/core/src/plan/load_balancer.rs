@@ -2,7 +2,9 @@
 //! public IPs, rules and probes, with port-clash and limit checks; plus outbound rules and
 //! backend pools.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 
 use aksnet_crds::IpVersion;
@@ -15,7 +17,7 @@ use crate::model::{
     BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
     LoadBalancer, NoCase, OutboundRule, Probe, Protocol, PublicIp, canonical_id, name_key,
 };
-use crate::naming::{Ownership, TAG_DELETION_POLICY, TAG_SERVICE, fit, short_hash};
+use crate::naming::{Ownership, TAG_DELETION_POLICY, TAG_SERVICE, fit_owned, short_hash};
 use crate::problem::{ObjectError, Problem, ServiceError};
 
 /// How a Service was placed: where its addresses come from, for status and NSG rules.
@@ -943,7 +945,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 let base = ctx.ownership.service_frontend(prefix, family);
                 // Azure sets a prefix and IP tags only at creation: other ones make a new IP.
                 let mut name = match prefix_id {
-                    Some(id) => fit(&format!("{base}-p{}", short_hash(&name_key(id), 6))),
+                    Some(id) => fit_owned(format!("{base}-p{}", short_hash(&name_key(id), 6))),
                     None => base,
                 };
                 if !ip_tags.is_empty() {
@@ -951,7 +953,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                         .iter()
                         .map(|(k, v)| format!("{}={v}", k.to_ascii_lowercase()))
                         .collect();
-                    name = fit(&format!("{name}-t{}", short_hash(&text.join(","), 6)));
+                    name = fit_owned(format!("{name}-t{}", short_hash(&text.join(","), 6)));
                 }
                 // Azure refuses a DNS label another public IP of the region holds.
                 if let Some(label) = dns_label

@@ -16,7 +16,9 @@ mod profiles;
 mod routes;
 mod security;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use aksnet_crds::{AksNetworkSpec, LoadBalancerSpec};
 use k8s_openapi::api::core::v1::{Node, Service};

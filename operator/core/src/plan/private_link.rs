@@ -8,7 +8,7 @@
 //! sharing a frontend share its Private Link Service: the oldest that asks for one owns it, and
 //! the others may not configure it.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::Ipv4Addr;
 
 use crate::annotations::private_link::{self as pls, PrivateLink};
@@ -94,7 +94,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         let name = asked
             .name
             .clone()
-            .unwrap_or_else(|| crate::naming::fit(&format!("pls-{frontend}")));
+            .unwrap_or_else(|| crate::naming::fit_owned(format!("pls-{frontend}")));
         let rg = asked
             .resource_group
             .clone()
