@@ -212,6 +212,18 @@ impl Ownership {
             .filter(|_| self.owns_child(name_key))
     }
 
+    /// Whether two child names carry the same Service prefix of this cluster (any case), or
+    /// neither carries one: without allocating, for scans over every child.
+    pub fn same_service(&self, a: &str, b: &str) -> bool {
+        fn prefix<'n>(o: &Ownership, n: &'n str) -> Option<&'n str> {
+            n.get(..SERVICE_PREFIX_LEN).filter(|_| o.owns_child(n))
+        }
+        match (prefix(self, a), prefix(self, b)) {
+            (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+            (x, y) => x.is_none() && y.is_none(),
+        }
+    }
+
     /// Name of a load-balancing rule (and its probe): `<service prefix>-<PROTO>-<port>[-IPv6]`.
     pub fn rule(
         &self,
@@ -346,6 +358,30 @@ mod tests {
         assert_ne!(a, b);
         assert!(o.owns_child(&a));
         assert!(valid_azure_name(&a));
+    }
+
+    #[test]
+    fn fitting_in_place_keeps_names_as_they_were() {
+        // Replaced characters, non-ASCII ones included, and a long name's hash of the name
+        // as given (so names aksnet wrote before stay theirs).
+        assert_eq!(fit("a b/é.c-"), "a-b--.c_");
+        let long = format!("é{}", "x".repeat(90));
+        let fitted = fit(&long);
+        assert_eq!(fitted.len(), MAX_NAME);
+        assert!(fitted.ends_with(&short_hash(&long, 8)), "{fitted}");
+        assert!(fitted.starts_with("-xxx"));
+    }
+
+    #[test]
+    fn children_of_one_service_are_told_apart_from_others_without_allocating() {
+        let o = Ownership::new("s", "rg", "c");
+        let a = o.service_prefix("0d5c9a4e-8f7b-4e2a-9c1d-2b3a4c5d6e7f");
+        let b = o.service_prefix("1d5c9a4e-8f7b-4e2a-9c1d-2b3a4c5d6e7f");
+        let rule = o.rule(&a, Protocol::Tcp, 80, Family::V4);
+        assert!(o.same_service(&rule, &a.to_ascii_uppercase()));
+        assert!(!o.same_service(&rule, &b));
+        assert!(!o.same_service(&rule, "kubernetes-frontend"));
+        assert!(o.same_service("theirs", "also-theirs"));
     }
 
     #[test]

@@ -294,8 +294,8 @@ impl<'c, 'a> Planner<'c, 'a> {
             lb_index,
             current,
             observed_frontends,
-            planned_frontends: HashMap::new(),
-            public_ips: HashMap::new(),
+            planned_frontends: HashMap::with_capacity(ctx.input.services.len()),
+            public_ips: HashMap::with_capacity(ctx.input.services.len()),
             dns_labels: HashMap::new(),
             pool_names: [Family::V4, Family::V6]
                 .into_iter()

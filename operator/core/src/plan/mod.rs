@@ -443,8 +443,9 @@ pub(crate) struct Context<'a> {
     pub ips_by_address: HashMap<std::net::IpAddr, Vec<&'a PublicIp>>,
     /// Observed load balancer frontends by their private address.
     pub frontends_by_private_ip: HashMap<std::net::IpAddr, Vec<(&'a LoadBalancer, &'a Frontend)>>,
-    /// Service prefixes that have objects in Azure.
-    observed_prefixes: HashSet<NoCase<'a>>,
+    /// Service prefixes that have objects in Azure (computed when first asked: only a Service
+    /// aksnet does not serve asks).
+    observed_prefixes: std::cell::OnceCell<HashSet<NoCase<'a>>>,
     /// Who uses which shared address in Azure now.
     pub addresses: AddressUse,
     pub ownership: Ownership,
@@ -475,7 +476,7 @@ impl<'a> Context<'a> {
                 p.address.as_deref().and_then(|a| a.parse().ok())
             }),
             frontends_by_private_ip: private_frontends(input.observed),
-            observed_prefixes: observed_prefixes(input.observed, &ownership),
+            observed_prefixes: std::cell::OnceCell::new(),
             addresses: AddressUse::observe(input, &ownership),
             input,
             ownership,
@@ -545,7 +546,10 @@ impl<'a> Context<'a> {
     /// never served is another controller's, and left alone (its finalizer included).
     fn releases(&self, svc: &Service, prefix: &str) -> bool {
         class_is(svc, self.input.load_balancer_class)
-            || self.observed_prefixes.contains(&NoCase(prefix))
+            || self
+                .observed_prefixes
+                .get_or_init(|| observed_prefixes(self.input.observed, &self.ownership))
+                .contains(&NoCase(prefix))
     }
 }
 
@@ -620,6 +624,16 @@ pub(crate) struct AddressUse {
 
 impl AddressUse {
     fn observe(input: &PlanInput<'_>, ownership: &Ownership) -> Self {
+        // Most Services use addresses of their own: the Services are indexed only when some
+        // rule in Azure sits on a shared one.
+        let shared_somewhere = input.observed.load_balancers.iter().any(|lb| {
+            lb.rules
+                .iter()
+                .any(|rule| !ownership.same_service(&rule.name, &rule.frontend))
+        });
+        if !shared_somewhere {
+            return Self::default();
+        }
         let services: HashMap<String, (ServiceOrder, String)> = input
             .services
             .iter()
