@@ -978,6 +978,9 @@ pub struct ResolvedAzureIds {
     /// The node subnet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet_id: Option<String>,
+    /// The NAT gateway the node subnet is on (its egress), when it is on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_id: Option<String>,
 }
 
 /// One public IP as Azure reports it.

@@ -55,9 +55,9 @@ fn observe_request() -> ObserveRequest {
         route_table: Some("aks-rt".into()),
         vnet: Some((RG.into(), "aks-vnet".into())),
         node_subnet: Some("aks-subnet".into()),
-        nat_gateways: vec![(
-            RG.into(),
-            aksnet_operator::naming::Ownership::new(SUB, RG, "e2e").nat_gateway(),
+        nat_gateways: vec![format!(
+            "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/natGateways/{}",
+            aksnet_operator::naming::Ownership::new(SUB, RG, "e2e").nat_gateway()
         )],
         private_link_groups: vec![RG.into()],
         ip_prefixes: Vec::new(),

@@ -142,6 +142,17 @@ async fn outbound_moves_to_a_managed_nat_gateway_and_back_without_a_gap() {
         Some(address.as_str()),
         "the Service keeps its address"
     );
+    // The network's status names the gateway its nodes go out through.
+    eventually("status.azure.natGatewayId", 30, || async {
+        let networks: kube::Api<aksnet_crds::AksNetwork> = kube::Api::all(world.client.clone());
+        let azure = networks.get(&world.network).await.ok()?.status?.azure?;
+        let subnet = azure.subnet_id?.to_ascii_lowercase();
+        (azure.nat_gateway_id?.to_ascii_lowercase() == gateway_id
+            && subnet.ends_with("/virtualnetworks/aks-vnet/subnets/aks-subnet")
+            && azure.public_load_balancer_id.is_some())
+        .then_some(())
+    })
+    .await;
     // Settled: no more writes.
     world.mock.clear_journal().await.expect("clear");
     tokio::time::sleep(Duration::from_secs(8)).await;

@@ -716,9 +716,12 @@ pub fn nat_gateway(v: &Value, resource_group: &str) -> NatGateway {
         ids.sort();
         ids
     };
+    let resource_group = s(v, &["id"])
+        .and_then(|id| resource_group_and_name(&id))
+        .map_or_else(|| resource_group.to_string(), |(rg, _)| rg);
     NatGateway {
         name: s(v, &["name"]).unwrap_or_default(),
-        resource_group: resource_group.to_string(),
+        resource_group,
         location: s(v, &["location"]).unwrap_or_default(),
         tags: tags(v),
         idle_timeout_minutes: n(v, "idleTimeoutInMinutes")

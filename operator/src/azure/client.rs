@@ -428,13 +428,16 @@ impl AzurePort for AzureClient {
         for group in &req.private_link_groups {
             self.observe_private_links(group, &mut observed).await?;
         }
-        for (gw_rg, name) in &req.nat_gateways {
-            let id = self.scope.id(gw_rg, "natGateways", name);
+        for id in &req.nat_gateways {
+            let Some(gw) = crate::model::NetworkResource::parse(id) else {
+                continue;
+            };
+            let gw_rg = &gw.resource_group;
             let found = self
                 .found(
                     self.net
                         .nat_gateways_client()
-                        .get(gw_rg.clone(), name.clone(), sub.clone())
+                        .get(gw_rg.clone(), gw.name.clone(), gw.subscription.clone())
                         .await,
                 )
                 .or_else(|e| match e {
@@ -444,8 +447,10 @@ impl AzurePort for AzureClient {
                 })?;
             if let Some(g) = found {
                 let v = json(&g);
-                observed.nat_gateways.push(arm_json::nat_gateway(&v, gw_rg));
-                self.remember(id, v);
+                let g = arm_json::nat_gateway(&v, gw_rg);
+                // Its body is kept under the id aksnet writes it by (the managed one's).
+                self.remember(self.scope.id(&g.resource_group, "natGateways", &g.name), v);
+                observed.nat_gateways.push(g);
             }
         }
         for id in &req.ip_prefixes {

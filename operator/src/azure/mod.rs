@@ -30,8 +30,9 @@ pub struct ObserveRequest {
     pub vnet: Option<(String, String)>,
     /// The node subnet of that VNet, whose NAT gateway egress looks at.
     pub node_subnet: Option<String>,
-    /// NAT gateways (resource group, name): the managed one and the one the spec names.
-    pub nat_gateways: Vec<(String, String)>,
+    /// ARM ids of NAT gateways: the managed one and the one the spec names (which may be in
+    /// another subscription).
+    pub nat_gateways: Vec<String>,
     /// Resource groups whose Private Link Services to read: the cluster's and those Services
     /// name (`azure-pls-resource-group`).
     pub private_link_groups: Vec<String>,

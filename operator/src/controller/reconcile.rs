@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aksnet_crds::{AksNetwork, AksNetworkStatus, ManagedCounts, PublicIpStatus, ReconcilePolicy};
+use aksnet_crds::{
+    AksNetwork, AksNetworkStatus, ManagedCounts, PublicIpStatus, ReconcilePolicy, ResolvedAzureIds,
+};
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -702,6 +704,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             new.public_ip_addresses = (!addresses.is_empty()).then(|| addresses.join(","));
             new.public_ips = public_ips;
             new.counts = Some(counts(desired, observed));
+            new.azure = Some(resolved_ids(&network.spec, observed));
             if matches!(health, Health::Ready(_)) {
                 new.last_sync_time = Some(Time(Timestamp::now()));
             }
@@ -710,6 +713,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             && status::same_conditions(&old.conditions, &new.conditions)
             && old.public_ips == new.public_ips
             && old.counts == new.counts
+            && old.azure == new.azure
             && old.ip_plan == new.ip_plan;
         if unchanged {
             return Ok(());
@@ -824,25 +828,59 @@ fn private_link_groups(
 
 /// The NAT gateways egress looks at: the managed one (read whatever the outbound type, so one
 /// left from an earlier type is found and removed) and the one `natGateway.id` names.
-fn nat_gateways(spec: &aksnet_crds::AksNetworkSpec) -> Vec<(String, String)> {
-    let ownership = crate::naming::Ownership::new(
-        &spec.azure.subscription_id,
-        &spec.azure.resource_group,
-        &spec.cluster_name,
+fn nat_gateways(spec: &aksnet_crds::AksNetworkSpec) -> Vec<String> {
+    let az = &spec.azure;
+    let ownership =
+        crate::naming::Ownership::new(&az.subscription_id, &az.resource_group, &spec.cluster_name);
+    let managed = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/natGateways/{}",
+        az.subscription_id,
+        az.resource_group,
+        ownership.nat_gateway()
     );
-    let mut out = vec![(spec.azure.resource_group.clone(), ownership.nat_gateway())];
     let named = spec
         .load_balancer
         .as_ref()
         .and_then(|lb| lb.nat_gateway.as_ref())
-        .and_then(|n| n.id.as_deref())
-        .and_then(crate::model::NetworkResource::parse);
-    if let Some(r) = named {
-        out.push((r.resource_group, r.name));
-    }
-    out.sort();
-    out.dedup();
+        .and_then(|n| n.id.clone());
+    let mut out: Vec<String> = [Some(managed), named].into_iter().flatten().collect();
+    out.sort_by_key(|id| canonical_id(id));
+    out.dedup_by_key(|id| canonical_id(id));
     out
+}
+
+/// The ARM ids of what the network's spec names, as Azure has it now (absent while missing).
+fn resolved_ids(spec: &aksnet_crds::AksNetworkSpec, observed: &Observed) -> ResolvedAzureIds {
+    let az = &spec.azure;
+    let id = |kind: &str, name: &str| {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/{kind}/{name}",
+            az.subscription_id, az.resource_group
+        )
+    };
+    let lb = plan::load_balancer_spec(spec);
+    let load_balancer = |name: &str| {
+        observed
+            .load_balancer(name)
+            .map(|l| id("loadBalancers", &l.name))
+    };
+    ResolvedAzureIds {
+        public_load_balancer_id: load_balancer(&lb.public_name),
+        internal_load_balancer_id: load_balancer(&lb.internal_name),
+        security_group_id: observed
+            .security_group
+            .as_ref()
+            .map(|n| id("networkSecurityGroups", &n.name)),
+        route_table_id: observed
+            .route_table
+            .as_ref()
+            .map(|r| id("routeTables", &r.name)),
+        subnet_id: observed.node_subnet.as_ref().map(|s| s.id.clone()),
+        nat_gateway_id: observed
+            .node_subnet
+            .as_ref()
+            .and_then(|s| s.nat_gateway_id.clone()),
+    }
 }
 
 fn public_ip_status(desired: &Desired, observed: &Observed) -> Vec<PublicIpStatus> {
