@@ -443,7 +443,7 @@ impl AzurePort for AzureClient {
                 .or_else(|e| match e {
                     // A gateway in a resource group that does not exist does not exist.
                     AzureError::NotFound(_) => Ok(None),
-                    other => Err(other.on(&id)),
+                    other => Err(other.on(id)),
                 })?;
             if let Some(g) = found {
                 let v = json(&g);
