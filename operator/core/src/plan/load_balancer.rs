@@ -41,6 +41,8 @@ pub(crate) struct Placement {
     rules: Vec<LbRule>,
     probes: Vec<Probe>,
     resolved: Vec<Resolved>,
+    /// How many public IPs it creates.
+    created: usize,
 }
 
 /// A load balancer a Service may go on.
@@ -57,7 +59,8 @@ struct LbState {
     name: String,
     /// Index of its profile.
     profile: usize,
-    frontends: BTreeMap<String, Frontend>,
+    /// Its frontends by lower-case name.
+    frontends: HashMap<String, Frontend>,
     rules: Vec<LbRule>,
     probes: Vec<Probe>,
     outbound: Option<OutboundRule>,
@@ -66,8 +69,8 @@ struct LbState {
     /// Children of waiting Services, counted against the limits but not written yet:
     /// (frontend names, rules, probes).
     held: (std::collections::BTreeSet<String>, usize, usize),
-    /// (frontend key, protocol, port) → the Service holding it.
-    ports: HashMap<(String, Protocol, u16), String>,
+    /// For each frontend (lower-case name): (protocol, port) → the Service holding it.
+    ports: HashMap<String, HashMap<(Protocol, u16), String>>,
 }
 
 impl LbState {
@@ -90,7 +93,7 @@ impl LbState {
         Self {
             name: name.to_string(),
             profile,
-            frontends: BTreeMap::new(),
+            frontends: HashMap::new(),
             rules: Vec::new(),
             probes: Vec::new(),
             outbound: None,
@@ -129,17 +132,25 @@ impl LbState {
     /// rule when `ha` is false, any rule at all when `ha` is true (an HA ports rule takes the
     /// frontend whole).
     fn all_ports_owner(&self, frontend: &str, ha: bool, key: &str) -> Option<&str> {
+        let claims = self.ports.get(frontend)?;
         if ha {
-            self.ports
-                .iter()
-                .find(|((fe, _, _), owner)| fe == frontend && *owner != key)
-                .map(|(_, owner)| owner.as_str())
+            // The first by name, so the answer does not depend on the order of the map.
+            claims
+                .values()
+                .filter(|owner| *owner != key)
+                .min()
+                .map(String::as_str)
         } else {
-            self.ports
-                .get(&(frontend.to_string(), Protocol::All, 0))
+            claims
+                .get(&(Protocol::All, 0))
                 .filter(|owner| *owner != key)
                 .map(String::as_str)
         }
+    }
+
+    /// The Service holding `(protocol, port)` on a frontend (lower-case name), if any.
+    fn port_owner(&self, frontend: &str, protocol: Protocol, port: u16) -> Option<&String> {
+        self.ports.get(frontend)?.get(&(protocol, port))
     }
 
     /// Errors if adding these children would pass a limit (counting others' children).
@@ -524,7 +535,15 @@ impl<'c, 'a> Planner<'c, 'a> {
         // The first load balancer it fits on; a full one is no reason to refuse while another
         // may take it.
         let mut full = None;
-        for target in self.targets(intent, prefix, &eligible, &resolved)? {
+        let targets = self.targets(intent, prefix, &eligible, &resolved)?;
+        let last = targets.len().saturating_sub(1);
+        for (i, target) in targets.into_iter().enumerate() {
+            // The last target takes the frontends; the others try copies.
+            let tried = if i == last {
+                std::mem::take(&mut resolved)
+            } else {
+                resolved.clone()
+            };
             let fresh;
             let lb = match &target {
                 Target::Existing(i) => &self.lbs[*i],
@@ -533,7 +552,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     &fresh
                 }
             };
-            match self.place_on(lb, intent, prefix, deferred, resolved.clone()) {
+            match self.place_on(lb, intent, prefix, deferred, tried) {
                 Ok(mut placement) => {
                     placement.target = target;
                     return Ok(placement);
@@ -716,7 +735,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     other => &[other, Protocol::All],
                 };
                 for proto in protocols {
-                    if let Some(owner) = lb.ports.get(&(fe_key.clone(), *proto, p.port))
+                    if let Some(owner) = lb.port_owner(&fe_key, *proto, p.port)
                         && owner != key
                     {
                         let problem = Problem::PortClash {
@@ -762,7 +781,8 @@ impl<'c, 'a> Planner<'c, 'a> {
             .filter(|n| !lb.frontends.contains_key(n) && !lb.held.0.contains(n))
             .count();
         errors.extend(lb.capacity(key, &ctx.input.limits, new_frontends, 0, 0));
-        errors.extend(self.quota(key, &resolved));
+        let created = self.created(&resolved);
+        errors.extend(self.quota(key, created));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -799,6 +819,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             rules,
             probes,
             resolved,
+            created,
         })
     }
 
@@ -816,11 +837,10 @@ impl<'c, 'a> Planner<'c, 'a> {
             .count()
     }
 
-    /// An error if creating the public IPs of `resolved` would pass the subscription's
-    /// public IP quota in the region (when it was read), counting what this plan creates.
-    fn quota(&self, key: &str, resolved: &[Resolved]) -> Option<ServiceError> {
+    /// An error if creating `wanted` more public IPs would pass the subscription's public IP
+    /// quota in the region (when it was read), counting what this plan creates.
+    fn quota(&self, key: &str, wanted: usize) -> Option<ServiceError> {
         let quota = self.ctx.input.observed.public_ip_quota?;
-        let wanted = self.created(resolved);
         (wanted > 0 && self.new_ips + wanted > quota.room()).then(|| {
             let what = format!(
                 "public IP addresses of the subscription in {} ({} in use)",
@@ -845,9 +865,10 @@ impl<'c, 'a> Planner<'c, 'a> {
             rules,
             probes,
             resolved,
+            created,
         } = placement;
         let waiting = placed.waiting.is_some();
-        self.new_ips += self.created(&resolved);
+        self.new_ips += created;
         let index = match target {
             Target::Existing(i) => i,
             Target::New { profile, name } => {
@@ -857,8 +878,11 @@ impl<'c, 'a> Planner<'c, 'a> {
             }
         };
         let lb = &mut self.lbs[index];
-        for claim in claimed {
-            lb.ports.insert(claim, key.clone());
+        for (frontend, protocol, port) in claimed {
+            lb.ports
+                .entry(frontend)
+                .or_default()
+                .insert((protocol, port), key.clone());
         }
         if waiting {
             for r in &resolved {
@@ -1392,19 +1416,23 @@ fn build(
     if state.frontends.is_empty() {
         return (state.name, None);
     }
-    let mut pool_names: Vec<String> = state.rules.iter().map(|r| r.backend_pool.clone()).collect();
-    pool_names.extend(state.outbound.iter().map(|o| o.backend_pool.clone()));
-    pool_names.sort();
-    pool_names.dedup();
+    // The pools a rule uses (one per family at most).
+    let used = |name: &str| {
+        state.rules.iter().any(|r| r.backend_pool == name)
+            || state.outbound.iter().any(|o| o.backend_pool == name)
+    };
     let backend_pools = [Family::V4, Family::V6]
         .into_iter()
         .map(|f| (ctx.ownership.backend_pool(f), f))
-        .filter(|(name, _)| pool_names.contains(name))
+        .filter(|(name, _)| used(name))
         .map(|(name, f)| BackendPool {
             name,
             addresses: pools.get(&f).cloned().unwrap_or_default(),
         })
         .collect();
+    let mut frontends: Vec<(String, Frontend)> = state.frontends.into_iter().collect();
+    frontends.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let frontends = frontends.into_iter().map(|(_, f)| f).collect();
     let mut rules = state.rules;
     rules.sort_by(|a, b| a.name.cmp(&b.name));
     let mut probes = state.probes;
@@ -1414,7 +1442,7 @@ fn build(
         resource_group: ctx.resource_group().to_string(),
         location: ctx.location().to_string(),
         tags: ctx.ownership.tags(),
-        frontends: state.frontends.into_values().collect(),
+        frontends,
         backend_pools,
         probes,
         rules,
