@@ -100,6 +100,17 @@ async fn an_internal_service_gets_a_private_link_service_changed_and_deleted_wit
     })
     .await;
     let name = pls["name"].as_str().expect("name").to_string();
+    // The Service's condition gives the alias consumers connect with.
+    let alias = pls["properties"]["alias"]
+        .as_str()
+        .expect("alias")
+        .to_string();
+    eventually("the alias in the Service's condition", 30, || async {
+        service_condition(&world.services, "web")
+            .await
+            .filter(|(status, _, message)| status == "True" && message.contains(&alias))
+    })
+    .await;
     assert!(name.starts_with("pls-aksnet-"), "{name}");
     let props = &pls["properties"];
     assert_eq!(props["visibility"]["subscriptions"], json!([VISIBLE_TO]));

@@ -311,8 +311,11 @@ fn tell(prefix: &str, outcome: &ServiceOutcome, pass: &Pass<'_>) -> Option<Told>
                     message: "waiting for Azure to allocate an address".into(),
                 });
             }
+            let link = private_link_alias(prefix, pass)
+                .map(|alias| format!("; Private Link Service alias {alias}"))
+                .unwrap_or_default();
             Some(Told {
-                message: format!("served at {}", ips.join(", ")),
+                message: format!("served at {}{link}", ips.join(", ")),
                 ingress: Some(ips),
                 ready: true,
                 reason: "Synced".into(),
@@ -339,6 +342,18 @@ fn tell(prefix: &str, outcome: &ServiceOutcome, pass: &Pass<'_>) -> Option<Told>
         }),
         ServiceOutcome::Released => None,
     }
+}
+
+/// The alias of the Private Link Service of the Service with this prefix, as Azure has it:
+/// what consumers' private endpoints connect to.
+fn private_link_alias<'p>(prefix: &str, pass: &Pass<'p>) -> Option<&'p str> {
+    let key = pass.desired.service_prefixes.get(prefix)?;
+    pass.observed
+        .private_link_services
+        .iter()
+        .find(|p| crate::model::tag(&p.tags, crate::naming::TAG_SERVICE) == Some(key.as_str()))?
+        .alias
+        .as_deref()
 }
 
 /// Replace an object's finalizers, guarded by its resourceVersion.
