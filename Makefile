@@ -35,8 +35,9 @@ IMAGE_REPO ?= $(MANIFEST_IMAGE_REPO)
 IMAGE ?= $(IMAGE_REPO):$(VERSION)
 IMAGE_ARCHIVE := $(CURDIR)/dist/aksnet-operator-$(VERSION).oci.tar
 GO_ENV := GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
+GO_DIRS := e2e/testenv e2e/kstatus e2e/imagebuild e2e/azure-mock/tests/go
 
-.PHONY: build test test-python test-image unit run bench testenv fmt lint crds crds-check clean \
+.PHONY: build test test-python test-go test-image unit run bench testenv fmt lint crds crds-check clean \
 	image release-manifests deploy undeploy
 VENV := $(CURDIR)/.venv
 PY_REQUIREMENTS := e2e/azure-mock/tests/python/requirements.txt
@@ -60,15 +61,20 @@ $(TESTENV): $(TESTENV_SRC)
 		go build -trimpath -ldflags "$(GO_LDFLAGS)" -o $(TESTENV) .
 	@touch $(TESTENV)
 
-test: testenv $(VENV)/.installed ## Unit, property and end-to-end tests (Rust, the Python SDK suite, the image)
+test: testenv $(VENV)/.installed ## Unit, property and end-to-end tests (Rust, the Python and Go SDK suites, the image)
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) test-python
+	$(MAKE) test-go
 	$(MAKE) test-image
 
 test-python: $(VENV)/.installed ## azure-mock conformance with the official Python Azure SDKs
 	$(CARGO) build -q --workspace --all-targets
 	cd e2e/azure-mock/tests/python && AZURE_MOCK_BIN=$(CURDIR)/target/debug/azure-mock \
 		$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+test-go: ## azure-mock conformance with the official Azure SDK for Go (the cloud provider's SDK)
+	$(CARGO) build -q -p azure-mock
+	cd e2e/azure-mock/tests/go && AZURE_MOCK_BIN=$(CURDIR)/target/debug/azure-mock $(GO_ENV) go test -count=1 ./...
 
 test-image: image ## Read the image archive back: config, labels, and the binary of its layer run with --version
 	cd e2e/imagebuild && AKSNET_IMAGE_ARCHIVE=$(IMAGE_ARCHIVE) AKSNET_VERSION=$(VERSION) $(GO_ENV) go test -count=1 ./...
@@ -118,11 +124,11 @@ bench: testenv ## The operator against azure-mock and the real API server: burst
 
 fmt: ## Format the Rust and Go code
 	$(CARGO) fmt --all
-	gofmt -w e2e/testenv e2e/kstatus e2e/imagebuild
+	gofmt -w $(GO_DIRS)
 
 lint: ## Formatting, clippy with warnings as errors, go vet, and CRD drift
 	$(CARGO) fmt --all -- --check
-	@test -z "$$(gofmt -l e2e/testenv e2e/kstatus e2e/imagebuild)" || { gofmt -l e2e/testenv e2e/kstatus e2e/imagebuild; echo "gofmt: run make fmt"; exit 1; }
+	@test -z "$$(gofmt -l $(GO_DIRS))" || { gofmt -l $(GO_DIRS); echo "gofmt: run make fmt"; exit 1; }
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@! $(CARGO) tree -q -p aksnet-core -e normal --prefix none | grep -E '^(tokio|kube-client|kube-runtime|azure_[a-z_]+|hyper) ' \
 		|| { echo "aksnet-core must not depend on tokio, a Kubernetes client or the Azure SDK"; exit 1; }

@@ -188,7 +188,7 @@ impl Ownership {
     }
 
     /// The prefix of a Service's children: `<prefix>-<uid without dashes>` (a UID that is not
-    /// 32 hex digits is hashed to 32), always [`SERVICE_PREFIX_LEN`] characters.
+    /// 32 hex digits is hashed to 32), always [`SERVICE_PREFIX_LEN`] characters, in lower case.
     pub fn service_prefix(&self, uid: &str) -> String {
         let mut out = String::with_capacity(SERVICE_PREFIX_LEN);
         out.push_str(&self.prefix);

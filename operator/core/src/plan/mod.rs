@@ -231,9 +231,10 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let mut nodes: Vec<&Node> = input.nodes.iter().collect();
     nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
 
-    let mut outcomes = BTreeMap::new();
+    // Gathered in creation order and sorted once at the end (cheaper than map inserts).
+    let mut outcomes = Vec::with_capacity(services.len());
     let mut frozen = BTreeSet::new();
-    let mut service_prefixes = BTreeMap::new();
+    let mut service_prefixes = Vec::with_capacity(services.len());
     let mut lbs = load_balancer::Planner::new(&ctx, &nodes);
     let mut nsg = security::Planner::new(&ctx, lbs.node_ips());
     let mut links = private_link::Planner::new(&ctx);
@@ -242,12 +243,11 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
         if !ctx.serves(svc) {
             if ctx.releases(svc, &prefix) {
-                service_prefixes.insert(name_key(&prefix), key.clone());
-                outcomes.insert(key, ServiceOutcome::Released);
+                service_prefixes.push((prefix, key.clone()));
+                outcomes.push((key, ServiceOutcome::Released));
             }
             continue;
         }
-        service_prefixes.insert(name_key(&prefix), key.clone());
         let placed = match input.holds.refused.get(&key) {
             Some(refusal) => Err(vec![refusal.clone()]),
             None => intent::read(&key, svc).and_then(|intent| {
@@ -262,7 +262,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         let outcome = match placed {
             Ok(placed) => match placed.waiting {
                 Some(reason) => {
-                    frozen.insert(name_key(&prefix));
+                    frozen.insert(prefix.clone());
                     ServiceOutcome::Waiting { reason }
                 }
                 None => ServiceOutcome::Planned {
@@ -273,12 +273,13 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
                 // Frozen, unless what it holds in Azure is an address it may not use: that
                 // is given back rather than kept.
                 if !lbs.holds_forbidden_address(&key, &prefix) {
-                    frozen.insert(name_key(&prefix));
+                    frozen.insert(prefix.clone());
                 }
                 ServiceOutcome::Rejected { errors }
             }
         };
-        outcomes.insert(key, outcome);
+        service_prefixes.push((prefix, key.clone()));
+        outcomes.push((key, outcome));
     }
     nsg.reserve_frozen(&frozen);
     let security::NsgPlan {
@@ -305,10 +306,10 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         nat_gateway: egress.nat_gateway,
         subnet: egress.subnet,
         private_link_services: links.finish(),
-        services: outcomes,
+        services: outcomes.into_iter().collect(),
         errors,
         frozen,
-        service_prefixes,
+        service_prefixes: service_prefixes.into_iter().collect(),
         pending,
         rule_carriers,
     }
