@@ -126,7 +126,7 @@ fmt: ## Format the Rust and Go code
 	$(CARGO) fmt --all
 	gofmt -w $(GO_DIRS)
 
-lint: ## Formatting, clippy with warnings as errors, go vet, and CRD drift
+lint: ## Formatting (Rust and Go), clippy with warnings as errors, the core crate's dependency rule, and CRD drift
 	$(CARGO) fmt --all -- --check
 	@test -z "$$(gofmt -l $(GO_DIRS))" || { gofmt -l $(GO_DIRS); echo "gofmt: run make fmt"; exit 1; }
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
