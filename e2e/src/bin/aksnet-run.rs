@@ -387,7 +387,7 @@ async fn main() -> anyhow::Result<()> {
     show_azure(&mock).await?;
 
     println!("\nexplore it:\n  export KUBECONFIG={}", kc.display());
-    println!("  kubectl get akn kubenet -o yaml\n  kubectl describe service broken");
+    println!("  kubectl get akn {NETWORK} -o yaml\n  kubectl describe service broken");
     println!(
         "  curl -s {}/_mock/state | head   # Azure as azure-mock holds it",
         mock.url()
