@@ -483,24 +483,45 @@ impl AzurePort for AzureClient {
     async fn apply(&self, op: &Op) -> Result<Applied, AzureError> {
         let sub = self.scope.subscription.clone();
         let net = &self.net;
+        // Put one resource (read before, so that what others set on it is kept) through an
+        // SDK client whose `create_or_update` takes (resource group, name, model,
+        // subscription), and read Azure's answer back.
+        macro_rules! put_by_name {
+            ($r:ident, $kind:literal, $client:ident, $model:ty, $body:path, $read:path, $applied:path) => {{
+                let id = self.scope.id(&$r.resource_group, $kind, &$r.name);
+                let body = $body($r, self.base(&id, &$r.etag).as_ref());
+                let (rg, name) = ($r.resource_group.clone(), $r.name.clone());
+                let send = |m: $model| {
+                    net.$client()
+                        .create_or_update(rg, name, m, sub)
+                        .into_future()
+                };
+                let v = self.put(id, body, send).await?;
+                Ok($applied($read(&v, &$r.resource_group)))
+            }};
+        }
+        // Delete one resource through an SDK client whose `delete` and `get` take
+        // (resource group, name, subscription); see `AzureClient::delete`.
+        macro_rules! delete_by_name {
+            ($client:expr, $kind:literal, $rg:ident, $name:ident, $etag:ident) => {{
+                let client = $client;
+                let (rg, n) = ($rg.clone(), $name.clone());
+                let get = || client.get(rg.clone(), n.clone(), sub.clone()).into_future();
+                let id = self.scope.id($rg, $kind, $name);
+                let sent = client.delete(rg.clone(), n.clone(), sub.clone()).send();
+                self.delete(id, $etag.as_deref(), sent, get).await?;
+            }};
+        }
         match op {
-            Op::PutPublicIp(p) => {
-                let id = self
-                    .scope
-                    .id(&p.resource_group, "publicIPAddresses", &p.name);
-                let body = arm_json::public_ip_body(p, self.base(&id, &p.etag).as_ref());
-                let v = self
-                    .put(id, body, |m: models::PublicIpAddress| {
-                        net.public_ip_addresses_client()
-                            .create_or_update(p.resource_group.clone(), p.name.clone(), m, sub)
-                            .into_future()
-                    })
-                    .await?;
-                Ok(Applied::PublicIp(arm_json::public_ip(
-                    &v,
-                    &p.resource_group,
-                )))
-            }
+            Op::PutPublicIp(p) => put_by_name!(
+                p,
+                "publicIPAddresses",
+                public_ip_addresses_client,
+                models::PublicIpAddress,
+                arm_json::public_ip_body,
+                arm_json::public_ip,
+                Applied::PublicIp
+            ),
             Op::PutLoadBalancer(lb) => {
                 let id = self.scope.id(&lb.resource_group, "loadBalancers", &lb.name);
                 let body = arm_json::load_balancer_body(lb, &id, self.base(&id, &lb.etag).as_ref());
@@ -516,53 +537,33 @@ impl AzurePort for AzureClient {
                     &lb.resource_group,
                 )))
             }
-            Op::PutSecurityGroup(nsg) => {
-                let id = self
-                    .scope
-                    .id(&nsg.resource_group, "networkSecurityGroups", &nsg.name);
-                let body = arm_json::security_group_body(nsg, self.base(&id, &nsg.etag).as_ref());
-                let v = self
-                    .put(id, body, |m: models::NetworkSecurityGroup| {
-                        net.network_security_groups_client()
-                            .create_or_update(nsg.resource_group.clone(), nsg.name.clone(), m, sub)
-                            .into_future()
-                    })
-                    .await?;
-                Ok(Applied::SecurityGroup(arm_json::security_group(
-                    &v,
-                    &nsg.resource_group,
-                )))
-            }
-            Op::PutRouteTable(rt) => {
-                let id = self.scope.id(&rt.resource_group, "routeTables", &rt.name);
-                let body = arm_json::route_table_body(rt, self.base(&id, &rt.etag).as_ref());
-                let v = self
-                    .put(id, body, |m: models::RouteTable| {
-                        net.route_tables_client()
-                            .create_or_update(rt.resource_group.clone(), rt.name.clone(), m, sub)
-                            .into_future()
-                    })
-                    .await?;
-                Ok(Applied::RouteTable(arm_json::route_table(
-                    &v,
-                    &rt.resource_group,
-                )))
-            }
-            Op::PutNatGateway(g) => {
-                let id = self.scope.id(&g.resource_group, "natGateways", &g.name);
-                let body = arm_json::nat_gateway_body(g, self.base(&id, &g.etag).as_ref());
-                let v = self
-                    .put(id, body, |m: models::NatGateway| {
-                        net.nat_gateways_client()
-                            .create_or_update(g.resource_group.clone(), g.name.clone(), m, sub)
-                            .into_future()
-                    })
-                    .await?;
-                Ok(Applied::NatGateway(arm_json::nat_gateway(
-                    &v,
-                    &g.resource_group,
-                )))
-            }
+            Op::PutSecurityGroup(nsg) => put_by_name!(
+                nsg,
+                "networkSecurityGroups",
+                network_security_groups_client,
+                models::NetworkSecurityGroup,
+                arm_json::security_group_body,
+                arm_json::security_group,
+                Applied::SecurityGroup
+            ),
+            Op::PutRouteTable(rt) => put_by_name!(
+                rt,
+                "routeTables",
+                route_tables_client,
+                models::RouteTable,
+                arm_json::route_table_body,
+                arm_json::route_table,
+                Applied::RouteTable
+            ),
+            Op::PutNatGateway(g) => put_by_name!(
+                g,
+                "natGateways",
+                nat_gateways_client,
+                models::NatGateway,
+                arm_json::nat_gateway_body,
+                arm_json::nat_gateway,
+                Applied::NatGateway
+            ),
             Op::PutSubnet(subnet) => {
                 let Some(((rg, vnet), name)) = arm_json::subnet_path(&subnet.id) else {
                     return Err(AzureError::Invalid(Fault::local("not a subnet id")).on(&subnet.id));
@@ -583,38 +584,27 @@ impl AzurePort for AzureClient {
                     .await?;
                 Ok(Applied::Subnet(arm_json::subnet(&v, &subnet.id)))
             }
-            Op::PutPrivateLinkService(pls) => {
-                let id = self
-                    .scope
-                    .id(&pls.resource_group, "privateLinkServices", &pls.name);
-                let body =
-                    arm_json::private_link_service_body(pls, self.base(&id, &pls.etag).as_ref());
-                let v = self
-                    .put(id, body, |m: models::PrivateLinkService| {
-                        net.private_link_services_client()
-                            .create_or_update(pls.resource_group.clone(), pls.name.clone(), m, sub)
-                            .into_future()
-                    })
-                    .await?;
-                Ok(Applied::PrivateLinkService(arm_json::private_link_service(
-                    &v,
-                    &pls.resource_group,
-                )))
-            }
+            Op::PutPrivateLinkService(pls) => put_by_name!(
+                pls,
+                "privateLinkServices",
+                private_link_services_client,
+                models::PrivateLinkService,
+                arm_json::private_link_service_body,
+                arm_json::private_link_service,
+                Applied::PrivateLinkService
+            ),
             Op::DeletePrivateLinkService {
                 resource_group,
                 name,
                 etag,
             } => {
-                let client = net.private_link_services_client();
-                let (rg, n) = (resource_group.clone(), name.clone());
-                self.delete(
-                    self.scope.id(resource_group, "privateLinkServices", name),
-                    etag.as_deref(),
-                    client.delete(rg.clone(), n.clone(), sub.clone()).send(),
-                    || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
-                )
-                .await?;
+                delete_by_name!(
+                    net.private_link_services_client(),
+                    "privateLinkServices",
+                    resource_group,
+                    name,
+                    etag
+                );
                 Ok(Applied::DeletedPrivateLinkService {
                     resource_group: resource_group.clone(),
                     name: name.clone(),
@@ -625,15 +615,13 @@ impl AzurePort for AzureClient {
                 name,
                 etag,
             } => {
-                let client = net.nat_gateways_client();
-                let (rg, n) = (resource_group.clone(), name.clone());
-                self.delete(
-                    self.scope.id(resource_group, "natGateways", name),
-                    etag.as_deref(),
-                    client.delete(rg.clone(), n.clone(), sub.clone()).send(),
-                    || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
-                )
-                .await?;
+                delete_by_name!(
+                    net.nat_gateways_client(),
+                    "natGateways",
+                    resource_group,
+                    name,
+                    etag
+                );
                 Ok(Applied::DeletedNatGateway {
                     resource_group: resource_group.clone(),
                     name: name.clone(),
@@ -644,15 +632,13 @@ impl AzurePort for AzureClient {
                 name,
                 etag,
             } => {
-                let client = net.load_balancers_client();
-                let (rg, n) = (resource_group.clone(), name.clone());
-                self.delete(
-                    self.scope.id(resource_group, "loadBalancers", name),
-                    etag.as_deref(),
-                    client.delete(rg.clone(), n.clone(), sub.clone()).send(),
-                    || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
-                )
-                .await?;
+                delete_by_name!(
+                    net.load_balancers_client(),
+                    "loadBalancers",
+                    resource_group,
+                    name,
+                    etag
+                );
                 Ok(Applied::DeletedLoadBalancer { name: name.clone() })
             }
             Op::DeletePublicIp {
@@ -660,15 +646,13 @@ impl AzurePort for AzureClient {
                 name,
                 etag,
             } => {
-                let client = net.public_ip_addresses_client();
-                let (rg, n) = (resource_group.clone(), name.clone());
-                self.delete(
-                    self.scope.id(resource_group, "publicIPAddresses", name),
-                    etag.as_deref(),
-                    client.delete(rg.clone(), n.clone(), sub.clone()).send(),
-                    || client.get(rg.clone(), n.clone(), sub.clone()).into_future(),
-                )
-                .await?;
+                delete_by_name!(
+                    net.public_ip_addresses_client(),
+                    "publicIPAddresses",
+                    resource_group,
+                    name,
+                    etag
+                );
                 Ok(Applied::DeletedPublicIp {
                     resource_group: resource_group.clone(),
                     name: name.clone(),
