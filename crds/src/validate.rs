@@ -812,7 +812,8 @@ fn is_dns_label(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
-fn is_uuid(s: &str) -> bool {
+/// Whether `s` is a GUID (8-4-4-4-12 hex digits), as Azure subscription ids are.
+pub fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
         && groups

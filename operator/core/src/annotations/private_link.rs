@@ -132,7 +132,7 @@ impl Parser<'_> {
                 s.visibility = self.words(
                     key,
                     v,
-                    |w| w == "*" || is_subscription(w),
+                    |w| w == "*" || aksnet_crds::validate::is_uuid(w),
                     "a subscription id or *",
                 );
                 if s.visibility.len() > 1 && s.visibility.iter().any(|w| w == "*") {
@@ -140,7 +140,8 @@ impl Parser<'_> {
                 }
             }
             AUTO_APPROVAL => {
-                s.auto_approval = self.words(key, v, is_subscription, "a subscription id")
+                s.auto_approval =
+                    self.words(key, v, aksnet_crds::validate::is_uuid, "a subscription id")
             }
             _ => return false,
         }
@@ -182,16 +183,6 @@ impl Parser<'_> {
         out.dedup();
         out
     }
-}
-
-/// A subscription id: a GUID.
-fn is_subscription(v: &str) -> bool {
-    let groups: Vec<&str> = v.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A DNS name: labels of 1-63 letters, digits and `-`, 253 characters at most.
