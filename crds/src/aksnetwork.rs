@@ -938,11 +938,14 @@ pub struct AksNetworkStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azure: Option<ResolvedAzureIds>,
 
-    /// Public IPs of the cluster (static ones and those made for services).
+    /// The cluster's own public IPs: the static ones (`spec.publicIps`) and the outbound and
+    /// NAT gateway IPs aksnet made. The IPs made for Services are only counted
+    /// (`counts.servicePublicIps`): each Service's status gives its address, and listing
+    /// thousands here would pass the API server's object size limit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub public_ips: Vec<PublicIpStatus>,
 
-    /// The public IP addresses, comma-separated (a printer column).
+    /// The addresses of `publicIps`, comma-separated (a printer column).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ip_addresses: Option<String>,
 
@@ -992,9 +995,6 @@ pub struct PublicIpStatus {
     /// The allocated address, once there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    /// The Service using it (`namespace/name`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
 }
 
 /// How many Azure children the operator manages.
@@ -1016,6 +1016,9 @@ pub struct ManagedCounts {
     pub security_rules: u32,
     /// Routes in the cluster route table owned by the operator.
     pub routes: u32,
+    /// Public IPs aksnet made for Services.
+    #[serde(default)]
+    pub service_public_ips: u32,
 }
 
 /// Capacity of the IP plan, computed by [`crate::ipplan`].

@@ -351,6 +351,34 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         (ready && status.observed_generation == n.metadata.generation).then_some(())
     })
     .await;
+    // Its status lists the cluster's own public IPs with their addresses, and only counts the
+    // ones made for Services (web and local; inner is internal).
+    let status = networks
+        .get(&network_name)
+        .await
+        .expect("network")
+        .status
+        .expect("status");
+    let listed: Vec<&str> = status.public_ips.iter().map(|p| p.name.as_str()).collect();
+    assert!(
+        status
+            .public_ips
+            .iter()
+            .any(|p| p.name == "static-ip" && p.address.is_some()),
+        "{listed:?}"
+    );
+    assert!(
+        status
+            .public_ips
+            .iter()
+            .all(|p| p.address.as_deref() != Some(ip.as_str())),
+        "web's IP is not listed: {listed:?}"
+    );
+    assert_eq!(
+        status.counts.map(|c| c.service_public_ips),
+        Some(2),
+        "{listed:?}"
+    );
 
     // Two Services share the static IP on different ports; a third clashes on a port.
     let share = |name: &str, port| {

@@ -4,7 +4,8 @@
 //! admits at most 4,000 destination addresses, so 10,000 public Services cannot all have NSG
 //! rules). Each measures the first reconcile (nothing in Azure yet) and the steady state (Azure
 //! already converged, zero operations expected), and prints the operations and load balancers
-//! next to criterion's timings. It allocates with mimalloc, as the operator does.
+//! next to criterion's timings; `fingerprint` times the operator's fingerprint of the plan. It
+//! allocates with mimalloc, as the operator does.
 //!
 //! Run with `cargo bench -p aksnet-core --bench plan_diff`.
 
@@ -80,6 +81,12 @@ fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, s
                 BenchmarkId::new(format!("{label}/diff-only"), n),
                 observed,
                 |b, observed| b.iter(|| black_box(diff(black_box(&desired), observed))),
+            );
+            // The operator's fingerprint of each plan (drift repair or change).
+            group.bench_with_input(
+                BenchmarkId::new(format!("{label}/fingerprint"), n),
+                &desired,
+                |b, desired| b.iter(|| black_box(desired.wanted_fingerprint())),
             );
             group.bench_with_input(BenchmarkId::new(label, n), observed, |b, observed| {
                 b.iter(|| {

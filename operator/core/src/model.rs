@@ -188,7 +188,7 @@ impl Protocol {
 }
 
 /// A public IP address resource.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PublicIp {
     /// Resource name.
     pub name: String,
@@ -217,7 +217,7 @@ pub struct PublicIp {
 }
 
 /// A Standard load balancer with its children.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Hash)]
 pub struct LoadBalancer {
     /// Resource name.
     pub name: String,
@@ -244,7 +244,7 @@ pub struct LoadBalancer {
 }
 
 /// Where a frontend's address comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum FrontendTarget {
     /// A public IP, by ARM id.
     Public {
@@ -263,7 +263,7 @@ pub enum FrontendTarget {
 }
 
 /// A frontend IP configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Frontend {
     /// Child name.
     pub name: String,
@@ -274,7 +274,7 @@ pub struct Frontend {
 }
 
 /// An IP-based backend address pool.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BackendPool {
     /// Child name.
     pub name: String,
@@ -283,7 +283,7 @@ pub struct BackendPool {
 }
 
 /// One address in an IP-based backend pool.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BackendAddress {
     /// Address name (the node name, or a hash of it when too long).
     pub name: String,
@@ -305,7 +305,7 @@ pub enum ProbeProtocol {
 }
 
 /// A health probe.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Probe {
     /// Child name.
     pub name: String,
@@ -331,7 +331,7 @@ pub enum Distribution {
 }
 
 /// A load-balancing rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LbRule {
     /// Child name.
     pub name: String,
@@ -360,7 +360,7 @@ pub struct LbRule {
 }
 
 /// An outbound rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OutboundRule {
     /// Child name.
     pub name: String,
@@ -375,7 +375,7 @@ pub struct OutboundRule {
 }
 
 /// A network security group with its rules.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Hash)]
 pub struct SecurityGroup {
     /// Resource name.
     pub name: String,
@@ -410,7 +410,7 @@ pub enum Access {
 }
 
 /// A security rule. Lists hold no duplicates; their order does not matter (the diff sorts).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SecurityRule {
     /// Rule name.
     pub name: String,
@@ -435,7 +435,7 @@ pub struct SecurityRule {
 }
 
 /// A route table with its routes.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Hash)]
 pub struct RouteTable {
     /// Resource name.
     pub name: String,
@@ -452,7 +452,7 @@ pub struct RouteTable {
 }
 
 /// A route.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Route {
     /// Route name.
     pub name: String,

@@ -706,3 +706,27 @@ fn a_packed_rule_write_carries_every_service_it_admits() {
     keys.sort();
     assert_eq!(keys, ["default/p1", "default/p2"], "{carried:?}");
 }
+
+#[test]
+fn wanted_fingerprint_follows_what_is_wanted_in_azure() {
+    let net = network();
+    let ns = nodes(2);
+    let svcs = vec![
+        service("a", 1, &[(80, 30080)]),
+        service("b", 2, &[(443, 30443)]),
+    ];
+    let (state, _, _) = converge(&net, &svcs, &ns, observed_base(), 4);
+    let before = plan_with(&net, &svcs, &ns, &state).wanted_fingerprint();
+    // A Service aksnet does not serve changes nothing wanted in Azure.
+    let mut more = svcs.clone();
+    more.push(with(
+        service("c", 3, &[(8080, 30808)]),
+        json!({"spec": {"type": "ClusterIP"}}),
+    ));
+    let unchanged = plan_with(&net, &more, &ns, &state).wanted_fingerprint();
+    assert_eq!(before, unchanged);
+    // A port changed is a rule (and an NSG rule) changed.
+    let changed = vec![svcs[0].clone(), service("b", 2, &[(8443, 30443)])];
+    let after = plan_with(&net, &changed, &ns, &state).wanted_fingerprint();
+    assert_ne!(before, after);
+}

@@ -197,6 +197,7 @@ proptest! {
         let b = plan_world(&w, &services, &nodes, &w.observed);
         prop_assert_eq!(&a, &b);
         prop_assert_eq!(diff(&a, &w.observed), diff(&b, &w.observed));
+        prop_assert_eq!(a.wanted_fingerprint(), b.wanted_fingerprint());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::apply::{self, Engine, Pass, Report};
 use crate::azure::{AzureError, AzurePort, ObserveRequest};
 use crate::diff::{Op, carried, diff};
 use crate::metrics::Metrics;
-use crate::model::{Observed, canonical_id};
+use crate::model::{Observed, PublicIp, canonical_id, tag};
 use crate::naming::TAG_SERVICE;
 use crate::plan::{self, Desired, Holds, Limits, PlanInput};
 use crate::problem::ServiceError;
@@ -201,21 +201,6 @@ impl<'s> Snapshot<'s> {
 /// Copies of the objects a store holds.
 fn owned<K: Clone>(items: Vec<Arc<K>>) -> Vec<K> {
     items.into_iter().map(|a| (*a).clone()).collect()
-}
-
-/// A fingerprint of a plan: only what is wanted in Azure, so Services coming and going
-/// without Azure changes do not make a new plan.
-fn plan_fingerprint(desired: &Desired) -> u64 {
-    fingerprint(format!(
-        "{:?}",
-        (
-            &desired.public_ips,
-            &desired.load_balancers,
-            &desired.security_group,
-            &desired.route_table,
-            &desired.frozen,
-        )
-    ))
 }
 
 /// What makes a Service worth trying again after a refusal: its spec and annotations.
@@ -469,7 +454,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             .flat_map(|op| carried(op, &report.observed, &report.desired))
             .collect();
         self.publisher.release(&report.desired, &unreleased).await?;
-        let converged = plan_fingerprint(&report.desired);
+        let converged = report.desired.wanted_fingerprint();
         if !report.applied.is_empty() {
             let drifted = cause == Cause::Drift
                 || self.last_converged.lock().ok().and_then(|l| *l) == Some(converged);
@@ -883,20 +868,27 @@ fn resolved_ids(spec: &aksnet_crds::AksNetworkSpec, observed: &Observed) -> Reso
     }
 }
 
+/// The cluster's own public IPs as Azure reports them (not the ones made for Services, which
+/// only [`counts`] counts: a status listing 10,000 of them would pass etcd's object size limit).
 fn public_ip_status(desired: &Desired, observed: &Observed) -> Vec<PublicIpStatus> {
     let mut out: Vec<PublicIpStatus> = desired
         .public_ips
         .iter()
+        .filter(|p| !made_for_service(p))
         .map(|p| PublicIpStatus {
             name: p.name.clone(),
             address: observed
                 .public_ip(&p.resource_group, &p.name)
                 .and_then(|o| o.address.clone()),
-            service: p.tags.get(TAG_SERVICE).cloned(),
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// Whether aksnet made this public IP for a Service (its Service tag names it).
+fn made_for_service(ip: &PublicIp) -> bool {
+    tag(&ip.tags, TAG_SERVICE).is_some()
 }
 
 fn counts(desired: &Desired, observed: &Observed) -> ManagedCounts {
@@ -923,6 +915,11 @@ fn counts(desired: &Desired, observed: &Observed) -> ManagedCounts {
             .iter()
             .flat_map(|t| t.routes.iter())
             .filter(|r| o.owns_child(&r.name))
+            .count() as u32,
+        service_public_ips: desired
+            .public_ips
+            .iter()
+            .filter(|p| made_for_service(p))
             .count() as u32,
     }
 }
