@@ -23,6 +23,31 @@ fn net_id(kind: &str, name: &str) -> String {
 }
 
 /// Delete a Service and wait until aksnet has released it (its finalizer gone).
+/// The condition type a peer controller writes on a Service.
+const PEER_CONDITION: &str = "example.com/Peered";
+
+/// A Service's ingress addresses and condition types.
+async fn ingress_and_conditions(
+    services: &Api<Service>,
+    name: &str,
+) -> Option<(Vec<String>, Vec<String>)> {
+    let status = services.get(name).await.ok()?.status?;
+    let ips = status
+        .load_balancer
+        .and_then(|l| l.ingress)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| i.ip)
+        .collect();
+    let types = status
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.type_)
+        .collect();
+    Some((ips, types))
+}
+
 async fn delete_service(services: &Api<Service>, name: &str) {
     services
         .delete(name, &DeleteParams::default())
@@ -379,6 +404,28 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         Some(2),
         "{listed:?}"
     );
+
+    // A peer controller writes a condition of its own on web with a merge patch, which
+    // replaces the whole list (dropping aksnet's condition) and clears the ingress: the next
+    // drift pass puts aksnet's back (a server-side apply of only its own fields), and the
+    // peer's condition stays.
+    let peer = json!({"status": {
+        "conditions": [{"type": PEER_CONDITION, "status": "True", "reason": "Seen",
+                        "message": "a peer was here", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+        "loadBalancer": {"ingress": null}
+    }});
+    services
+        .patch_status("web", &PatchParams::default(), &Patch::Merge(&peer))
+        .await
+        .expect("peer's write");
+    eventually("web's status repaired beside the peer's", 30, || async {
+        let (ips, types) = ingress_and_conditions(&services, "web").await?;
+        (ips == [ip.clone()]
+            && types.iter().any(|t| t == "aksnet.io/LoadBalancerReady")
+            && types.iter().any(|t| t == PEER_CONDITION))
+        .then_some(())
+    })
+    .await;
 
     // Two Services share the static IP on different ports; a third clashes on a port.
     let share = |name: &str, port| {

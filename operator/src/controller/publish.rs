@@ -33,13 +33,35 @@ struct Told {
     message: String,
 }
 
-/// Writes what the plan means for each Service, once per change.
+/// The field manager of aksnet's server-side applies to Service status.
+const FIELD_MANAGER: &str = "aksnet-operator";
+
+/// What a Service was last told, and the Service's resource versions around that: the one
+/// the write was based on and the one it made (the same when nothing needed writing).
+struct Written {
+    told: Told,
+    based_on: Option<String>,
+    made: Option<String>,
+}
+
+impl Written {
+    /// Whether `told` is still what the Service shows at `version`: the same words, and the
+    /// store shows the Service as aksnet left it (or not yet even that). Any other version
+    /// (someone else wrote since) is checked against the object itself.
+    fn holds(&self, told: &Told, version: Option<&str>) -> bool {
+        self.told == *told
+            && (version == self.based_on.as_deref() || version == self.made.as_deref())
+    }
+}
+
+/// Writes what the plan means for each Service, once per change, and again when someone
+/// else's write took it away (a drift pass sees it).
 pub struct Publisher {
     client: Client,
     services: Store<Service>,
     recorder: Recorder,
     /// What each Service (`namespace/name`) was last told, so nothing is written twice.
-    told: Mutex<HashMap<String, Told>>,
+    told: Mutex<HashMap<String, Written>>,
     /// Services with the finalizer added by this process (the store may lag behind).
     finalized: Mutex<BTreeSet<String>>,
 }
@@ -96,15 +118,15 @@ impl Publisher {
             let Some(told) = tell(prefix, outcome, &pass) else {
                 continue;
             };
-            let unchanged = self
-                .told
-                .lock()
-                .ok()
-                .is_some_and(|t| t.get(key) == Some(&told));
-            if unchanged {
+            let Some(svc) = self.service(key) else {
                 continue;
-            }
-            if let Some(svc) = self.service(key) {
+            };
+            let version = svc.resource_version();
+            let holds = self.told.lock().ok().is_some_and(|t| {
+                t.get(key)
+                    .is_some_and(|w| w.holds(&told, version.as_deref()))
+            });
+            if !holds {
                 writes.push(self.write_status(svc, key.clone(), told));
             }
         }
@@ -165,13 +187,12 @@ impl Publisher {
             &told.message,
             svc.meta().generation,
         );
-        let old_ips: Vec<String> = old_status
+        let old_ingress = old_status
             .load_balancer
             .and_then(|lb| lb.ingress)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|i| i.ip)
-            .collect();
+            .unwrap_or_default();
+        let old_ips: Vec<String> = old_ingress.iter().filter_map(|i| i.ip.clone()).collect();
+        let mut made = None;
         let ingress_changed = told.ingress.as_ref().is_some_and(|ips| *ips != old_ips);
         if ingress_changed || !status::same_conditions(&conditions, &old_conditions) {
             if !told.ready && told.ingress.is_none() && told.reason != PENDING {
@@ -183,18 +204,46 @@ impl Publisher {
                 )
                 .await;
             }
-            let mut patch = json!({"status": {"conditions": conditions}});
-            if let Some(ips) = &told.ingress {
-                let list: Vec<_> = ips
+            // Only aksnet's condition and the ingress: other writers' conditions stay (the
+            // list merges by type), whatever this process last saw of them.
+            let ours: Vec<_> = conditions
+                .iter()
+                .filter(|c| c.type_ == status::SERVICE_CONDITION)
+                .collect();
+            let ingress = match &told.ingress {
+                Some(ips) => ips
                     .iter()
                     .map(|ip| json!({"ip": ip, "ipMode": "VIP"}))
-                    .collect();
-                patch["status"]["loadBalancer"] = json!({"ingress": list});
+                    .collect(),
+                // Not served now (waiting or refused): the address it has stays.
+                None => serde_json::to_value(&old_ingress).unwrap_or_default(),
+            };
+            let mut body = json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": svc.name_any(), "namespace": svc.namespace()},
+                "status": {"conditions": ours},
+            });
+            if ingress.as_array().is_some_and(|l| !l.is_empty()) {
+                body["status"]["loadBalancer"] = json!({ "ingress": ingress });
             }
-            self.patch_status(&svc, &patch).await?;
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            let written = self
+                .api(&svc)
+                .patch_status(&svc.name_any(), &params, &Patch::Apply(&body))
+                .await?;
+            made = written.resource_version();
         }
         if let Ok(mut t) = self.told.lock() {
-            t.insert(key, told);
+            let based_on = svc.resource_version();
+            t.insert(
+                key,
+                Written {
+                    told,
+                    made: made.or_else(|| based_on.clone()),
+                    based_on,
+                },
+            );
         }
         Ok(())
     }
