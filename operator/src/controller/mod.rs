@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use aksnet_crds::AksNetwork;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, NodeStatus, Service};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -85,11 +85,32 @@ fn network_fingerprint(a: &AksNetwork) -> u64 {
     ))
 }
 
-/// Keep a store of `K` up to date and send a trigger when an object changes in a way that
-/// matters (its fingerprint) or goes away.
+/// What the caches keep of an object: all but `metadata.managedFields` (never read here, and
+/// often the bulk of an object).
+fn prune<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
+/// What the cache keeps of a Node: what [`prune`] keeps, without the status other than its
+/// addresses (its image list, conditions and capacity are most of a real node, and never read).
+fn prune_node(node: &mut Node) {
+    prune(node);
+    if let Some(status) = node.status.as_mut() {
+        *status = NodeStatus {
+            addresses: status.addresses.take(),
+            ..NodeStatus::default()
+        };
+    }
+}
+
+/// How a kind is watched: its fingerprint (what matters in it) and what its cache keeps.
+type Watching<K> = (fn(&K) -> u64, fn(&mut K));
+
+/// Keep a store of `K` (pruned by `trim`) up to date and send a trigger when an object changes
+/// in a way that matters (its fingerprint) or goes away.
 fn watch_into<K>(
     api: Api<K>,
-    print: fn(&K) -> u64,
+    (print, trim): Watching<K>,
     triggers: mpsc::Sender<()>,
 ) -> (Store<K>, impl Stream<Item = ()>)
 where
@@ -103,7 +124,8 @@ where
 {
     let (store, writer) = reflector::store();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+    let objects = watcher(api, watcher::Config::default()).modify(trim);
+    let stream = reflector::reflector(writer, objects)
         .default_backoff()
         .filter_map(move |event| {
             let changed = match event {
@@ -160,22 +182,22 @@ impl Watches {
         let (tx, rx) = mpsc::channel(1);
         let (networks, s1) = watch_into(
             Api::<AksNetwork>::all(client.clone()),
-            network_fingerprint,
+            (network_fingerprint, prune),
             tx.clone(),
         );
         let (services, s2) = watch_into(
             Api::<Service>::all(client.clone()),
-            service_fingerprint,
+            (service_fingerprint, prune),
             tx.clone(),
         );
         let (nodes, s3) = watch_into(
             Api::<Node>::all(client.clone()),
-            node_fingerprint,
+            (node_fingerprint, prune_node),
             tx.clone(),
         );
         let (namespaces, s4) = watch_into(
             Api::<Namespace>::all(client.clone()),
-            |n: &Namespace| fingerprint(n.labels()),
+            (|n: &Namespace| fingerprint(n.labels()), prune),
             tx,
         );
         let streams: Vec<std::pin::Pin<Box<dyn Stream<Item = ()> + Send>>> =
@@ -332,4 +354,63 @@ fn drift_interval<A>(reconciler: &Reconciler<A>, default: Duration) -> Duration 
         .and_then(|n| n.spec.reconcile.as_ref()?.drift_check_interval)
         .map(Duration::from)
         .unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_cached_node_keeps_what_the_plan_reads_only() {
+        let mut node: Node = serde_json::from_value(json!({
+            "metadata": {
+                "name": "aks-np-0",
+                "labels": {"agentpool": "np"},
+                "managedFields": [{"manager": "kubelet", "operation": "Update", "apiVersion": "v1"}]
+            },
+            "spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"]},
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": "10.224.0.4"}],
+                "images": [{"names": ["mcr.microsoft.com/oss/kubernetes/pause:3.6"], "sizeBytes": 300000}],
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "capacity": {"cpu": "2"}
+            }
+        }))
+        .expect("node");
+        let before = node_fingerprint(&node);
+        prune_node(&mut node);
+        assert_eq!(
+            node_fingerprint(&node),
+            before,
+            "the trigger sees the same node"
+        );
+        assert_eq!(node.metadata.managed_fields, None);
+        assert_eq!(
+            node.labels().get("agentpool").map(String::as_str),
+            Some("np")
+        );
+        let status = node.status.expect("status");
+        assert_eq!(status.addresses.map(|a| a.len()), Some(1));
+        assert_eq!(status.images, None);
+        assert_eq!(status.conditions, None);
+        assert_eq!(status.capacity, None);
+        assert!(node.spec.and_then(|s| s.pod_cidr).is_some());
+    }
+
+    #[test]
+    fn a_cached_service_keeps_its_status() {
+        let mut svc: Service = serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "default",
+                         "managedFields": [{"manager": "kubectl", "operation": "Apply", "apiVersion": "v1"}]},
+            "spec": {"type": "LoadBalancer"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}
+        }))
+        .expect("service");
+        let before = service_fingerprint(&svc);
+        prune(&mut svc);
+        assert_eq!(service_fingerprint(&svc), before);
+        assert_eq!(svc.metadata.managed_fields, None);
+        assert!(svc.status.and_then(|s| s.load_balancer).is_some());
+    }
 }

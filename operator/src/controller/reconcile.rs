@@ -397,9 +397,18 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         let Ok(mut refusals) = self.refusals.lock() else {
             return BTreeMap::new();
         };
+        if refusals.is_empty() {
+            return BTreeMap::new();
+        }
+        // Only the refused Services' fingerprints: the rest may be thousands.
         let current: HashMap<String, u64> = services
             .iter()
-            .map(|s| (plan::service_key(s), service_fingerprint(s)))
+            .filter_map(|s| {
+                let key = plan::service_key(s);
+                refusals
+                    .contains_key(&key)
+                    .then(|| (key, service_fingerprint(s)))
+            })
             .collect();
         refusals.retain(|key, r| current.get(key) == Some(&r.fingerprint));
         let now = Instant::now();
