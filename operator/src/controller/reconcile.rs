@@ -471,7 +471,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             let note = format!(
                 "{} Azure operation(s): {}",
                 report.applied.len(),
-                report.applied.join(", ")
+                listing(report.applied.iter())
             );
             tracing::info!(%reason, %note);
             self.publisher
@@ -984,6 +984,45 @@ fn summary(desired: &Desired) -> String {
     )
 }
 
+/// The operations, as [`listing`] lists them.
 fn describe(ops: &[Op]) -> String {
-    ops.iter().map(Op::describe).collect::<Vec<_>>().join(", ")
+    listing(ops.iter().map(Op::describe))
+}
+
+/// Most items a condition message, Event or log line names one by one.
+const LISTED: usize = 20;
+
+/// The first [`LISTED`] items, comma-separated, then how many more: a burst of thousands of
+/// writes still makes a readable condition, Event and log line.
+fn listing(items: impl ExactSizeIterator<Item = impl AsRef<str>>) -> String {
+    let total = items.len();
+    let mut out = items
+        .take(LISTED)
+        .map(|i| i.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if total > LISTED {
+        out.push_str(&format!(" and {} more", total - LISTED));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_names_twenty_then_counts_the_rest() {
+        assert_eq!(listing(["a", "b", "c"].iter()), "a, b, c");
+        let many: Vec<String> = (0..10_000)
+            .map(|i| format!("put publicIPAddress ip-{i}"))
+            .collect();
+        let text = listing(many.iter());
+        assert!(text.starts_with("put publicIPAddress ip-0, put publicIPAddress ip-1,"));
+        assert!(
+            text.ends_with("put publicIPAddress ip-19 and 9980 more"),
+            "{text}"
+        );
+        assert_eq!(listing(Vec::<String>::new().iter()), "");
+    }
 }
