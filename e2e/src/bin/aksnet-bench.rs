@@ -129,14 +129,56 @@ const QUIET: Duration = Duration::from_secs(3);
 /// The longest a settle after a burst waits.
 const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 
-/// Wait until `writes` stop changing for `quiet`, at most `limit`; with `expect`, the quiet
-/// time only counts once a write came (a change the operator must answer may take it longer
-/// than `quiet` to see and plan at scale). The writes, and when the last one came.
+/// Whether Azure follows these nodes: every backend pool of every load balancer holds exactly
+/// their addresses, and the route table routes exactly their pod CIDRs.
+async fn follows_nodes(mock: &MockAzure, nodes: &[(String, String)]) -> anyhow::Result<bool> {
+    let ips: std::collections::BTreeSet<&str> = nodes.iter().map(|(ip, _)| ip.as_str()).collect();
+    let cidrs: std::collections::BTreeSet<&str> =
+        nodes.iter().map(|(_, cidr)| cidr.as_str()).collect();
+    let lbs = mock
+        .arm(
+            "GET",
+            &format!(
+                "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/loadBalancers"
+            ),
+            None,
+        )
+        .await?;
+    let pools_follow = lbs["value"].as_array().into_iter().flatten().all(|lb| {
+        lb["properties"]["backendAddressPools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|pool| {
+                let held: std::collections::BTreeSet<&str> =
+                    pool["properties"]["loadBalancerBackendAddresses"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|a| a["properties"]["ipAddress"].as_str())
+                        .collect();
+                held == ips
+            })
+    });
+    let table = mock.get(&net_id(SUB, RG, "routeTables", "aks-rt")).await?;
+    let routed: std::collections::BTreeSet<&str> = table["properties"]["routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["properties"]["addressPrefix"].as_str())
+        .filter(|p| p.starts_with("10.24"))
+        .collect();
+    Ok(pools_follow && routed == cidrs)
+}
+
+/// Watch the writes (at most `limit`) until none came for `quiet` and, given `nodes`, Azure
+/// follows them (a node change is measured to its end, however long the operator takes to
+/// see it); the writes since the journal was cleared, and when the last one came.
 async fn settle(
     mock: &MockAzure,
     quiet: Duration,
     limit: Duration,
-    expect: bool,
+    nodes: Option<&[(String, String)]>,
 ) -> anyhow::Result<(u64, Duration)> {
     let start = Instant::now();
     let mut last = mock.writes().await?;
@@ -148,11 +190,23 @@ async fn settle(
             last = now;
             since = Instant::now();
             last_write = start.elapsed();
-        } else if since.elapsed() >= quiet && (!expect || last > 0) {
-            break;
+        } else if since.elapsed() >= quiet {
+            match nodes {
+                None => return Ok((last, last_write)),
+                Some(nodes) if follows_nodes(mock, nodes).await? => {
+                    return Ok((last, last_write));
+                }
+                Some(_) => {}
+            }
         }
     }
-    Ok((last, last_write))
+    match nodes {
+        None => Ok((last, last_write)),
+        Some(nodes) => anyhow::bail!(
+            "Azure did not follow the {} nodes in {limit:?}",
+            nodes.len()
+        ),
+    }
 }
 
 async fn burst(
@@ -192,10 +246,14 @@ async fn burst(
     let nodes: Api<Node> = Api::all(client.clone());
     let node_name = |i: usize| format!("{ns}-n{i}");
     let node_ip = |i: usize| format!("10.224.{}.{}", 10 + i / 200, 4 + i % 200);
+    let node_cidr = |i: usize| format!("10.{}.{}.0/24", 244 + i / 256, i % 256);
+    // The nodes' addresses and pod CIDRs, as Azure should hold them.
+    let node_facts = |range: std::ops::Range<usize>| -> Vec<(String, String)> {
+        range.map(|i| (node_ip(i), node_cidr(i))).collect()
+    };
     let add_nodes = async |range: std::ops::Range<usize>| -> Result<(), kube::Error> {
         for i in range {
-            let cidr = format!("10.{}.{}.0/24", 244 + i / 256, i % 256);
-            create_node(&nodes, &node_name(i), &node_ip(i), &cidr).await?;
+            create_node(&nodes, &node_name(i), &node_ip(i), &node_cidr(i)).await?;
         }
         Ok(())
     };
@@ -224,7 +282,7 @@ async fn burst(
         env: Vec::new(),
     })?;
     // The network's own objects first (outbound IP, pool, routes), then the burst.
-    settle(&mock, QUIET, SETTLE_LIMIT, false).await?;
+    settle(&mock, QUIET, SETTLE_LIMIT, None).await?;
     mock.clear_journal().await?;
 
     let api: Api<Service> = Api::namespaced(client.clone(), &ns);
@@ -298,7 +356,7 @@ async fn burst(
         .map(|(n, t)| t.saturating_sub(created[n]))
         .collect();
     latencies.sort();
-    settle(&mock, QUIET, SETTLE_LIMIT, false).await?;
+    settle(&mock, QUIET, SETTLE_LIMIT, None).await?;
     let (writes, reads) = calls(&mock).await?;
     let rss_kib = peak_rss_kib(operator.pid());
 
@@ -311,9 +369,9 @@ async fn burst(
     add_nodes(nodes_wanted..nodes_wanted + 20).await?;
     let nodes_added = settle(
         &mock,
-        Duration::from_secs(4),
+        Duration::from_secs(1),
         Duration::from_secs(300),
-        true,
+        Some(&node_facts(0..nodes_wanted + 20)),
     )
     .await?;
     mock.clear_journal().await?;
@@ -324,9 +382,9 @@ async fn burst(
     }
     let nodes_removed = settle(
         &mock,
-        Duration::from_secs(4),
+        Duration::from_secs(1),
         Duration::from_secs(300),
-        true,
+        Some(&node_facts(10..nodes_wanted + 20)),
     )
     .await?;
 
