@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use foldhash::{HashMap, HashSet};
 
 use crate::model::{
-    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase, Observed,
-    PlsIpConfiguration, PrivateLinkService, PublicIp, RouteTable, SecurityGroup, Subnet,
+    BackendAddress, Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase,
+    Observed, PlsIpConfiguration, PrivateLinkService, PublicIp, RouteTable, SecurityGroup, Subnet,
     canonical_id, frontend_of_id, ip_key, ip_key_of_id, ip_ref, name_key, tag,
 };
 use crate::naming::{Ownership, TAG_DELETION_POLICY};
@@ -863,12 +863,17 @@ fn canonical_lb(lb: &LoadBalancer) -> LoadBalancer {
     c.backend_pools = sorted(&lb.backend_pools, |p| &p.name);
     for p in &mut c.backend_pools {
         p.name = name_key(&p.name);
-        for a in &mut p.addresses {
-            a.name = name_key(&a.name);
-            a.ip = normal_ip(&a.ip);
-            a.vnet_id = canonical_id(&a.vnet_id);
-        }
-        p.addresses.sort();
+        let mut addresses: Vec<BackendAddress> = p
+            .addresses
+            .iter()
+            .map(|a| BackendAddress {
+                name: name_key(&a.name),
+                ip: normal_ip(&a.ip),
+                vnet_id: canonical_id(&a.vnet_id),
+            })
+            .collect();
+        addresses.sort();
+        p.addresses = addresses.into();
     }
     c.probes = sorted(&lb.probes, |p| &p.name);
     for p in &mut c.probes {

@@ -278,8 +278,9 @@ pub struct Frontend {
 pub struct BackendPool {
     /// Child name.
     pub name: String,
-    /// Node addresses, sorted by name.
-    pub addresses: Vec<BackendAddress>,
+    /// Node addresses, sorted by name; shared, not copied, by every load balancer whose
+    /// pool holds the same nodes (a plan has one list per profile, not per load balancer).
+    pub addresses: std::sync::Arc<[BackendAddress]>,
 }
 
 /// One address in an IP-based backend pool.

@@ -340,7 +340,7 @@ fn foreign_lb() -> LoadBalancer {
         }],
         backend_pools: vec![aksnet_core::model::BackendPool {
             name: "their-pool".into(),
-            addresses: vec![],
+            addresses: Vec::new().into(),
         }],
         rules: vec![LbRule {
             name: "their-rule".into(),

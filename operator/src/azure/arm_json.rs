@@ -332,7 +332,7 @@ fn pool(v: &Value) -> BackendPool {
     addresses.sort();
     BackendPool {
         name: s(v, &["name"]).unwrap_or_default(),
-        addresses,
+        addresses: addresses.into(),
     }
 }
 

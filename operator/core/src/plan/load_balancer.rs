@@ -346,7 +346,7 @@ impl<'c, 'a> Planner<'c, 'a> {
     }
 
     /// Every backend node's addresses, per family (`publicName`'s pools hold every one).
-    fn every_node(&self) -> &BTreeMap<Family, Vec<BackendAddress>> {
+    fn every_node(&self) -> &BTreeMap<Family, std::sync::Arc<[BackendAddress]>> {
         &self.profiles[0].pools
     }
 
@@ -1411,7 +1411,7 @@ fn frontend_label(ingress: &IngressSource) -> String {
 fn build(
     ctx: &Context<'_>,
     state: LbState,
-    pools: &BTreeMap<Family, Vec<BackendAddress>>,
+    pools: &BTreeMap<Family, std::sync::Arc<[BackendAddress]>>,
 ) -> (String, Option<LoadBalancer>) {
     if state.frontends.is_empty() {
         return (state.name, None);

@@ -3,6 +3,7 @@
 //! pools, the Services each admits, and the names of the load balancers a profile grows to.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aksnet_crds::{LoadBalancerSpec, Selector};
 use k8s_openapi::api::core::v1::Node;
@@ -29,7 +30,7 @@ pub(crate) struct Profile {
     /// Services it admits by label (`None`: all).
     services: Option<Selector>,
     /// Its backend pool addresses per family.
-    pub pools: BTreeMap<Family, Vec<BackendAddress>>,
+    pub pools: BTreeMap<Family, Arc<[BackendAddress]>>,
 }
 
 impl Profile {
@@ -79,7 +80,7 @@ impl Profile {
 /// The profiles of a network: the public one (`publicName`, which holds the outbound rule),
 /// the internal one (`internalName`), then the spec's, each with the nodes it selects.
 pub(crate) fn profiles(spec: &LoadBalancerSpec, nodes: &[&Node], vnet_id: &str) -> Vec<Profile> {
-    let pools = |selector: Option<&Selector>| -> BTreeMap<Family, Vec<BackendAddress>> {
+    let pools = |selector: Option<&Selector>| -> BTreeMap<Family, Arc<[BackendAddress]>> {
         let chosen: Vec<&Node> = nodes
             .iter()
             .copied()
@@ -91,7 +92,7 @@ pub(crate) fn profiles(spec: &LoadBalancerSpec, nodes: &[&Node], vnet_id: &str) 
             .collect();
         [Family::V4, Family::V6]
             .into_iter()
-            .map(|f| (f, nodes::pool_addresses(&chosen, f, vnet_id)))
+            .map(|f| (f, nodes::pool_addresses(&chosen, f, vnet_id).into()))
             .collect()
     };
     let every = pools(None);
