@@ -38,7 +38,7 @@ GO_ENV := GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 GO_DIRS := e2e/testenv e2e/kstatus e2e/imagebuild e2e/azure-mock/tests/go
 GO_VET_DIRS := e2e/kstatus e2e/imagebuild e2e/azure-mock/tests/go
 
-.PHONY: build test test-python test-go test-image unit run bench testenv fmt lint vet-testenv crds crds-check clean \
+.PHONY: build test test-python test-go test-image unit run bench bench-instructions testenv fmt lint vet-testenv crds crds-check clean \
 	image release-manifests deploy undeploy
 VENV := $(CURDIR)/.venv
 PY_REQUIREMENTS := e2e/azure-mock/tests/python/requirements.txt
@@ -122,6 +122,14 @@ bench: testenv ## The operator against azure-mock and the real API server: burst
 	target/release/aksnet-bench --services 100,500,1000 --nodes 50 --operation-ms 200,2000 --out docs/benchmarks.md
 	target/release/aksnet-bench --services 2000 --shared 500 --static-ips 50 --nodes 200 --operation-ms 200 \
 		--out docs/benchmarks.md --section scale
+
+bench-instructions: ## Instructions of one steady plan + diff, by valgrind (AKSNET_BENCH_SERVICES, default 2000)
+	@command -v valgrind > /dev/null || { echo "bench-instructions needs valgrind"; exit 1; }
+	exe=$$($(CARGO) bench -q -p aksnet-core --bench plan_instructions --no-run --message-format=json \
+		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'); \
+	valgrind --tool=callgrind --callgrind-out-file=target/callgrind.plan.out \
+		--toggle-collect='plan_instructions::measure' "$$exe" --bench 2>&1 | grep -E 'Collected|measured'
+	@echo "per function: callgrind_annotate --inclusive=yes target/callgrind.plan.out"
 
 fmt: ## Format the Rust and Go code
 	$(CARGO) fmt --all

@@ -36,11 +36,12 @@ fn bench(c: &mut Criterion) {
         json!({"networkModel": "azureCni", "ipPlan": {"podCidr": null}, "routeTable": null}),
     );
     run_group(c, "plan+diff", &one, pick(&[100, 1000, 5000], &[100]));
-    let several = network_with(json!({
-        "networkModel": "azureCni", "ipPlan": {"podCidr": null}, "routeTable": null,
-        "securityGroup": null, "loadBalancer": {"maxCount": 20}
-    }));
-    run_group(c, "several-lbs", &several, pick(&[10_000], &[1300]));
+    run_group(
+        c,
+        "several-lbs",
+        &several_lbs_network(),
+        pick(&[10_000], &[1300]),
+    );
 }
 
 /// One benchmark group: `sizes` Services with two ports each on `net`.
@@ -50,18 +51,7 @@ fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, s
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
     for &n in sizes {
-        let services: Vec<_> = (0..n)
-            .map(|i| {
-                service(
-                    &format!("svc-{i:05}"),
-                    i as i64,
-                    &[
-                        (80, 30000 + (i % 2000) as u16),
-                        (443, 32000 + (i % 700) as u16),
-                    ],
-                )
-            })
-            .collect();
+        let services = bench_services(n);
         let first = observed_base();
         let (steady, _, _) = converge(&net, &services, &nodes, first.clone(), 4);
         for (label, observed) in [("first", &first), ("steady", &steady)] {

@@ -19,8 +19,9 @@ pub fn name_key(name: &str) -> String {
 pub struct NoCase<'a>(pub &'a str);
 
 impl PartialEq for NoCase<'_> {
+    /// Byte for byte first: names are mostly spelled one way (aksnet's in lower case).
     fn eq(&self, other: &Self) -> bool {
-        self.0.eq_ignore_ascii_case(other.0)
+        self.0 == other.0 || self.0.eq_ignore_ascii_case(other.0)
     }
 }
 
@@ -31,8 +32,9 @@ impl std::hash::Hash for NoCase<'_> {
         let mut buf = [0u8; 64];
         for chunk in self.0.as_bytes().chunks(buf.len()) {
             let lower = &mut buf[..chunk.len()];
-            lower.copy_from_slice(chunk);
-            lower.make_ascii_lowercase();
+            for (to, from) in lower.iter_mut().zip(chunk) {
+                *to = from.to_ascii_lowercase();
+            }
             state.write(lower);
         }
         // As `str` does: a terminator, so that tuples of names hash apart.
@@ -134,7 +136,7 @@ pub fn frontend_of_id(id: &str) -> Option<(String, String)> {
 /// A tag's value, with the key compared as Azure compares it (case-insensitively).
 pub fn tag<'t>(tags: &'t Tags, key: &str) -> Option<&'t str> {
     tags.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .find(|(k, _)| *k == key || k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v.as_str())
 }
 

@@ -31,9 +31,14 @@ pub const MAX_NAME: usize = 80;
 
 /// First `n` hex digits of the SHA-256 of `input`.
 pub fn short_hash(input: &str, n: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(input.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    hex[..n.min(hex.len())].to_string()
+    digest
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
+        .take(n)
+        .map(char::from)
+        .collect()
 }
 
 /// Replace characters Azure refuses, and fit the name into [`MAX_NAME`] characters.
@@ -44,10 +49,25 @@ pub fn fit(name: &str) -> String {
     fit_owned(name.to_string())
 }
 
+/// Whether Azure takes the byte in a name: an ASCII letter or digit, `.`, `_` or `-` (written
+/// without branches, so a check of a whole name is vectorised).
+fn name_byte(b: u8) -> bool {
+    ((b | 0x20).wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'0') < 10)
+        | matches!(b, b'.' | b'_' | b'-')
+}
+
 /// [`fit`] on a name of one's own, changed in place (the plan names every child this way, so
 /// the common name, already fit, costs no copy).
 pub fn fit_owned(name: String) -> String {
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    let allowed = name_byte;
+    // The common name, already fit, in one pass.
+    if name.len() <= MAX_NAME
+        && name.bytes().fold(true, |fit, b| fit & allowed(b))
+        && !name.ends_with(['.', '-'])
+    {
+        return name;
+    }
     // Each character becomes one byte: a long name is one of many characters, hashed as given.
     let chars = if name.is_ascii() {
         name.len()
@@ -114,7 +134,7 @@ impl Ownership {
 
     /// Whether `resource_group` is the cluster's own (compared as Azure does).
     pub fn is_cluster_group(&self, resource_group: &str) -> bool {
-        name_key(resource_group) == self.resource_group_key
+        resource_group.eq_ignore_ascii_case(&self.resource_group_key)
     }
 
     /// `aksnet-<hash>`: the start of every name aksnet gives a child.
@@ -125,15 +145,18 @@ impl Ownership {
     /// Whether a child name carries this cluster's prefix.
     pub fn owns_child(&self, name: &str) -> bool {
         let (name, prefix) = (name.as_bytes(), self.prefix_key.as_bytes());
+        // Names aksnet gives are in lower case: compare bytes first, then ignoring case.
         name.len() > prefix.len()
-            && name[..prefix.len()].eq_ignore_ascii_case(prefix)
             && name[prefix.len()] == b'-'
+            && (&name[..prefix.len()] == prefix
+                || name[..prefix.len()].eq_ignore_ascii_case(prefix))
     }
 
     /// Whether a top-level resource's tags prove this cluster created it (tag keys compare
     /// case-insensitively, as Azure's do).
     pub fn owns_resource(&self, tags: &Tags) -> bool {
-        tag(tags, TAG_OWNER).is_some_and(|v| v.eq_ignore_ascii_case(&self.prefix_key))
+        tag(tags, TAG_OWNER)
+            .is_some_and(|v| v == self.prefix_key || v.eq_ignore_ascii_case(&self.prefix_key))
     }
 
     /// The aksnet instance (its prefix) whose ownership tag a resource carries, if any: this
@@ -176,15 +199,20 @@ impl Ownership {
 
     /// Ownership tags for a resource aksnet creates.
     pub fn tags(&self) -> Tags {
-        Tags::from([
-            (TAG_CLUSTER.to_string(), self.cluster_name.clone()),
-            (TAG_OWNER.to_string(), self.prefix.clone()),
-        ])
+        let mut tags = Tags::new();
+        self.add_tags(&mut tags);
+        tags
+    }
+
+    /// Add the ownership tags to a resource's own ones.
+    pub fn add_tags(&self, tags: &mut Tags) {
+        tags.insert(TAG_CLUSTER.to_string(), self.cluster_name.clone());
+        tags.insert(TAG_OWNER.to_string(), self.prefix.clone());
     }
 
     /// A cluster-level child name: `<prefix>-<suffix>`.
     pub fn child(&self, suffix: &str) -> String {
-        fit_owned(format!("{}-{suffix}", self.prefix))
+        fit_owned([self.prefix.as_str(), "-", suffix].concat())
     }
 
     /// The prefix of a Service's children: `<prefix>-<uid without dashes>` (a UID that is not
@@ -193,13 +221,20 @@ impl Ownership {
         let mut out = String::with_capacity(SERVICE_PREFIX_LEN);
         out.push_str(&self.prefix);
         out.push('-');
-        for c in uid.chars().filter(|c| *c != '-') {
-            out.push(c.to_ascii_lowercase());
+        // The hex digits, lower-cased, while there are at most 32 and nothing else but `-`.
+        let mut hex = [0u8; 32];
+        let mut digits = 0;
+        for b in uid.bytes().filter(|b| *b != b'-') {
+            if digits == hex.len() || !b.is_ascii_hexdigit() {
+                digits = usize::MAX;
+                break;
+            }
+            hex[digits] = b.to_ascii_lowercase();
+            digits += 1;
         }
-        let compact = &out[self.prefix.len() + 1..];
-        if compact.len() != 32 || !compact.bytes().all(|b| b.is_ascii_hexdigit()) {
-            out.truncate(self.prefix.len() + 1);
-            out.push_str(&short_hash(uid, 32));
+        match std::str::from_utf8(&hex) {
+            Ok(hex) if digits == hex.len() => out.push_str(hex),
+            _ => out.push_str(&short_hash(uid, 32)),
         }
         out
     }
@@ -219,7 +254,7 @@ impl Ownership {
             n.get(..SERVICE_PREFIX_LEN).filter(|_| o.owns_child(n))
         }
         match (prefix(self, a), prefix(self, b)) {
-            (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+            (Some(x), Some(y)) => x == y || x.eq_ignore_ascii_case(y),
             (x, y) => x.is_none() && y.is_none(),
         }
     }
@@ -232,21 +267,28 @@ impl Ownership {
         port: u16,
         family: Family,
     ) -> String {
-        fit_owned(format!(
-            "{service_prefix}-{}-{port}{}",
-            protocol.tag(),
-            family_suffix(family)
-        ))
+        let mut digits = [0u8; 5];
+        fit_owned(
+            [
+                service_prefix,
+                "-",
+                protocol.tag(),
+                "-",
+                decimal(port, &mut digits),
+                family_suffix(family),
+            ]
+            .concat(),
+        )
     }
 
     /// Name of a service's own frontend (and managed public IP): `<service prefix>[-IPv6]`.
     pub fn service_frontend(&self, service_prefix: &str, family: Family) -> String {
-        fit_owned(format!("{service_prefix}{}", family_suffix(family)))
+        fit_owned([service_prefix, family_suffix(family)].concat())
     }
 
     /// Name of the frontend shared by every Service that uses one named public IP.
     pub fn public_ip_frontend(&self, public_ip_name: &str) -> String {
-        self.child(&format!("pip-{public_ip_name}"))
+        self.child(&["pip-", public_ip_name].concat())
     }
 
     /// Name of the internal frontend shared by every Service that asks for one private address.
@@ -303,6 +345,22 @@ impl Ownership {
     }
 }
 
+/// `n` in decimal, written into `buf` (names are built on the plan's hot path, where
+/// `format!` costs more than the rest of the name).
+fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
 /// `-IPv6` for IPv6 objects, nothing for IPv4.
 fn family_suffix(family: Family) -> &'static str {
     match family {
@@ -322,6 +380,22 @@ mod tests {
 
     fn valid_azure_name(name: &str) -> bool {
         aksnet_crds::validate::is_azure_name(name)
+    }
+
+    #[test]
+    fn name_bytes_are_letters_digits_dots_underscores_and_dashes() {
+        for b in 0..=u8::MAX {
+            let want = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+            assert_eq!(name_byte(b), want, "{b}");
+        }
+    }
+
+    #[test]
+    fn decimal_writes_every_port_as_format_does() {
+        let mut buf = [0u8; 5];
+        for n in 0..=u16::MAX {
+            assert_eq!(decimal(n, &mut buf), n.to_string());
+        }
     }
 
     #[test]
@@ -382,6 +456,35 @@ mod tests {
         assert!(!o.same_service(&rule, &b));
         assert!(!o.same_service(&rule, "kubernetes-frontend"));
         assert!(o.same_service("theirs", "also-theirs"));
+    }
+
+    #[test]
+    fn a_service_prefix_is_its_uid_in_lower_case_or_a_hash_of_it() {
+        let o = Ownership::new("s", "rg", "c");
+        let uid = "0D5C9A4E-8f7b-4e2a-9c1d-2b3a4c5d6e7f";
+        let compact = "0d5c9a4e8f7b4e2a9c1d2b3a4c5d6e7f";
+        assert_eq!(o.service_prefix(uid), format!("{}-{compact}", o.prefix()));
+        assert_eq!(o.service_prefix(compact), o.service_prefix(uid));
+        // Not 32 hex digits: hashed, still 32 lower-case hex digits.
+        for odd in [
+            &compact[1..],
+            &format!("{compact}0"),
+            "0d5c9a4e-8f7b-4e2a-9c1d-2b3a4c5d6e7g",
+            "é",
+        ] {
+            let prefix = o.service_prefix(odd);
+            assert_eq!(
+                prefix,
+                format!("{}-{}", o.prefix(), short_hash(odd, 32)),
+                "{odd}"
+            );
+            assert_eq!(prefix.len(), SERVICE_PREFIX_LEN);
+        }
+        assert_eq!(
+            short_hash("abc", 12),
+            "ba7816bf8f01",
+            "the first hex digits of SHA-256"
+        );
     }
 
     #[test]

@@ -92,8 +92,8 @@ pub struct ServiceIntent {
     pub key: String,
     /// Internal load balancer.
     pub internal: bool,
-    /// Frontend address source per family.
-    pub frontends: BTreeMap<Family, AddressSource>,
+    /// Frontend address source per family, IPv4 first (a family at most once).
+    pub frontends: Vec<(Family, AddressSource)>,
     /// Ports with rules.
     pub ports: Vec<PortIntent>,
     /// Idle timeout.
@@ -130,8 +130,14 @@ pub struct ServiceIntent {
 pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>> {
     let empty = BTreeMap::new();
     let ann = annotations::parse(key, svc.metadata.annotations.as_ref().unwrap_or(&empty))?;
-    let default_spec = ServiceSpec::default();
-    let spec = svc.spec.as_ref().unwrap_or(&default_spec);
+    let default_spec;
+    let spec = match svc.spec.as_ref() {
+        Some(spec) => spec,
+        None => {
+            default_spec = ServiceSpec::default();
+            &default_spec
+        }
+    };
     let mut errors = Vec::new();
     let err = |field: &str, problem: Problem| ServiceError::new(key, field, problem);
 
@@ -148,6 +154,7 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
         },
     };
     errors.extend(settings_conflicts(key, &ann, &families, legacy_ip));
+    // `families` is sorted and has each family once.
     let frontends = families
         .iter()
         .map(|f| (*f, address_source(&ann, *f, &families, legacy_ip)))
@@ -177,7 +184,7 @@ pub fn read(key: &str, svc: &Service) -> Result<ServiceIntent, Vec<ServiceError>
         floating_ip: !ann.disable_floating_ip,
         internal: ann.internal,
     };
-    let mut ports = Vec::new();
+    let mut ports = Vec::with_capacity(all_ports.len());
     for (i, p) in all_ports.iter().enumerate() {
         match ctx.port(i, p) {
             Ok(Some(intent)) => ports.push(intent),

@@ -2,6 +2,7 @@
 //! public IPs, rules and probes, with port-clash and limit checks; plus outbound rules and
 //! backend pools.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt};
@@ -74,32 +75,33 @@ struct LbState {
 }
 
 impl LbState {
+    /// Sized for what Azure holds on it (the steady state: the plan puts the same back).
     fn new(ctx: &Context<'_>, name: &str, profile: usize) -> Self {
-        let foreign = ctx
-            .input
-            .observed
-            .load_balancer(name)
-            .map_or((0, 0, 0), |lb| {
-                let o = &ctx.ownership;
-                (
-                    lb.frontends
-                        .iter()
-                        .filter(|c| !o.owns_child(&c.name))
-                        .count(),
-                    lb.rules.iter().filter(|c| !o.owns_child(&c.name)).count(),
-                    lb.probes.iter().filter(|c| !o.owns_child(&c.name)).count(),
-                )
-            });
+        let observed = ctx.input.observed.load_balancer(name);
+        let o = &ctx.ownership;
+        let foreign = observed.map_or((0, 0, 0), |lb| {
+            (
+                lb.frontends
+                    .iter()
+                    .filter(|c| !o.owns_child(&c.name))
+                    .count(),
+                lb.rules.iter().filter(|c| !o.owns_child(&c.name)).count(),
+                lb.probes.iter().filter(|c| !o.owns_child(&c.name)).count(),
+            )
+        });
+        let (frontends, rules, probes) = observed.map_or((0, 0, 0), |lb| {
+            (lb.frontends.len(), lb.rules.len(), lb.probes.len())
+        });
         Self {
             name: name.to_string(),
             profile,
-            frontends: HashMap::new(),
-            rules: Vec::new(),
-            probes: Vec::new(),
+            frontends: HashMap::with_capacity(frontends),
+            rules: Vec::with_capacity(rules),
+            probes: Vec::with_capacity(probes),
             outbound: None,
             foreign,
             held: Default::default(),
-            ports: HashMap::new(),
+            ports: HashMap::with_capacity(frontends),
         }
     }
 }
@@ -195,22 +197,24 @@ impl LbState {
 
 /// The ports a Service's load-balancing rules carry: its own, or with high-availability
 /// ports one rule (protocol All, port 0) probed as its first probed port is.
-fn rule_ports(intent: &ServiceIntent) -> Vec<super::intent::PortIntent> {
+fn rule_ports(intent: &ServiceIntent) -> Cow<'_, [super::intent::PortIntent]> {
     if !intent.ha_ports {
-        return intent.ports.clone();
+        return Cow::Borrowed(&intent.ports);
     }
-    vec![super::intent::PortIntent {
+    Cow::Owned(vec![super::intent::PortIntent {
         port: 0,
         protocol: Protocol::All,
         backend_port: 0,
         probe: intent.ports.iter().find_map(|p| p.probe.clone()),
-    }]
+    }])
 }
 
 /// A frontend resolved for one family of a Service.
 #[derive(Clone)]
 struct Resolved {
     frontend: Frontend,
+    /// The frontend's name in lower case, which the planner's maps are keyed by.
+    key: String,
     public_ip: Option<PublicIp>,
     ingress: IngressSource,
     family: Family,
@@ -283,16 +287,24 @@ impl<'c, 'a> Planner<'c, 'a> {
             .enumerate()
             .map(|(i, lb)| (name_key(&lb.name), i))
             .collect();
-        let mut current = HashMap::new();
-        let mut observed_frontends = HashMap::new();
-        for seen in &ctx.input.observed.load_balancers {
+        let observed = &ctx.input.observed.load_balancers;
+        let mut current = HashMap::with_capacity(observed.iter().map(|l| l.rules.len()).sum());
+        let mut observed_frontends =
+            HashMap::with_capacity(observed.iter().map(|l| l.frontends.len()).sum());
+        for seen in observed {
             let Some(&i) = lb_index.get(&name_key(&seen.name)) else {
                 continue;
             };
+            // A Service's rules are usually next to each other: its prefix is taken once.
+            let mut last = None;
             for rule in &seen.rules {
-                if let Some(prefix) = ctx.ownership.service_prefix_of(&rule.name) {
-                    current.insert(NoCase(prefix), i);
+                let prefix = ctx.ownership.service_prefix_of(&rule.name);
+                if let Some(p) = prefix
+                    && prefix != last
+                {
+                    current.insert(NoCase(p), i);
                 }
+                last = prefix;
             }
             for fe in &seen.frontends {
                 observed_frontends.insert(NoCase(fe.name.as_str()), i);
@@ -491,7 +503,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         extra: crate::model::Tags,
     ) -> PublicIp {
         let mut tags = extra;
-        tags.extend(self.ctx.ownership.tags());
+        self.ctx.ownership.add_tags(&mut tags);
         PublicIp {
             name: name.to_string(),
             resource_group: self.ctx.resource_group().to_string(),
@@ -587,16 +599,16 @@ impl<'c, 'a> Planner<'c, 'a> {
             "metadata.labels"
         };
         for r in resolved {
-            let fe = name_key(&r.frontend.name);
-            let planned = self.planned_frontends.get(&fe).copied();
+            let fe = &r.key;
+            let planned = self.planned_frontends.get(fe).copied();
             let shared_in_azure = self
                 .observed_frontends
-                .get(&NoCase(&fe))
+                .get(&NoCase(fe))
                 .filter(|_| {
                     self.ctx
                         .ownership
-                        .service_prefix_of(&fe)
-                        .is_none_or(|own| !own.eq_ignore_ascii_case(prefix))
+                        .service_prefix_of(fe)
+                        .is_none_or(|own| NoCase(own) != NoCase(prefix))
                 })
                 .copied();
             if let Some(i) = planned.or(shared_in_azure) {
@@ -695,7 +707,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             "public frontend"
         };
         for r in &resolved {
-            if let Some(existing) = lb.frontends.get(&name_key(&r.frontend.name))
+            if let Some(existing) = lb.frontends.get(&r.key)
                 && existing.target != r.frontend.target
             {
                 let p = Problem::Conflict(format!(
@@ -708,13 +720,14 @@ impl<'c, 'a> Planner<'c, 'a> {
 
         let ctx = self.ctx;
         let outbound = !intent.internal && self.outbound_snat;
-        let mut rules = Vec::new();
-        let mut probes = Vec::new();
-        let mut claimed = Vec::new();
-        let mut ports = Vec::new();
+        let children = rule_ports.len() * resolved.len();
+        let mut rules = Vec::with_capacity(children);
+        let mut probes = Vec::with_capacity(children);
+        let mut claimed = Vec::with_capacity(children);
+        let mut ports = Vec::with_capacity(intent.ports.len() * resolved.len());
         for r in &resolved {
-            let fe_key = name_key(&r.frontend.name);
-            if let Some(owner) = lb.all_ports_owner(&fe_key, intent.ha_ports, key) {
+            let fe_key = &r.key;
+            if let Some(owner) = lb.all_ports_owner(fe_key, intent.ha_ports, key) {
                 let problem = Problem::PortClash {
                     port: 0,
                     protocol: "ALL",
@@ -729,13 +742,13 @@ impl<'c, 'a> Planner<'c, 'a> {
                     .iter()
                     .map(|p| (r.family, p.protocol, p.backend_port)),
             );
-            for p in &rule_ports {
+            for p in rule_ports.iter() {
                 let protocols: &[Protocol] = match p.protocol {
                     Protocol::All => &[Protocol::Tcp, Protocol::Udp, Protocol::All],
                     other => &[other, Protocol::All],
                 };
                 for proto in protocols {
-                    if let Some(owner) = lb.port_owner(&fe_key, *proto, p.port)
+                    if let Some(owner) = lb.port_owner(fe_key, *proto, p.port)
                         && owner != key
                     {
                         let problem = Problem::PortClash {
@@ -749,15 +762,16 @@ impl<'c, 'a> Planner<'c, 'a> {
                 }
                 claimed.push((fe_key.clone(), p.protocol, p.port));
                 let name = ctx.ownership.rule(prefix, p.protocol, p.port, r.family);
-                let probe = p.probe.clone().map(|mut probe| {
-                    probe.name = name.clone();
-                    probe
-                });
-                rules.push(LbRule {
+                let probe = p.probe.as_ref().map(|template| Probe {
                     name: name.clone(),
+                    ..template.clone()
+                });
+                let probe_name = probe.as_ref().map(|_| name.clone());
+                rules.push(LbRule {
+                    name,
                     frontend: r.frontend.name.clone(),
                     backend_pool: self.pool_names[&r.family].clone(),
-                    probe: probe.as_ref().map(|p| p.name.clone()),
+                    probe: probe_name,
                     protocol: p.protocol,
                     frontend_port: p.port,
                     backend_port: p.backend_port,
@@ -777,11 +791,22 @@ impl<'c, 'a> Planner<'c, 'a> {
 
         let new_frontends = resolved
             .iter()
-            .map(|r| name_key(&r.frontend.name))
-            .filter(|n| !lb.frontends.contains_key(n) && !lb.held.0.contains(n))
+            .map(|r| &r.key)
+            .filter(|n| !lb.frontends.contains_key(*n) && !lb.held.0.contains(*n))
             .count();
         errors.extend(lb.capacity(key, &ctx.input.limits, new_frontends, 0, 0));
-        let created = self.created(&resolved);
+        // Each frontend's public IP as Azure has it, looked up once.
+        let in_azure: Vec<Option<&PublicIp>> = resolved
+            .iter()
+            .map(|r| match &r.ingress {
+                IngressSource::PublicIp {
+                    resource_group,
+                    name,
+                } => ctx.observed_ip(resource_group, name),
+                IngressSource::PrivateFrontend { .. } => None,
+            })
+            .collect();
+        let created = self.created(&resolved, &in_azure);
         errors.extend(self.quota(key, created));
         if !errors.is_empty() {
             return Err(errors);
@@ -790,18 +815,17 @@ impl<'c, 'a> Planner<'c, 'a> {
         let waiting = if deferred {
             Some("held back while Azure's refusal of a shared write is narrowed down".to_string())
         } else {
-            resolved.iter().find_map(|r| match &r.ingress {
-                IngressSource::PublicIp {
-                    resource_group,
-                    name,
-                } if ctx
-                    .observed_ip(resource_group, name)
-                    .is_none_or(|p| p.address.is_none()) =>
-                {
-                    Some(format!("public IP {name} is being created"))
-                }
-                _ => None,
-            })
+            resolved
+                .iter()
+                .zip(&in_azure)
+                .find_map(|(r, seen)| match &r.ingress {
+                    IngressSource::PublicIp { name, .. }
+                        if seen.is_none_or(|p| p.address.is_none()) =>
+                    {
+                        Some(format!("public IP {name} is being created"))
+                    }
+                    _ => None,
+                })
         };
         let ingress = resolved
             .iter()
@@ -823,16 +847,17 @@ impl<'c, 'a> Planner<'c, 'a> {
         })
     }
 
-    /// The public IPs of `resolved` that neither Azure nor this plan has yet.
-    fn created(&self, resolved: &[Resolved]) -> usize {
+    /// The public IPs of `resolved` that neither Azure (`in_azure`: each one's public IP there,
+    /// the one a created public IP would take) nor this plan has yet.
+    fn created(&self, resolved: &[Resolved], in_azure: &[Option<&PublicIp>]) -> usize {
         resolved
             .iter()
-            .filter_map(|r| r.public_ip.as_ref())
+            .zip(in_azure)
+            .filter_map(|(r, seen)| r.public_ip.as_ref().filter(|_| seen.is_none()))
             .filter(|p| {
-                self.ctx.observed_ip(&p.resource_group, &p.name).is_none()
-                    && !self
-                        .public_ips
-                        .contains_key(&(name_key(&p.resource_group), name_key(&p.name)))
+                !self
+                    .public_ips
+                    .contains_key(&(name_key(&p.resource_group), name_key(&p.name)))
             })
             .count()
     }
@@ -886,9 +911,8 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         if waiting {
             for r in &resolved {
-                let name = name_key(&r.frontend.name);
-                if !lb.frontends.contains_key(&name) {
-                    lb.held.0.insert(name);
+                if !lb.frontends.contains_key(&r.key) {
+                    lb.held.0.insert(r.key.clone());
                 }
             }
             lb.held.1 += rules.len();
@@ -899,8 +923,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         }
         let namespace = namespace_of(&key);
         for r in &resolved {
-            self.planned_frontends
-                .insert(name_key(&r.frontend.name), index);
+            self.planned_frontends.insert(r.key.clone(), index);
         }
         for r in resolved {
             if r.public_ip.is_none()
@@ -911,9 +934,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     .or_insert_with(|| namespace.to_string());
             }
             if !waiting {
-                lb.frontends
-                    .entry(name_key(&r.frontend.name))
-                    .or_insert(r.frontend);
+                lb.frontends.entry(r.key).or_insert(r.frontend);
             }
             if let Some(pip) = r.public_ip {
                 if let Some(label) = &pip.dns_label {
@@ -1085,6 +1106,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 };
                 let static_ip = ip.map(|i| i.to_string());
                 Ok(Resolved {
+                    key: name_key(&name),
                     ingress: IngressSource::PrivateFrontend {
                         load_balancer: ctx.lb_spec.internal_name.clone(),
                         frontend: name.clone(),
@@ -1348,9 +1370,11 @@ impl<'c, 'a> Planner<'c, 'a> {
         pip_name: &str,
         public_ip: Option<PublicIp>,
     ) -> Resolved {
+        let name = self.public_frontend_name(pip_name);
         Resolved {
+            key: name_key(&name),
             frontend: Frontend {
-                name: self.public_frontend_name(pip_name),
+                name,
                 target: FrontendTarget::Public {
                     public_ip_id: self.ctx.public_ip_id(rg, pip_name),
                 },
@@ -1433,10 +1457,11 @@ fn build(
     let mut frontends: Vec<(String, Frontend)> = state.frontends.into_iter().collect();
     frontends.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let frontends = frontends.into_iter().map(|(_, f)| f).collect();
+    // Names are unique on a load balancer: an unstable sort gives the one order.
     let mut rules = state.rules;
-    rules.sort_by(|a, b| a.name.cmp(&b.name));
+    rules.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     let mut probes = state.probes;
-    probes.sort_by(|a, b| a.name.cmp(&b.name));
+    probes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     let lb = LoadBalancer {
         name: state.name.clone(),
         resource_group: ctx.resource_group().to_string(),

@@ -433,11 +433,12 @@ pub(crate) fn namespace_of(key: &str) -> &str {
 
 /// `namespace/name` of a Service.
 pub fn service_key(svc: &Service) -> String {
-    format!(
-        "{}/{}",
+    [
         svc.metadata.namespace.as_deref().unwrap_or("default"),
-        svc.metadata.name.as_deref().unwrap_or_default()
-    )
+        "/",
+        svc.metadata.name.as_deref().unwrap_or_default(),
+    ]
+    .concat()
 }
 
 /// Creation time and `namespace/name`: older Services win clashes.
@@ -549,10 +550,15 @@ impl<'a> Context<'a> {
 
     /// ARM id of a public IP.
     pub fn public_ip_id(&self, resource_group: &str, name: &str) -> String {
-        format!(
-            "/subscriptions/{}/resourceGroups/{resource_group}/providers/Microsoft.Network/publicIPAddresses/{name}",
-            self.input.network.azure.subscription_id
-        )
+        [
+            "/subscriptions/",
+            &self.input.network.azure.subscription_id,
+            "/resourceGroups/",
+            resource_group,
+            "/providers/Microsoft.Network/publicIPAddresses/",
+            name,
+        ]
+        .concat()
     }
 
     /// Whether aksnet serves this Service now.
@@ -577,7 +583,8 @@ fn index_ips<'a, K: std::hash::Hash + Eq>(
     observed: &'a Observed,
     key: impl Fn(&'a PublicIp) -> Option<K>,
 ) -> HashMap<K, Vec<&'a PublicIp>> {
-    let mut index: HashMap<K, Vec<&'a PublicIp>> = HashMap::new();
+    let mut index: HashMap<K, Vec<&'a PublicIp>> =
+        HashMap::with_capacity(observed.public_ips.len());
     for ip in &observed.public_ips {
         if let Some(k) = key(ip) {
             index.entry(k).or_default().push(ip);

@@ -243,8 +243,8 @@ fn name_field(asked: &PrivateLink) -> &'static str {
 
 /// The subnet of the Service's internal IPv4 frontend, when an annotation named one.
 fn internal_subnet(intent: &ServiceIntent) -> Option<String> {
-    match intent.frontends.get(&Family::V4) {
-        Some(AddressSource::Private { subnet, .. }) => subnet.clone(),
+    match intent.frontends.iter().find(|(f, _)| *f == Family::V4) {
+        Some((_, AddressSource::Private { subnet, .. })) => subnet.clone(),
         _ => None,
     }
 }

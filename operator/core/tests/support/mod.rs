@@ -80,6 +80,32 @@ pub fn service(name: &str, created: i64, ports: &[(u16, u16)]) -> Service {
     .expect("fixture service")
 }
 
+/// The benchmarks' Services: `n` LoadBalancer Services with two ports each (80 and 443),
+/// created one second apart.
+pub fn bench_services(n: usize) -> Vec<Service> {
+    (0..n)
+        .map(|i| {
+            service(
+                &format!("svc-{i:05}"),
+                i as i64,
+                &[
+                    (80, 30000 + (i % 2000) as u16),
+                    (443, 32000 + (i % 700) as u16),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// The benchmarks' network of several load balancers: Azure CNI, no route table, no NSG (one
+/// NSG admits at most 4,000 destination addresses), up to 20 public load balancers.
+pub fn several_lbs_network() -> AksNetworkSpec {
+    network_with(json!({
+        "networkModel": "azureCni", "ipPlan": {"podCidr": null}, "routeTable": null,
+        "securityGroup": null, "loadBalancer": {"maxCount": 20}
+    }))
+}
+
 /// Change a Service through its JSON form.
 pub fn with(svc: Service, patch: serde_json::Value) -> Service {
     let mut v = serde_json::to_value(svc).expect("to json");
