@@ -27,10 +27,22 @@ static GLOBAL: MiMalloc = MiMalloc;
 
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
-    let n = std::env::var("AKSNET_BENCH_SERVICES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if measuring { 2000 } else { 100 });
+    let n = match std::env::var("AKSNET_BENCH_SERVICES") {
+        Err(_) => {
+            if measuring {
+                2000
+            } else {
+                100
+            }
+        }
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!("AKSNET_BENCH_SERVICES: {v:?} is not a positive number of Services");
+                std::process::exit(2);
+            }
+        },
+    };
     let net = several_lbs_network();
     let nodes = nodes(1000);
     let services = bench_services(n);

@@ -136,7 +136,7 @@ pub fn frontend_of_id(id: &str) -> Option<(String, String)> {
 /// A tag's value, with the key compared as Azure compares it (case-insensitively).
 pub fn tag<'t>(tags: &'t Tags, key: &str) -> Option<&'t str> {
     tags.iter()
-        .find(|(k, _)| *k == key || k.eq_ignore_ascii_case(key))
+        .find(|(k, _)| NoCase(k) == NoCase(key))
         .map(|(_, v)| v.as_str())
 }
 

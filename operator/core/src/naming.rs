@@ -10,7 +10,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{Family, Protocol, Tags, name_key, tag};
+use crate::model::{Family, NoCase, Protocol, Tags, name_key, tag};
 
 /// Tag naming the cluster (informational).
 pub const TAG_CLUSTER: &str = "aksnet.io-cluster";
@@ -61,7 +61,7 @@ fn name_byte(b: u8) -> bool {
 /// the common name, already fit, costs no copy).
 pub fn fit_owned(name: String) -> String {
     let allowed = name_byte;
-    // The common name, already fit, in one pass.
+    // The common name, already fit, in one pass (no early exit, so it is vectorised).
     if name.len() <= MAX_NAME
         && name.bytes().fold(true, |fit, b| fit & allowed(b))
         && !name.ends_with(['.', '-'])
@@ -134,7 +134,7 @@ impl Ownership {
 
     /// Whether `resource_group` is the cluster's own (compared as Azure does).
     pub fn is_cluster_group(&self, resource_group: &str) -> bool {
-        resource_group.eq_ignore_ascii_case(&self.resource_group_key)
+        NoCase(resource_group) == NoCase(&self.resource_group_key)
     }
 
     /// `aksnet-<hash>`: the start of every name aksnet gives a child.
@@ -144,19 +144,17 @@ impl Ownership {
 
     /// Whether a child name carries this cluster's prefix.
     pub fn owns_child(&self, name: &str) -> bool {
-        let (name, prefix) = (name.as_bytes(), self.prefix_key.as_bytes());
-        // Names aksnet gives are in lower case: compare bytes first, then ignoring case.
-        name.len() > prefix.len()
-            && name[prefix.len()] == b'-'
-            && (&name[..prefix.len()] == prefix
-                || name[..prefix.len()].eq_ignore_ascii_case(prefix))
+        let prefix = self.prefix_key.as_str();
+        name.as_bytes().get(prefix.len()) == Some(&b'-')
+            && name
+                .get(..prefix.len())
+                .is_some_and(|start| NoCase(start) == NoCase(prefix))
     }
 
     /// Whether a top-level resource's tags prove this cluster created it (tag keys compare
     /// case-insensitively, as Azure's do).
     pub fn owns_resource(&self, tags: &Tags) -> bool {
-        tag(tags, TAG_OWNER)
-            .is_some_and(|v| v == self.prefix_key || v.eq_ignore_ascii_case(&self.prefix_key))
+        tag(tags, TAG_OWNER).is_some_and(|v| NoCase(v) == NoCase(&self.prefix_key))
     }
 
     /// The aksnet instance (its prefix) whose ownership tag a resource carries, if any: this
@@ -254,7 +252,7 @@ impl Ownership {
             n.get(..SERVICE_PREFIX_LEN).filter(|_| o.owns_child(n))
         }
         match (prefix(self, a), prefix(self, b)) {
-            (Some(x), Some(y)) => x == y || x.eq_ignore_ascii_case(y),
+            (Some(x), Some(y)) => NoCase(x) == NoCase(y),
             (x, y) => x.is_none() && y.is_none(),
         }
     }
