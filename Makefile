@@ -123,12 +123,19 @@ bench: testenv ## The operator against azure-mock and the real API server: burst
 	target/release/aksnet-bench --services 2000 --shared 500 --static-ips 50 --nodes 200 --operation-ms 200 \
 		--out docs/benchmarks.md --section scale
 
-bench-instructions: ## Instructions of one steady plan + diff, by valgrind (AKSNET_BENCH_SERVICES, default 2000)
+# The caches simulated: valgrind's L1 (the host's) and 8 MiB of last level, about one core's
+# share; estimated cycles weigh an L1 miss 10 instructions and a last-level miss 100.
+bench-instructions: ## Instructions, cache misses and estimated cycles of one steady plan + diff, by valgrind (AKSNET_BENCH_SERVICES, default 2000)
 	@command -v valgrind > /dev/null || { echo "bench-instructions needs valgrind"; exit 1; }
 	exe=$$($(CARGO) bench -q -p aksnet-core --bench plan_instructions --no-run --message-format=json \
 		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'); \
-	valgrind --tool=callgrind --callgrind-out-file=target/callgrind.plan.out \
-		--toggle-collect='plan_instructions::measure' "$$exe" --bench 2>&1 | grep -E 'Collected|measured'
+	valgrind --tool=callgrind --cache-sim=yes --LL=8388608,16,64 \
+		--callgrind-out-file=target/callgrind.plan.out \
+		--toggle-collect='plan_instructions::measure' "$$exe" --bench 2>&1 \
+		| awk '/measured/ { print } /Collected :/ { \
+			printf "instructions %d, L1 misses %d, last-level misses %d, estimated cycles %d\n", \
+				$$4, $$7 + $$8 + $$9, $$10 + $$11 + $$12, \
+				$$4 + 10 * ($$7 + $$8 + $$9) + 100 * ($$10 + $$11 + $$12) }'
 	@echo "per function: callgrind_annotate --inclusive=yes target/callgrind.plan.out"
 
 fmt: ## Format the Rust and Go code

@@ -426,32 +426,39 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
     }
 
     let egress = egress_ops(desired, observed);
-    let wanted_ips: HashSet<IpRef<'_>> = desired.public_ips.iter().map(ip_ref).collect();
-    let seen_ips = observed.public_ip_index();
+    // Each observed public IP's first copy by key (a copy read under another spelling of its
+    // resource group has the same key), and whether the plan wants it: one lookup per IP.
+    let mut seen_ips: HashMap<IpRef<'_>, usize> = HashMap::default();
+    seen_ips.reserve(observed.public_ips.len());
+    let first: Vec<usize> = (observed.public_ips.iter().enumerate())
+        .map(|(i, p)| *seen_ips.entry(ip_ref(p)).or_insert(i))
+        .collect();
+    let mut wanted = vec![false; observed.public_ips.len()];
     for want in &desired.public_ips {
-        match seen_ips.get(&ip_ref(want)) {
-            None => puts_ip.push(Op::PutPublicIp(want.clone())),
-            Some(seen) if desired.ownership.owns_resource(&seen.tags) => {
-                if let Some(update) = public_ip_update(seen, want) {
-                    puts_ip.push(Op::PutPublicIp(update));
-                }
-            }
-            Some(_) => {}
+        let Some(&i) = seen_ips.get(&ip_ref(want)) else {
+            puts_ip.push(Op::PutPublicIp(want.clone()));
+            continue;
+        };
+        wanted[i] = true;
+        let seen = &observed.public_ips[i];
+        if desired.ownership.owns_resource(&seen.tags)
+            && let Some(update) = public_ip_update(seen, want)
+        {
+            puts_ip.push(Op::PutPublicIp(update));
         }
     }
     // Only what carries this cluster's proof, in the cluster's resource group (the only one
     // aksnet creates in; ids compare canonically, so no copy read under another spelling ever
     // looks unwanted), that the plan no longer wants, is deleted: once no load balancer uses it.
-    let unwanted: Vec<&PublicIp> = observed
-        .public_ips
-        .iter()
-        .filter(|seen| {
-            desired.ownership.owns_resource(&seen.tags)
+    let unwanted: Vec<&PublicIp> = (observed.public_ips.iter().zip(first))
+        .filter(|(seen, first)| {
+            !wanted[*first]
+                && desired.ownership.owns_resource(&seen.tags)
                 && desired.ownership.is_cluster_group(&seen.resource_group)
-                && !wanted_ips.contains(&ip_ref(seen))
                 && tag(&seen.tags, TAG_DELETION_POLICY).is_none_or(|v| v != "Retain")
                 && !keep.frozen(&seen.name)
         })
+        .map(|(seen, _)| seen)
         .collect();
     if !unwanted.is_empty() {
         let referenced: HashSet<IpKey> = final_lbs

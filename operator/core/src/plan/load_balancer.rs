@@ -12,6 +12,7 @@ use aksnet_crds::IpVersion;
 use k8s_openapi::api::core::v1::Node;
 
 use super::intent::{AddressSource, ServiceIntent};
+use super::order::sort_by_name;
 use super::profiles::{self, Profile};
 use super::{AddressKey, Context, IngressSource, egress, namespace_of};
 use crate::model::{
@@ -63,6 +64,8 @@ struct LbState {
     /// Its frontends by lower-case name.
     frontends: HashMap<String, Frontend>,
     rules: Vec<LbRule>,
+    /// The families whose backend pool a rule of [`LbState::rules`] names.
+    rule_pools: std::collections::BTreeSet<Family>,
     probes: Vec<Probe>,
     outbound: Option<OutboundRule>,
     /// Children of others already on the observed LB: (frontends, rules, probes).
@@ -97,6 +100,7 @@ impl LbState {
             profile,
             frontends: HashMap::with_capacity(frontends),
             rules: Vec::with_capacity(rules),
+            rule_pools: Default::default(),
             probes: Vec::with_capacity(probes),
             outbound: None,
             foreign,
@@ -918,6 +922,10 @@ impl<'c, 'a> Planner<'c, 'a> {
             lb.held.1 += rules.len();
             lb.held.2 += probes.len();
         } else {
+            if !rules.is_empty() {
+                // Each frontend has the same rules, each on its family's pool.
+                lb.rule_pools.extend(resolved.iter().map(|r| r.family));
+            }
             lb.rules.extend(rules);
             lb.probes.extend(probes);
         }
@@ -1003,7 +1011,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 // Azure refuses a DNS label another public IP of the region holds.
                 if let Some(label) = dns_label
                     && let Some(holder) = ctx
-                        .ips_by_dns_label
+                        .ips_by_dns_label()
                         .get(label.as_str())
                         .into_iter()
                         .flatten()
@@ -1049,7 +1057,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 self.allowed_group(key, resource_group.as_deref())?;
                 let groups = [resource_group.as_deref(), Some(cluster_rg)];
                 let found = groups.into_iter().flatten().find_map(|rg| {
-                    ctx.ips_by_address
+                    ctx.ips_by_address()
                         .get(ip)
                         .into_iter()
                         .flatten()
@@ -1186,7 +1194,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         let shared = name_key(&ctx.ownership.private_ip_frontend(ip));
         let own = name_key(prefix);
         let holder = ctx
-            .frontends_by_private_ip
+            .frontends_by_private_ip()
             .get(ip)
             .into_iter()
             .flatten()
@@ -1409,8 +1417,10 @@ impl<'c, 'a> Planner<'c, 'a> {
             let lb = build(self.ctx, state, pools);
             lbs.insert(lb.0, lb.1);
         }
+        // By resource group, then name: sorted by name, then (stably) by resource group.
         let mut ips: Vec<_> = self.public_ips.into_iter().collect();
-        ips.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        sort_by_name(&mut ips, |((_, name), _)| name);
+        sort_by_name(&mut ips, |((rg, _), _)| rg);
         (
             ips.into_iter().map(|(_, ip)| ip).collect(),
             lbs,
@@ -1441,27 +1451,25 @@ fn build(
         return (state.name, None);
     }
     // The pools a rule uses (one per family at most).
-    let used = |name: &str| {
-        state.rules.iter().any(|r| r.backend_pool == name)
-            || state.outbound.iter().any(|o| o.backend_pool == name)
+    let used = |family: Family, name: &str| {
+        state.rule_pools.contains(&family) || state.outbound.iter().any(|o| o.backend_pool == name)
     };
     let backend_pools = [Family::V4, Family::V6]
         .into_iter()
         .map(|f| (ctx.ownership.backend_pool(f), f))
-        .filter(|(name, _)| used(name))
+        .filter(|(name, f)| used(*f, name))
         .map(|(name, f)| BackendPool {
             name,
             addresses: pools.get(&f).cloned().unwrap_or_default(),
         })
         .collect();
     let mut frontends: Vec<(String, Frontend)> = state.frontends.into_iter().collect();
-    frontends.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    sort_by_name(&mut frontends, |(key, _)| key);
     let frontends = frontends.into_iter().map(|(_, f)| f).collect();
-    // Names are unique on a load balancer: an unstable sort gives the one order.
     let mut rules = state.rules;
-    rules.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    sort_by_name(&mut rules, |r| &r.name);
     let mut probes = state.probes;
-    probes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    sort_by_name(&mut probes, |p| &p.name);
     let lb = LoadBalancer {
         name: state.name.clone(),
         resource_group: ctx.resource_group().to_string(),

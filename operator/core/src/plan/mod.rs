@@ -11,11 +11,13 @@ mod egress;
 mod intent;
 mod load_balancer;
 mod nodes;
+mod order;
 mod private_link;
 mod profiles;
 mod routes;
 mod security;
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::{HashMap, HashMapExt, HashSet};
@@ -257,18 +259,28 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     let mut nsg = security::Planner::new(&ctx, lbs.node_ips());
     let mut links = private_link::Planner::new(&ctx);
     let mut link_pending = Vec::new();
-    for ((_, key), svc) in services {
-        let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
-        if !ctx.serves(svc) {
-            if ctx.releases(svc, &prefix) {
-                service_prefixes.push((prefix, key.clone()));
-                outcomes.push((key, ServiceOutcome::Released));
+    // Every Service is read in a first pass and placed in a second: each pass's code then
+    // stays in the CPU's instruction cache, which one pass doing both for thousands of
+    // Services keeps missing.
+    let requests: Vec<_> = services
+        .into_iter()
+        .map(|((_, key), svc)| {
+            let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
+            let request = Request::read(&ctx, &key, svc);
+            (key, svc, prefix, request)
+        })
+        .collect();
+    for (key, svc, prefix, request) in requests {
+        let placed = match request {
+            Request::NotServed => {
+                if ctx.releases(svc, &prefix) {
+                    service_prefixes.push((prefix, key.clone()));
+                    outcomes.push((key, ServiceOutcome::Released));
+                }
+                continue;
             }
-            continue;
-        }
-        let placed = match input.holds.refused.get(&key) {
-            Some(refusal) => Err(vec![refusal.clone()]),
-            None => intent::read(&key, svc).and_then(|intent| {
+            Request::Refused(refusal) => Err(vec![refusal.clone()]),
+            Request::Served(intent) => intent.and_then(|intent| {
                 let deferred = input.holds.deferred.contains(&key);
                 let placement = lbs.place(&intent, &prefix, deferred)?;
                 let link = links.check(&intent, &placement.placed, &mut link_pending)?;
@@ -324,12 +336,44 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         nat_gateway: egress.nat_gateway,
         subnet: egress.subnet,
         private_link_services: links.finish(),
-        services: outcomes.into_iter().collect(),
+        services: sorted_map(outcomes),
         errors,
         frozen,
-        service_prefixes: service_prefixes.into_iter().collect(),
+        service_prefixes: sorted_map(service_prefixes),
         pending,
         rule_carriers,
+    }
+}
+
+/// A map of what the plan gathered in creation order, sorted once (the map then takes the
+/// sorted entries in one pass).
+fn sorted_map<V>(mut entries: Vec<(String, V)>) -> BTreeMap<String, V> {
+    order::sort_by_name(&mut entries, |(key, _)| key);
+    entries.into_iter().collect()
+}
+
+/// What the plan's first pass reads of a Service.
+// Nearly every Service is `Served`: boxing its request would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Request<'i> {
+    /// Not served now (released, or another controller's).
+    NotServed,
+    /// Held out: Azure refused its writes ([`Holds::refused`]).
+    Refused(&'i ServiceError),
+    /// Its request, or every problem with it.
+    Served(Result<intent::ServiceIntent, Vec<ServiceError>>),
+}
+
+impl<'i> Request<'i> {
+    /// Read one Service (`key` is `namespace/name`).
+    fn read(ctx: &Context<'i>, key: &str, svc: &Service) -> Self {
+        if !ctx.serves(svc) {
+            return Self::NotServed;
+        }
+        match ctx.input.holds.refused.get(key) {
+            Some(refusal) => Self::Refused(refusal),
+            None => Self::Served(intent::read(key, svc)),
+        }
     }
 }
 
@@ -457,15 +501,16 @@ pub(crate) struct Context<'a> {
     pub input: &'a PlanInput<'a>,
     /// Observed public IPs by key.
     pub observed_ips: HashMap<IpRef<'a>, &'a PublicIp>,
-    /// Observed public IPs by DNS label.
-    pub ips_by_dns_label: HashMap<&'a str, Vec<&'a PublicIp>>,
-    /// Observed public IPs by address.
-    pub ips_by_address: HashMap<std::net::IpAddr, Vec<&'a PublicIp>>,
-    /// Observed load balancer frontends by their private address.
-    pub frontends_by_private_ip: HashMap<std::net::IpAddr, Vec<(&'a LoadBalancer, &'a Frontend)>>,
+    /// [`Context::ips_by_dns_label`]. This index and the next two are built when first asked:
+    /// most Services name no DNS label and no address.
+    ips_by_dns_label: OnceCell<HashMap<&'a str, Vec<&'a PublicIp>>>,
+    /// [`Context::ips_by_address`].
+    ips_by_address: OnceCell<HashMap<std::net::IpAddr, Vec<&'a PublicIp>>>,
+    /// [`Context::frontends_by_private_ip`].
+    frontends_by_private_ip: OnceCell<PrivateFrontends<'a>>,
     /// Service prefixes that have objects in Azure (computed when first asked: only a Service
     /// aksnet does not serve asks).
-    observed_prefixes: std::cell::OnceCell<HashSet<NoCase<'a>>>,
+    observed_prefixes: OnceCell<HashSet<NoCase<'a>>>,
     /// Who uses which shared address in Azure now.
     pub addresses: AddressUse,
     pub ownership: Ownership,
@@ -491,12 +536,10 @@ impl<'a> Context<'a> {
                 az.subscription_id, az.vnet.name
             ),
             observed_ips: input.observed.public_ip_index(),
-            ips_by_dns_label: index_ips(input.observed, |p| p.dns_label.as_deref()),
-            ips_by_address: index_ips(input.observed, |p| {
-                p.address.as_deref().and_then(|a| a.parse().ok())
-            }),
-            frontends_by_private_ip: private_frontends(input.observed),
-            observed_prefixes: std::cell::OnceCell::new(),
+            ips_by_dns_label: OnceCell::new(),
+            ips_by_address: OnceCell::new(),
+            frontends_by_private_ip: OnceCell::new(),
+            observed_prefixes: OnceCell::new(),
             addresses: AddressUse::observe(input, &ownership),
             input,
             ownership,
@@ -505,6 +548,30 @@ impl<'a> Context<'a> {
         };
         ctx.outbound_rule = egress::keeps_outbound_rule(&ctx);
         ctx
+    }
+
+    /// Observed public IPs by DNS label.
+    pub fn ips_by_dns_label(&self) -> &HashMap<&'a str, Vec<&'a PublicIp>> {
+        let observed = self.input.observed;
+        self.ips_by_dns_label
+            .get_or_init(|| index_ips(observed, |p| p.dns_label.as_deref()))
+    }
+
+    /// Observed public IPs by address.
+    pub fn ips_by_address(&self) -> &HashMap<std::net::IpAddr, Vec<&'a PublicIp>> {
+        let observed = self.input.observed;
+        self.ips_by_address.get_or_init(|| {
+            index_ips(observed, |p| {
+                p.address.as_deref().and_then(|a| a.parse().ok())
+            })
+        })
+    }
+
+    /// Observed load balancer frontends by their private address.
+    pub fn frontends_by_private_ip(&self) -> &PrivateFrontends<'a> {
+        let observed = self.input.observed;
+        self.frontends_by_private_ip
+            .get_or_init(|| private_frontends(observed))
     }
 
     /// The observed public IP with this resource group and name.
@@ -593,10 +660,12 @@ fn index_ips<'a, K: std::hash::Hash + Eq>(
     index
 }
 
+/// Load balancer frontends by their private address.
+pub(crate) type PrivateFrontends<'a> =
+    HashMap<std::net::IpAddr, Vec<(&'a LoadBalancer, &'a Frontend)>>;
+
 /// The observed load balancer frontends by their private address.
-fn private_frontends(
-    observed: &Observed,
-) -> HashMap<std::net::IpAddr, Vec<(&LoadBalancer, &Frontend)>> {
+fn private_frontends(observed: &Observed) -> PrivateFrontends<'_> {
     let mut index: HashMap<_, Vec<_>> = HashMap::new();
     for lb in &observed.load_balancers {
         for f in &lb.frontends {

@@ -407,14 +407,14 @@ impl<'c, 'a> Planner<'c, 'a> {
         };
         let ctx = self.ctx;
         let public = ctx
-            .ips_by_address
+            .ips_by_address()
             .get(ip)
             .into_iter()
             .flatten()
             .find(|p| !own(&p.name))
             .map(|p| format!("public IP {} in {}", p.name, p.resource_group));
         public.or_else(|| {
-            ctx.frontends_by_private_ip
+            ctx.frontends_by_private_ip()
                 .get(ip)
                 .into_iter()
                 .flatten()
