@@ -487,6 +487,30 @@ fn steady_state_is_zero_writes() {
 }
 
 #[test]
+fn a_public_ip_read_twice_under_two_spellings_is_kept() {
+    let svcs = [service("web", 1, &[(80, 30080)])];
+    let (mut state, _, _) = converge(&network(), &svcs, &nodes(2), observed_base(), 4);
+    let mut copy = state.public_ips[0].clone();
+    copy.resource_group = copy.resource_group.to_ascii_uppercase();
+    assert_ne!(copy.resource_group, state.public_ips[0].resource_group);
+    // Both orders: the copy read before the original, and after it.
+    for at in [0, state.public_ips.len()] {
+        let mut observed = state.clone();
+        observed.public_ips.insert(at, copy.clone());
+        let desired = plan_with(&network(), &svcs, &nodes(2), &observed);
+        assert_eq!(diff(&desired, &observed), vec![], "copy at {at}");
+    }
+    // Unwanted, both copies go (the one public IP, under either spelling).
+    state.public_ips.push(copy);
+    let desired = plan_with(&network(), &[], &nodes(2), &state);
+    let deletes = diff(&desired, &state)
+        .iter()
+        .filter(|op| matches!(op, Op::DeletePublicIp { .. }))
+        .count();
+    assert_eq!(deletes, 2);
+}
+
+#[test]
 fn nsg_address_limit_counts_others_rules_and_rejects_the_newer_service() {
     let ranges = |n: usize| {
         let cidrs: Vec<String> = (0..n).map(|i| format!("10.{i}.0.0/16")).collect();
