@@ -4,14 +4,18 @@
 //!            ┌──────────── plan(observed, holds) ── diff ── publish ◀──────────┐
 //!            │                                                                  │
 //!  independent writes (public IPs): up to N in flight ── done ── observed.record┤
-//!  shared-parent writes (LB, NSG, route table): one per parent per pass ───────┘
+//!  shared-parent writes (LB, NSG, route table): once per parent per pass,      │
+//!  those whose order does not matter at the same time ─────────────────────────┘
 //! ```
 //!
 //! - Each Service's public IP is created, updated or deleted on its own, concurrently, up to
 //!   `max_concurrent_writes` in flight (all inside the transport's write budget).
 //! - A *pass* writes each shared parent once, holding every Service that is ready at that
 //!   moment; the plan leaves out Services whose public IPs are still being created
-//!   ([`ServiceOutcome::Waiting`]), so a pass never waits for them. Passes start when the first
+//!   ([`ServiceOutcome::Waiting`]), so a pass never waits for them. The parents of a pass are
+//!   written at once where their order does not matter ([`concurrent_batch`]): load balancers,
+//!   the NSG and the route table, except that a load balancer taking a frontend on waits for
+//!   one letting a frontend go, and the NSG for the takers. Passes start when the first
 //!   public IPs land, then at a growing interval (so a burst costs a few writes of each parent),
 //!   and at once when nothing else is in flight.
 //! - After every write the result goes into the observed state (no re-read) and the plan is
@@ -35,14 +39,15 @@ use tracing::Instrument;
 use crate::azure::{AzureError, AzurePort};
 use crate::blame::{self, Verdict};
 use crate::diff::{Op, carried, diff};
-use crate::model::{Applied, NoCase, Observed};
+use crate::model::{Applied, NoCase, Observed, name_key};
 use crate::plan::{Desired, Holds};
 use crate::problem::{ArmRefusal, Problem, ServiceError};
 
 /// How the engine runs.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
-    /// Independent writes in flight at most.
+    /// Writes in flight at most: of public IPs, and of the shared parents one pass writes
+    /// together (each kind on its own).
     pub max_concurrent_writes: usize,
     /// Attempts at one resource in one run before it is left to the next reconcile.
     pub max_attempts: u32,
@@ -239,10 +244,11 @@ impl<A: AzurePort + 'static> Engine<A> {
         started
     }
 
-    /// Write the next shared parent of this pass.
+    /// Write the next shared parents of this pass: the next one in the diff's order, with
+    /// those after it that may go at the same time.
     async fn next_shared(&self, run: &mut Run, ops: &[Op], desired: &Desired) -> Step {
         let existing = run.observed.public_ip_index();
-        let next = ops.iter().find(|op| {
+        let ready = ops.iter().filter(|op| {
             !op.is_independent()
                 && run.may_write(op)
                 && !run.written.contains(&op.resource_key())
@@ -251,29 +257,87 @@ impl<A: AzurePort + 'static> Engine<A> {
                     .iter()
                     .all(|(rg, name)| existing.contains_key(&(NoCase(rg), NoCase(name))))
         });
-        let Some(op) = next else {
+        let mut batch = concurrent_batch(ready, &run.observed);
+        batch.truncate(self.settings.max_concurrent_writes.max(1));
+        if batch.is_empty() {
             return Step::Nothing;
-        };
-        let key = op.resource_key();
-        tracing::info!(op = %op.describe(), "applying");
-        let result = self
-            .azure
-            .apply(op)
-            .instrument(tracing::info_span!("azure_write", op = %op.describe()))
-            .await;
-        match result {
-            Ok(applied) => {
-                run.accepted(op, applied);
-                run.written.insert(key);
-                Step::Wrote
-            }
-            Err(e) => {
-                run.written.insert(key);
-                run.refused_shared(op, e, desired);
-                Step::Refused
+        }
+        let writes = batch.iter().map(|op| {
+            tracing::info!(op = %op.describe(), "applying");
+            (self.azure.apply(op))
+                .instrument(tracing::info_span!("azure_write", op = %op.describe()))
+        });
+        let results = futures::future::join_all(writes).await;
+        let mut step = Step::Wrote;
+        for (op, result) in batch.into_iter().zip(results) {
+            run.written.insert(op.resource_key());
+            match result {
+                Ok(applied) => run.accepted(op, applied),
+                Err(e) => {
+                    run.refused_shared(op, e, desired);
+                    step = Step::Refused;
+                }
             }
         }
+        step
     }
+}
+
+/// The shared writes that go together: the first of `ready` (in the diff's order), and those
+/// after it while their order does not matter. Puts of load balancers, the NSG and the route
+/// table are of different resources, with two orders kept:
+/// - a load balancer letting a frontend go is written before one taking a frontend on (as the
+///   diff orders them), so a public IP (or private address) moving between them is never on
+///   two at once;
+/// - the NSG is written after the load balancers taking frontends on: Azure gives a new
+///   internal frontend its address as it writes it, and the NSG rule admitting its traffic
+///   names that address (written together, the NSG would be written twice).
+///
+/// Any other shared write (the NAT gateway, the subnet, a Private Link Service, a delete) goes
+/// alone, as do those after it, whose order it may matter to.
+fn concurrent_batch<'o>(ready: impl Iterator<Item = &'o Op>, observed: &Observed) -> Vec<&'o Op> {
+    let mut batch: Vec<&Op> = Vec::new();
+    let (mut takes, mut releases, mut nsg) = (false, false, false);
+    for op in ready {
+        match op {
+            Op::PutLoadBalancer(lb) => {
+                let (took, released) = frontend_moves(lb, observed);
+                if (took && (releases || nsg)) || (released && takes) {
+                    break;
+                }
+                (takes, releases) = (takes || took, releases || released);
+            }
+            // Its turn comes once the takers are written.
+            Op::PutSecurityGroup(_) if takes => continue,
+            Op::PutSecurityGroup(_) => nsg = true,
+            Op::PutRouteTable(_) => {}
+            _ => {
+                if batch.is_empty() {
+                    batch.push(op);
+                }
+                break;
+            }
+        }
+        batch.push(op);
+    }
+    batch
+}
+
+/// Whether a load balancer put takes a frontend on that Azure does not have on it, and
+/// whether it lets one go.
+fn frontend_moves(lb: &crate::model::LoadBalancer, observed: &Observed) -> (bool, bool) {
+    let names = |l: &crate::model::LoadBalancer| -> HashSet<String> {
+        l.frontends.iter().map(|f| name_key(&f.name)).collect()
+    };
+    let after = names(lb);
+    let before = observed
+        .load_balancer(&lb.name)
+        .map(names)
+        .unwrap_or_default();
+    (
+        after.difference(&before).next().is_some(),
+        before.difference(&after).next().is_some(),
+    )
 }
 
 /// A put of a public IP that belongs to the network, not to one Service.
@@ -522,5 +586,121 @@ impl Run {
             refused: self.refused_now,
             error: self.error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Frontend, FrontendTarget, LoadBalancer, RouteTable, SecurityGroup, Subnet};
+
+    /// A load balancer with these frontends.
+    fn lb(name: &str, frontends: &[&str]) -> LoadBalancer {
+        LoadBalancer {
+            name: name.into(),
+            frontends: (frontends.iter())
+                .map(|f| Frontend {
+                    name: (*f).into(),
+                    target: FrontendTarget::Public {
+                        public_ip_id: format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/{f}"),
+                    },
+                    private_ip: None,
+                })
+                .collect(),
+            ..LoadBalancer::default()
+        }
+    }
+
+    /// Names of the batch `ops` start with, against Azure holding `observed`.
+    fn batch(ops: &[Op], observed: &[LoadBalancer]) -> Vec<String> {
+        let observed = Observed {
+            load_balancers: observed.to_vec(),
+            ..Observed::default()
+        };
+        concurrent_batch(ops.iter(), &observed)
+            .into_iter()
+            .map(Op::describe)
+            .collect()
+    }
+
+    #[test]
+    fn load_balancers_nsg_and_route_table_go_together() {
+        let ops = [
+            Op::PutLoadBalancer(lb("a", &["f1"])),
+            Op::PutLoadBalancer(lb("b", &["f2", "f3"])),
+            Op::PutSecurityGroup(SecurityGroup::default()),
+            Op::PutRouteTable(RouteTable::default()),
+        ];
+        // The nodes changed: every frontend stays where it is.
+        let got = batch(&ops, &[lb("a", &["f1"]), lb("b", &["f2", "f3"])]);
+        assert_eq!(got.len(), 4, "{got:?}");
+        // New Services: frontends taken on by both, none let go; the NSG waits for them.
+        let got = batch(&ops, &[lb("a", &[]), lb("B", &["F2"])]);
+        assert_eq!(
+            got,
+            [
+                "put loadBalancer a",
+                "put loadBalancer b",
+                "put routeTable "
+            ]
+        );
+    }
+
+    #[test]
+    fn the_nsg_waits_for_load_balancers_taking_frontends_on() {
+        // Written first, it keeps a later taker out of its batch.
+        let ops = [
+            Op::PutSecurityGroup(SecurityGroup::default()),
+            Op::PutLoadBalancer(lb("a", &["f1"])),
+        ];
+        assert_eq!(batch(&ops, &[lb("a", &[])]).len(), 1);
+        assert_eq!(batch(&ops, &[lb("a", &["f1"])]).len(), 2);
+    }
+
+    #[test]
+    fn a_load_balancer_taking_a_frontend_waits_for_one_letting_go() {
+        // f2 moves from a to b: a lets it go first, alone with what takes nothing.
+        let ops = [
+            Op::PutLoadBalancer(lb("a", &["f1"])),
+            Op::PutSecurityGroup(SecurityGroup::default()),
+            Op::PutLoadBalancer(lb("b", &["f2"])),
+            Op::PutRouteTable(RouteTable::default()),
+        ];
+        let observed = [lb("a", &["f1", "f2"]), lb("b", &[])];
+        assert_eq!(batch(&ops, &observed).len(), 2);
+        // Once a has let go, b goes (the route table with it).
+        let observed = [lb("a", &["f1"]), lb("b", &[])];
+        assert_eq!(batch(&ops[2..], &observed).len(), 2);
+        // A taker first keeps a later releaser out.
+        let ops = [
+            Op::PutLoadBalancer(lb("b", &["f2"])),
+            Op::PutLoadBalancer(lb("a", &["f1"])),
+        ];
+        let observed = [lb("a", &["f1", "f3"]), lb("b", &[])];
+        assert_eq!(batch(&ops, &observed).len(), 1);
+    }
+
+    #[test]
+    fn other_shared_writes_go_alone_and_keep_their_place() {
+        let subnet = Op::PutSubnet(Subnet::default());
+        let ops = [subnet.clone(), Op::PutRouteTable(RouteTable::default())];
+        assert_eq!(batch(&ops, &[]), vec![subnet.describe()]);
+        // After load balancer puts, it waits for them, and what follows it waits too.
+        let ops = [
+            Op::PutLoadBalancer(lb("a", &["f1"])),
+            subnet,
+            Op::PutRouteTable(RouteTable::default()),
+        ];
+        assert_eq!(batch(&ops, &[lb("a", &["f1"])]).len(), 1);
+        let delete = Op::DeleteLoadBalancer {
+            resource_group: "rg".into(),
+            name: "a".into(),
+            etag: None,
+        };
+        assert_eq!(
+            batch(&[delete.clone(), ops[2].clone()], &[]),
+            vec![delete.describe()]
+        );
+        assert!(batch(&[], &[]).is_empty());
     }
 }

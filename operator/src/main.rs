@@ -63,7 +63,8 @@ struct Args {
     /// ARM writes left to others: below this remaining count, one write every few seconds.
     #[arg(long, env = "AKSNET_WRITE_RESERVE", default_value_t = 20)]
     write_reserve: u64,
-    /// Independent Azure writes (each Service's public IP) in flight at most.
+    /// Azure writes in flight at most: of each Service's public IP, and of the load
+    /// balancers, NSG and route table one pass writes together (each kind on its own).
     #[arg(long, env = "AKSNET_MAX_CONCURRENT_WRITES", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=256))]
     max_concurrent_writes: u32,
     /// Compute and report what would change; never write to Azure.

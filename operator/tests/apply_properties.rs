@@ -16,7 +16,7 @@ use aksnet_operator::apply::{Engine, Report, Settings};
 use aksnet_operator::azure::{AzureError, AzurePort, Fault, ObserveRequest};
 use aksnet_operator::diff::Op;
 use aksnet_operator::model::{Applied, Observed};
-use aksnet_operator::plan::{Holds, PlanInput, ServiceOutcome, plan};
+use aksnet_operator::plan::{Holds, Limits, PlanInput, ServiceOutcome, plan};
 use k8s_openapi::api::core::v1::Service;
 use proptest::prelude::*;
 use support::worlds::{World, world_strategy};
@@ -33,6 +33,9 @@ struct SimAzure {
     seed: u64,
     calls: AtomicU64,
     writes: AtomicUsize,
+    /// Writes in flight now, and at most.
+    inflight: AtomicUsize,
+    peak: AtomicUsize,
     refuse: fn(&Op) -> Option<Fault>,
 }
 
@@ -57,6 +60,8 @@ impl SimAzure {
             seed,
             calls: AtomicU64::new(0),
             writes: AtomicUsize::new(0),
+            inflight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
             refuse,
         }
     }
@@ -73,11 +78,14 @@ impl AzurePort for SimAzure {
 
     async fn apply(&self, op: &Op) -> Result<Applied, AzureError> {
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        let now = self.inflight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
         if self.seed != 0 {
             let mut x = self.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
             x ^= x >> 31;
-            tokio::time::sleep(Duration::from_millis(x % 40)).await;
+            tokio::time::sleep(Duration::from_millis(1 + x % 40)).await;
         }
+        self.inflight.fetch_sub(1, Ordering::Relaxed);
         self.writes.fetch_add(1, Ordering::Relaxed);
         if let Some(fault) = (self.refuse)(op) {
             return Err(AzureError::Invalid(fault));
@@ -106,6 +114,19 @@ fn run_with(
     concurrent: usize,
     refuse: fn(&Op) -> Option<Fault>,
 ) -> (Report, Observed, usize) {
+    let (report, azure) = run_engine(w, services, seed, concurrent, refuse);
+    let writes = azure.writes.load(Ordering::Relaxed);
+    (report, azure.state(), writes)
+}
+
+/// [`run_with`], answering with the simulated Azure itself.
+fn run_engine(
+    w: &World,
+    services: &[Service],
+    seed: u64,
+    concurrent: usize,
+    refuse: fn(&Op) -> Option<Fault>,
+) -> (Report, Arc<SimAzure>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -142,8 +163,7 @@ fn run_with(
         },
         async |_| {},
     ));
-    let writes = azure.writes.load(Ordering::Relaxed);
-    (report, azure.state(), writes)
+    (report, azure)
 }
 
 /// Azure's state with what the order of writes may change cleared: entity tags, list order,
@@ -317,4 +337,52 @@ fn a_refusal_that_names_no_one_is_narrowed_down_to_its_service() {
 
 fn plan_key(svc: &Service) -> String {
     aksnet_operator::plan::service_key(svc)
+}
+
+/// A node change rewrites the pool of every load balancer: the puts of one pass go out
+/// together (as many as `max_concurrent_writes` lets), so the change takes one write's time,
+/// not one per load balancer; with one write in flight at most, they go one at a time.
+#[test]
+fn a_node_change_writes_the_load_balancers_of_a_pass_together() {
+    let services = bench_services(6);
+    let mut w = World {
+        services: services.clone(),
+        nodes: nodes(3),
+        observed: observed_base(),
+        // Two frontends a load balancer (the outbound IP takes one on the first): four.
+        limits: Limits {
+            frontends_per_load_balancer: 2,
+            ..Limits::default()
+        },
+        network: several_lbs_network(),
+    };
+    let (report, azure) = run_engine(&w, &services, 7, 8, taken_label);
+    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+    w.observed = azure.state();
+    let lbs = w.observed.load_balancers.len();
+    assert_eq!(lbs, 4, "load balancers");
+    w.nodes = nodes(4);
+    let added = w.nodes[3].metadata.name.clone().expect("node name");
+    for (concurrent, together) in [(8, lbs), (2, 2), (1, 1)] {
+        let (report, azure) = run_engine(&w, &services, 7, concurrent, taken_label);
+        assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+        assert_eq!(
+            azure.writes.load(Ordering::Relaxed),
+            lbs,
+            "one put per load balancer"
+        );
+        assert_eq!(
+            azure.peak.load(Ordering::Relaxed),
+            together,
+            "{concurrent} at most"
+        );
+        for lb in azure.state().load_balancers {
+            let pool = &lb.backend_pools[0].addresses;
+            assert!(
+                pool.iter().any(|a| a.name == added),
+                "{} lacks {added}",
+                lb.name
+            );
+        }
+    }
 }

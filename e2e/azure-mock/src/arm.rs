@@ -323,7 +323,10 @@ fn dispatch(s: &mut MockState, path: ArmPath, req: &Req) -> ArmResult<Response> 
                 })
                 .collect();
             // Only the page's resources get their back-references worked out.
-            Ok(page_of(items, req, s.config.page_size, |r| view(s, r)))
+            let refs = kinds::BackReferences::new(&s.data);
+            Ok(page_of(items, req, s.config.page_size, |r| {
+                view_with(s, &refs, r)
+            }))
         }
         ArmPath::Resource {
             sub,
@@ -424,8 +427,13 @@ fn stored(s: &MockState, sub: &str, rg: &str, kind: &Kind, name: &str) -> ArmRes
 
 /// A stored resource as GET shows it: back-references added, provisioning state of the moment.
 fn view(s: &MockState, resource: &Value) -> Value {
+    view_with(s, &kinds::BackReferences::new(&s.data), resource)
+}
+
+/// [`view`] with back-references shared by the resources of one read.
+fn view_with(s: &MockState, refs: &kinds::BackReferences<'_>, resource: &Value) -> Value {
     let mut v = resource.clone();
-    kinds::add_back_references(&s.data, &mut v);
+    refs.add(&mut v);
     let key = ids::key(v["id"].as_str().unwrap_or_default());
     if s.is_busy(&key) {
         v["properties"]["provisioningState"] = json!("Updating");

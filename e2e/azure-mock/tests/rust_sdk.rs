@@ -220,6 +220,31 @@ async fn load_balancer_children_back_references_and_in_use_delete() {
         .and_then(|p| p.ip_configuration)
         .and_then(|c| c.sub_resource.id);
     assert_eq!(ip_config, Some(fe_id.clone()));
+    // So does a list of them (a page works out its IPs' users in one pass).
+    let listed: Vec<(Option<String>, Option<String>)> = (env.net.public_ip_addresses_client())
+        .list(RG, SUB)
+        .into_stream()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flat_map(|p| p.expect("page").value)
+        .map(|p| {
+            let user = (p.properties)
+                .and_then(|p| p.ip_configuration)
+                .and_then(|c| c.sub_resource.id);
+            (p.resource.name, user)
+        })
+        .collect();
+    assert!(
+        listed.contains(&(Some("web".into()), Some(fe_id.clone()))),
+        "{listed:?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .all(|(name, user)| name.as_deref() == Some("web") || user.is_none()),
+        "{listed:?}"
+    );
 
     // Child endpoints.
     let probes: Vec<_> = env

@@ -67,8 +67,9 @@ pub fn normalize(
 
     // Backend addresses stand for NICs in the subnet: a frontend never takes one of them.
     let mut taken_private: Vec<IpAddr> = backend_ips(props).collect();
+    let ip_users = super::nat_gateway::IpUsers::new(put.data);
     for (i, fe) in children_mut(props, "frontendIPConfigurations").enumerate() {
-        frontend(put, &sku_name, i, fe, &mut taken_private)?;
+        frontend(put, &ip_users, &sku_name, i, fe, &mut taken_private)?;
     }
     for (i, pool) in children_mut(props, "backendAddressPools").enumerate() {
         backend_pool(put, i, pool)?;
@@ -142,6 +143,7 @@ fn own_child(
 
 fn frontend(
     put: &Put,
+    ip_users: &super::nat_gateway::IpUsers,
     sku: &str,
     i: usize,
     fe: &mut Value,
@@ -179,15 +181,11 @@ fn frontend(
                 ),
             ));
         }
-        let others: Vec<String> = super::nat_gateway::ip_users(put.data, pip_id)
-            .into_iter()
-            .filter(|user| {
-                !user
-                    .to_ascii_lowercase()
-                    .starts_with(&format!("{}/", put.id.to_ascii_lowercase()))
-            })
-            .collect();
-        if let Some(user) = others.first() {
+        let own = format!("{}/", put.id.to_ascii_lowercase());
+        let other = ip_users
+            .of(pip_id)
+            .find(|user| !user.to_ascii_lowercase().starts_with(&own));
+        if let Some(user) = other {
             return Err(ArmError::bad_request(
                 "PublicIPAddressInUse",
                 format!("Resource {pip_id} is referenced by {user} and cannot be used by {id}."),

@@ -87,8 +87,31 @@ pub fn child_delete_blocker(
     virtual_network::subnet_in_use(data, child_id)
 }
 
+/// What ARM computes on read: the references other resources hold to one. Made once per
+/// read, so a list page finds the users of its public IPs in one pass over the load balancers.
+pub struct BackReferences<'a> {
+    data: &'a crate::store::Data,
+    ip_users: std::cell::OnceCell<nat_gateway::IpUsers>,
+}
+
+impl<'a> BackReferences<'a> {
+    /// Back-references into `data`.
+    pub fn new(data: &'a crate::store::Data) -> Self {
+        Self {
+            data,
+            ip_users: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Adds the references other resources hold to `resource`.
+    pub fn add(&self, resource: &mut Value) {
+        add_back_references(self, resource);
+    }
+}
+
 /// Adds the references other resources hold to this one (ARM computes them on read).
-pub fn add_back_references(data: &crate::store::Data, resource: &mut Value) {
+fn add_back_references(refs: &BackReferences<'_>, resource: &mut Value) {
+    let data = refs.data;
     let id = resource["id"].as_str().unwrap_or_default().to_string();
     let arm_type = resource["type"]
         .as_str()
@@ -100,7 +123,10 @@ pub fn add_back_references(data: &crate::store::Data, resource: &mut Value) {
     let props = &mut resource["properties"];
     match arm_type.rsplit('/').next().unwrap_or_default() {
         "publicipaddresses" => {
-            public_ip::add_back_references(data, &id, props);
+            let users = refs
+                .ip_users
+                .get_or_init(|| nat_gateway::IpUsers::new(data));
+            public_ip::add_back_references(users, &id, props);
             nat_gateway::add_gateway_reference(data, &id, "publicIpAddresses", props);
         }
         "publicipprefixes" => {

@@ -2,12 +2,14 @@
 //! most 16 addresses in all, none another gateway or a load balancer frontend uses), the
 //! `subnets` back-reference from the subnets that name the gateway, and the in-use checks.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::error::{ArmError, ArmResult};
 use crate::json::{self, id_ref, same_id};
 use crate::normalize::{Put, idle_timeout};
-use crate::store::{Data, referrers};
+use crate::store::Data;
 
 /// Addresses a NAT gateway takes, from its public IPs and prefixes together.
 pub const MAX_ADDRESSES: u64 = 16;
@@ -127,15 +129,62 @@ pub fn gateways_using(data: &Data, key: &str, target: &str) -> Vec<String> {
 
 /// Whatever uses a public IP: load balancer frontends and NAT gateways.
 pub fn ip_users(data: &Data, pip_id: &str) -> Vec<String> {
-    let mut users = referrers(
-        data,
-        "loadBalancers",
-        &["frontendIPConfigurations"],
-        "publicIPAddress",
-        pip_id,
-    );
-    users.extend(gateways_using(data, "publicIpAddresses", pip_id));
-    users
+    IpUsers::new(data).of(pip_id).cloned().collect()
+}
+
+/// Whatever uses each public IP (load balancer frontends, NAT gateways), read in one pass:
+/// a load balancer's write checks each of its frontends' public IPs, and a list page shows
+/// each IP's frontend, which looking up over every frontend of every load balancer for each
+/// IP made quadratic.
+#[derive(Default)]
+pub struct IpUsers {
+    /// Lower-case public IP id → the frontends using it.
+    frontends: HashMap<String, Vec<String>>,
+    /// Lower-case public IP id → the NAT gateways using it.
+    gateways: HashMap<String, Vec<String>>,
+}
+
+impl IpUsers {
+    /// The users of every public IP in `data`.
+    pub fn new(data: &Data) -> Self {
+        let mut users = Self::default();
+        let add = |map: &mut HashMap<String, Vec<String>>, target: &Value, user: &Value| {
+            if let (Some(target), Some(user)) = (target["id"].as_str(), user.as_str()) {
+                let key = target.to_ascii_lowercase();
+                map.entry(key).or_default().push(user.to_string());
+            }
+        };
+        for lb in data.of_type("loadBalancers") {
+            for fe in crate::store::children(lb, "frontendIPConfigurations") {
+                add(
+                    &mut users.frontends,
+                    &fe["properties"]["publicIPAddress"],
+                    &fe["id"],
+                );
+            }
+        }
+        for gateway in data.of_type("natGateways") {
+            let ips = gateway["properties"]["publicIpAddresses"].as_array();
+            for ip in ips.into_iter().flatten() {
+                add(&mut users.gateways, ip, &gateway["id"]);
+            }
+        }
+        users
+    }
+
+    /// The frontends using the public IP `pip_id`.
+    pub fn frontends(&self, pip_id: &str) -> &[String] {
+        self.frontends
+            .get(&pip_id.to_ascii_lowercase())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The users of the public IP `pip_id`: its frontends, then its NAT gateways.
+    pub fn of(&self, pip_id: &str) -> impl Iterator<Item = &String> {
+        let key = pip_id.to_ascii_lowercase();
+        let gateways = self.gateways.get(&key).map_or(&[][..], Vec::as_slice);
+        self.frontends(pip_id).iter().chain(gateways)
+    }
 }
 
 /// The `natGateway` back-reference of a public IP or prefix a gateway uses.

@@ -6,10 +6,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde_json::{Map, Value, json};
 
+use super::nat_gateway::IpUsers;
 use crate::error::{ArmError, ArmResult};
 use crate::json::{self, id_ref, same_id};
 use crate::normalize::Put;
-use crate::store::{Data, referrers};
+use crate::store::Data;
 
 /// Where public IPv4 prefixes come from: TEST-NET-2 (RFC 5737).
 const IPV4_PREFIX_POOL: &str = "198.51.100.0/24";
@@ -335,17 +336,6 @@ fn allocate_prefix(data: &Data, version: &str, len: u8) -> Option<IpNet> {
     })
 }
 
-/// Frontends that use a public IP, by id.
-fn users(data: &Data, pip_id: &str) -> Vec<String> {
-    referrers(
-        data,
-        "loadBalancers",
-        &["frontendIPConfigurations"],
-        "publicIPAddress",
-        pip_id,
-    )
-}
-
 /// `PublicIPAddressCannotBeDeleted` when a frontend still uses the IP.
 pub fn in_use(data: &Data, pip_id: &str) -> Option<ArmError> {
     let user = super::nat_gateway::ip_users(data, pip_id)
@@ -381,9 +371,9 @@ pub fn prefix_in_use(data: &Data, prefix_id: &str) -> Option<ArmError> {
 }
 
 /// `ipConfiguration`: the frontend using the IP.
-pub fn add_back_references(data: &Data, pip_id: &str, props: &mut Value) {
-    if let Some(user) = users(data, pip_id).into_iter().next() {
-        props["ipConfiguration"] = id_ref(&user);
+pub fn add_back_references(users: &IpUsers, pip_id: &str, props: &mut Value) {
+    if let Some(user) = users.frontends(pip_id).first() {
+        props["ipConfiguration"] = id_ref(user);
     }
 }
 
