@@ -38,8 +38,8 @@ use tracing::Instrument;
 
 use crate::azure::{AzureError, AzurePort};
 use crate::blame::{self, Verdict};
-use crate::diff::{Op, carried, diff};
-use crate::model::{Applied, NoCase, Observed, name_key};
+use crate::diff::{FrontendMoves, Op, carried, diff, frontend_moves};
+use crate::model::{Applied, NoCase, Observed};
 use crate::plan::{Desired, Holds};
 use crate::problem::{ArmRefusal, Problem, ServiceError};
 
@@ -301,7 +301,10 @@ fn concurrent_batch<'o>(ready: impl Iterator<Item = &'o Op>, observed: &Observed
     for op in ready {
         match op {
             Op::PutLoadBalancer(lb) => {
-                let (took, released) = frontend_moves(lb, observed);
+                let FrontendMoves {
+                    takes: took,
+                    releases: released,
+                } = frontend_moves(lb, observed);
                 if (took && (releases || nsg)) || (released && takes) {
                     break;
                 }
@@ -321,23 +324,6 @@ fn concurrent_batch<'o>(ready: impl Iterator<Item = &'o Op>, observed: &Observed
         batch.push(op);
     }
     batch
-}
-
-/// Whether a load balancer put takes a frontend on that Azure does not have on it, and
-/// whether it lets one go.
-fn frontend_moves(lb: &crate::model::LoadBalancer, observed: &Observed) -> (bool, bool) {
-    let names = |l: &crate::model::LoadBalancer| -> HashSet<String> {
-        l.frontends.iter().map(|f| name_key(&f.name)).collect()
-    };
-    let after = names(lb);
-    let before = observed
-        .load_balancer(&lb.name)
-        .map(names)
-        .unwrap_or_default();
-    (
-        after.difference(&before).next().is_some(),
-        before.difference(&after).next().is_some(),
-    )
 }
 
 /// A put of a public IP that belongs to the network, not to one Service.

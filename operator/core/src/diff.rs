@@ -22,6 +22,41 @@ use crate::model::{
 use crate::naming::{Ownership, TAG_DELETION_POLICY};
 use crate::plan::Desired;
 
+/// How a load balancer put moves frontends against what Azure holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrontendMoves {
+    /// It takes a frontend on that Azure does not have on it (a new load balancer takes all
+    /// of its frontends).
+    pub takes: bool,
+    /// It lets a frontend go that Azure has on it.
+    pub releases: bool,
+}
+
+/// How `lb` (to be put) moves frontends against its observed self. A public IP (or private
+/// address) moving between load balancers must be let go by one before another takes it on,
+/// so writes that take wait for writes that let go.
+pub fn frontend_moves(lb: &LoadBalancer, observed: &Observed) -> FrontendMoves {
+    let Some(seen) = observed.load_balancer(&lb.name) else {
+        return FrontendMoves {
+            takes: !lb.frontends.is_empty(),
+            releases: false,
+        };
+    };
+    let (after, before) = (frontend_names(lb), frontend_names(seen));
+    FrontendMoves {
+        takes: after.difference(&before).next().is_some(),
+        releases: before.difference(&after).next().is_some(),
+    }
+}
+
+/// A load balancer's frontend names, as Azure compares them.
+fn frontend_names(lb: &LoadBalancer) -> HashSet<NoCase<'_>> {
+    lb.frontends
+        .iter()
+        .map(|f| NoCase(f.name.as_str()))
+        .collect()
+}
+
 /// One Azure write.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -381,14 +416,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Vec<Op> {
     // A load balancer that lets a frontend go is written before one that takes a frontend
     // on: a public IP (or private address) moving between them is never on two at once.
     puts.sort_by_key(|op| match op {
-        Op::PutLoadBalancer(lb) => observed.load_balancer(&lb.name).is_none_or(|seen| {
-            lb.frontends.iter().any(|f| {
-                !seen
-                    .frontends
-                    .iter()
-                    .any(|s| name_key(&s.name) == name_key(&f.name))
-            })
-        }),
+        Op::PutLoadBalancer(lb) => frontend_moves(lb, observed).takes,
         _ => false,
     });
 

@@ -103,41 +103,36 @@ impl<'a> BackReferences<'a> {
         }
     }
 
-    /// Adds the references other resources hold to `resource`.
+    /// Adds the references other resources hold to `resource` (ARM computes them on read).
     pub fn add(&self, resource: &mut Value) {
-        add_back_references(self, resource);
-    }
-}
-
-/// Adds the references other resources hold to this one (ARM computes them on read).
-fn add_back_references(refs: &BackReferences<'_>, resource: &mut Value) {
-    let data = refs.data;
-    let id = resource["id"].as_str().unwrap_or_default().to_string();
-    let arm_type = resource["type"]
-        .as_str()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if arm_type.ends_with("/privatelinkservices") {
-        private_link_service::add_alias(resource);
-    }
-    let props = &mut resource["properties"];
-    match arm_type.rsplit('/').next().unwrap_or_default() {
-        "publicipaddresses" => {
-            let users = refs
-                .ip_users
-                .get_or_init(|| nat_gateway::IpUsers::new(data));
-            public_ip::add_back_references(users, &id, props);
-            nat_gateway::add_gateway_reference(data, &id, "publicIpAddresses", props);
+        let data = self.data;
+        let id = resource["id"].as_str().unwrap_or_default().to_string();
+        let arm_type = resource["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if arm_type.ends_with("/privatelinkservices") {
+            private_link_service::add_alias(resource);
         }
-        "publicipprefixes" => {
-            public_ip::add_prefix_back_references(data, &id, props);
-            nat_gateway::add_gateway_reference(data, &id, "publicIpPrefixes", props);
+        let props = &mut resource["properties"];
+        match arm_type.rsplit('/').next().unwrap_or_default() {
+            "publicipaddresses" => {
+                let users = self
+                    .ip_users
+                    .get_or_init(|| nat_gateway::IpUsers::new(data));
+                public_ip::add_back_references(users, &id, props);
+                nat_gateway::add_gateway_reference(data, &id, "publicIpAddresses", props);
+            }
+            "publicipprefixes" => {
+                public_ip::add_prefix_back_references(data, &id, props);
+                nat_gateway::add_gateway_reference(data, &id, "publicIpPrefixes", props);
+            }
+            "natgateways" => virtual_network::add_subnet_references(data, &id, "natGateway", props),
+            "networksecuritygroups" => {
+                virtual_network::add_subnet_references(data, &id, "networkSecurityGroup", props)
+            }
+            "routetables" => virtual_network::add_subnet_references(data, &id, "routeTable", props),
+            _ => {}
         }
-        "natgateways" => virtual_network::add_subnet_references(data, &id, "natGateway", props),
-        "networksecuritygroups" => {
-            virtual_network::add_subnet_references(data, &id, "networkSecurityGroup", props)
-        }
-        "routetables" => virtual_network::add_subnet_references(data, &id, "routeTable", props),
-        _ => {}
     }
 }
