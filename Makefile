@@ -62,10 +62,11 @@ $(TESTENV): $(TESTENV_SRC)
 		go build -trimpath -ldflags "$(GO_LDFLAGS)" -o $(TESTENV) .
 	@touch $(TESTENV)
 
-test: testenv $(VENV)/.installed ## Unit, property and end-to-end tests (Rust, the Python and Go SDK suites, the image)
+test: testenv $(VENV)/.installed ## Unit, property and end-to-end tests (Rust, the Python, Go and JavaScript SDK suites, the image)
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) test-python
 	$(MAKE) test-go
+	$(MAKE) test-js
 	$(MAKE) test-image
 
 test-python: $(VENV)/.installed ## azure-mock conformance with the official Python Azure SDKs
@@ -76,6 +77,11 @@ test-python: $(VENV)/.installed ## azure-mock conformance with the official Pyth
 test-go: ## azure-mock conformance with the official Azure SDK for Go (the cloud provider's SDK)
 	$(CARGO) build -q -p azure-mock
 	cd e2e/azure-mock/tests/go && AZURE_MOCK_BIN=$(CURDIR)/target/debug/azure-mock $(GO_ENV) go test -count=1 ./...
+
+test-js: ## azure-mock conformance with the official Azure SDK for JavaScript (npm ci from the lockfile)
+	$(CARGO) build -q -p azure-mock
+	cd e2e/azure-mock/tests/js && npm ci --no-audit --no-fund --loglevel=error \
+		&& AZURE_MOCK_BIN=$(CURDIR)/target/debug/azure-mock node --test
 
 test-image: image ## Read the image archive back: config, labels, and the binary of its layer run with --version
 	cd e2e/imagebuild && AKSNET_IMAGE_ARCHIVE=$(IMAGE_ARCHIVE) AKSNET_VERSION=$(VERSION) $(GO_ENV) go test -count=1 ./...
