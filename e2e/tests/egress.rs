@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 const SUB: &str = "00000000-0000-0000-0000-0000000e2e15";
 const RG: &str = "mc_egress_e2e";
+/// A condition type another controller writes on the network.
+const PEER_CONDITION: &str = "example.com/Audited";
 /// The second scenario's own resource group (one AksNetwork per Azure network).
 const RG_BYO: &str = "mc_egress_byo_e2e";
 
@@ -158,6 +160,21 @@ async fn outbound_moves_to_a_managed_nat_gateway_and_back_without_a_gap() {
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(world.mock.write_entries().await.expect("journal"), vec![]);
 
+    // A peer writes a condition of its own on the network with a merge patch, which replaces
+    // the whole list (aksnet's conditions gone).
+    let networks: kube::Api<aksnet_crds::AksNetwork> = kube::Api::all(world.client.clone());
+    let peer = json!({"status": {"conditions": [{
+        "type": PEER_CONDITION, "status": "True", "reason": "Audited",
+        "message": "a peer was here", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    networks
+        .patch_status(
+            &world.network,
+            &PatchParams::default(),
+            &Patch::Merge(&peer),
+        )
+        .await
+        .expect("peer's write");
+
     // Back to the load balancer's outbound rule.
     set_outbound(
         &world,
@@ -194,6 +211,23 @@ async fn outbound_moves_to_a_managed_nat_gateway_and_back_without_a_gap() {
         1,
         "one load balancer write brings the rule back: {writes:#?}"
     );
+    // The network's status no longer names the gateway (a field left out of aksnet's status
+    // is removed), its conditions are back, and the peer's condition stayed.
+    eventually(
+        "status without the gateway, with both writers' conditions",
+        30,
+        || async {
+            let status = networks.get(&world.network).await.ok()?.status?;
+            let azure = status.azure?;
+            let has = |t: &str| status.conditions.iter().any(|c| c.type_ == t);
+            (azure.nat_gateway_id.is_none()
+                && azure.public_load_balancer_id.is_some()
+                && has("Ready")
+                && has(PEER_CONDITION))
+            .then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

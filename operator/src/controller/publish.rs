@@ -33,8 +33,8 @@ struct Told {
     message: String,
 }
 
-/// The field manager of aksnet's server-side applies to Service status.
-const FIELD_MANAGER: &str = "aksnet-operator";
+/// The field manager of aksnet's server-side applies to Service and AksNetwork status.
+pub(super) const FIELD_MANAGER: &str = "aksnet-operator";
 
 /// What a Service was last told, and the Service's resource versions around that: the one
 /// the write was based on and the one it made (the same when nothing needed writing).

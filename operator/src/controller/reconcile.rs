@@ -19,7 +19,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::Instrument;
 
-use super::publish::{Publisher, set_finalizers, tally};
+use super::publish::{FIELD_MANAGER, Publisher, set_finalizers, tally};
 use super::status::{self, Health};
 use super::{fingerprint, guards};
 use crate::annotations;
@@ -712,13 +712,19 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         if unchanged {
             return Ok(());
         }
-        let patch = json!({"status": new});
-        api.patch_status(
-            &network.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await?;
+        // Server-side apply of the whole status aksnet writes: a field it leaves out now (a
+        // NAT gateway no longer used, the last static IP removed) is removed, where a merge
+        // patch would keep the old value; other writers' conditions stay (the list merges by
+        // type).
+        let body = json!({
+            "apiVersion": AksNetwork::api_version(&()),
+            "kind": AksNetwork::kind(&()),
+            "metadata": {"name": network.name_any()},
+            "status": new,
+        });
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        api.patch_status(&network.name_any(), &params, &Patch::Apply(&body))
+            .await?;
         Ok(())
     }
 }
