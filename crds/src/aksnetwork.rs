@@ -597,10 +597,11 @@ pub struct PublicIpSpec {
 
     /// Extra tags on the public IP (the operator adds its ownership tags).
     /// At most 40 tags; keys starting with `aksnet.io` (in any case) are reserved for ownership
-    /// tags.
+    /// tags. Keys are 1-512 characters without `<>%&\?/` or control characters, values at most
+    /// 256 characters (Azure's rules).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 40, "additionalProperties" = {"type": "string", "maxLength": 256}))]
-    #[x_kube(validation = Rule::new(NO_RESERVED_TAG_KEYS).message(NO_RESERVED_TAG_KEYS_MSG))]
+    #[x_kube(validation = Rule::new(NO_RESERVED_TAG_KEYS).message(NO_RESERVED_TAG_KEYS_MSG), validation = Rule::new(AZURE_TAG_KEYS).message(AZURE_TAG_KEYS_MSG))]
     pub tags: BTreeMap<String, String>,
 
     /// Namespaces whose Services may use this IP (with `azure-pip-name` or its address).

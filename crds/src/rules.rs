@@ -66,6 +66,13 @@ pub const NO_RESERVED_TAG_KEYS: &str = "self.all(k, !k.lowerAscii().startsWith('
 pub const NO_RESERVED_TAG_KEYS_MSG: &str =
     "tag keys starting with aksnet.io (in any case) are reserved for aksnet's ownership tags";
 
+/// Tag keys Azure takes: 1 to 512 characters, not blank, none of `<>%&\?/` or a control
+/// character (Azure answers `InvalidTagNameCharacters` otherwise).
+pub const AZURE_TAG_KEYS: &str =
+    r"self.all(k, k.size() <= 512 && k.matches(r'[^\s\p{Z}]') && !k.matches(r'[<>%&\\?/\p{Cc}]'))";
+/// Message for [`AZURE_TAG_KEYS`].
+pub const AZURE_TAG_KEYS_MSG: &str = "tag keys must be 1-512 characters, not blank, without <, >, %, &, \\, ?, / or control characters (Azure's rules)";
+
 /// A Kubernetes namespace name (an RFC 1123 label).
 pub const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 

@@ -506,6 +506,11 @@ fn validate_public_ips(e: &mut Errors, ips: &[PublicIpSpec]) {
             format!("{at}.tags"),
             crate::rules::NO_RESERVED_TAG_KEYS_MSG,
         );
+        e.check(
+            ip.tags.keys().all(|k| is_azure_tag_key(k)),
+            format!("{at}.tags"),
+            crate::rules::AZURE_TAG_KEYS_MSG,
+        );
     }
 }
 
@@ -800,6 +805,16 @@ pub fn is_azure_name(s: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether Azure takes `k` as a tag key (see [`crate::rules::AZURE_TAG_KEYS`]): 1-512
+/// characters, not blank, none of `<>%&\?/` or a control character.
+pub fn is_azure_tag_key(k: &str) -> bool {
+    k.chars().count() <= 512
+        && k.chars().any(|c| !c.is_whitespace())
+        && !k
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/'))
 }
 
 fn is_dns_label(s: &str) -> bool {

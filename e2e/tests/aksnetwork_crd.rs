@@ -370,6 +370,7 @@ fn invalid_objects() -> Vec<Invalid> {
 /// Edits the API server used to accept although they break traffic while the status says
 /// `Ready`, or that Azure would refuse (issue 12).
 fn careless_edits() -> Vec<Invalid> {
+    let long_tag_key = "k".repeat(513);
     let route = |name: &str, prefix: &str| json!({"name": name, "addressPrefix": prefix, "nextHopType": "None"});
     let rule = |sources: Value, destinations: Value, ports: Value| {
         json!({"name": "r", "priority": 200, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
@@ -513,6 +514,33 @@ fn careless_edits() -> Vec<Invalid> {
             )],
             "spec.publicIps[0].tags",
             "reserved for aksnet's ownership tags",
+        ),
+        case(
+            "tag key with a slash",
+            vec![set(
+                "/spec/publicIps/0/tags",
+                json!({"k8s.io/role": "ingress"}),
+            )],
+            "spec.publicIps[0].tags",
+            "tag keys must be 1-512 characters",
+        ),
+        case(
+            "tag key over 512 characters",
+            vec![set("/spec/publicIps/0/tags", json!({long_tag_key: "x"}))],
+            "spec.publicIps[0].tags",
+            "tag keys must be 1-512 characters",
+        ),
+        case(
+            "blank tag key",
+            vec![set("/spec/publicIps/0/tags", json!({" ": "x"}))],
+            "spec.publicIps[0].tags",
+            "tag keys must be 1-512 characters",
+        ),
+        case(
+            "tag key with a control character",
+            vec![set("/spec/publicIps/0/tags", json!({"a\u{7}b": "x"}))],
+            "spec.publicIps[0].tags",
+            "tag keys must be 1-512 characters",
         ),
         case(
             "DNS IP on the kubernetes Service address",

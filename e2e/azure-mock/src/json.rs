@@ -95,7 +95,53 @@ pub fn properties(body: &Value, path: &str) -> ArmResult<Map<String, Value>> {
 /// Tags a resource may carry (Azure's limit).
 pub const MAX_TAGS: usize = 50;
 
-/// Checks that `tags` is a map of at most [`MAX_TAGS`] strings and returns it.
+/// Longest tag name Azure takes.
+const MAX_TAG_NAME: usize = 512;
+
+/// Longest tag value Azure takes.
+const MAX_TAG_VALUE: usize = 256;
+
+/// Azure's rules for one tag: a name of 1 to 512 characters, none of `<>%&\?/` or a control
+/// character in it, and a value of at most 256 characters.
+fn check_tag(name: &str, value: &str) -> ArmResult<()> {
+    if name.trim().is_empty() {
+        return Err(ArmError::bad_request(
+            "InvalidTagName",
+            "The tag name must be non-null, non-empty and non-whitespace only. Please provide an actual value.",
+        ));
+    }
+    if name.chars().count() > MAX_TAG_NAME {
+        return Err(ArmError::bad_request(
+            "InvalidTagName",
+            format!(
+                "Tag key too large. Following tag name '{name}' exceeded the maximum length. Maximum allowed length for tag name - '{MAX_TAG_NAME}' characters."
+            ),
+        ));
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/'))
+    {
+        return Err(ArmError::bad_request(
+            "InvalidTagNameCharacters",
+            format!(
+                "The tag names '{name}' have reserved characters '<,>,%,&,\\,?,/' or control characters."
+            ),
+        ));
+    }
+    if value.chars().count() > MAX_TAG_VALUE {
+        return Err(ArmError::bad_request(
+            "InvalidTagValueLength",
+            format!(
+                "Tag value too large. Following tag value '{value}' exceeded the maximum length. Maximum allowed length for tag value - '{MAX_TAG_VALUE}' characters."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `tags` is a map of at most [`MAX_TAGS`] strings, each tag as Azure takes it, and
+/// returns it.
 pub fn tags(body: &Value) -> ArmResult<Option<Value>> {
     match body.get("tags") {
         None | Some(Value::Null) => Ok(None),
@@ -112,12 +158,13 @@ pub fn tags(body: &Value) -> ArmResult<Option<Value>> {
                 ));
             }
             for (k, v) in t {
-                if !v.is_string() {
+                let Some(v) = v.as_str() else {
                     return Err(ArmError::invalid_property(
                         &format!("tags.{k}"),
                         "must be a string",
                     ));
-                }
+                };
+                check_tag(k, v)?;
             }
             Ok(Some(Value::Object(t.clone())))
         }

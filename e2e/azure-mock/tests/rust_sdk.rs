@@ -1238,6 +1238,38 @@ async fn what_azure_refuses_is_refused_with_its_codes() {
     pips.create_or_update(RG, "tagged", tagged(50), SUB)
         .await
         .expect("50 tags");
+    // Names of 1 to 512 characters without `<>%&\?/`, values of at most 256.
+    let one_tag = |name: &str, value: &str| {
+        model::<models::PublicIpAddress>(
+            json!({"location": "westeurope", "sku": {"name": "Standard"},
+            "properties": {"publicIPAllocationMethod": "Static"}, "tags": {name: value}}),
+        )
+    };
+    let long_name = "n".repeat(513);
+    let long_value = "v".repeat(257);
+    for (name, value, code) in [
+        ("", "v", "InvalidTagName"),
+        (" ", "v", "InvalidTagName"),
+        (long_name.as_str(), "v", "InvalidTagName"),
+        ("k8s.io/role", "v", "InvalidTagNameCharacters"),
+        ("a?b", "v", "InvalidTagNameCharacters"),
+        ("a\nb", "v", "InvalidTagNameCharacters"),
+        ("k", long_value.as_str(), "InvalidTagValueLength"),
+    ] {
+        let err = pips
+            .create_or_update(RG, "tagged", one_tag(name, value), SUB)
+            .await
+            .expect_err("a tag Azure refuses");
+        assert_eq!(error_code(&err), (400, code.into()), "{name:?}={value:?}");
+    }
+    pips.create_or_update(
+        RG,
+        "tagged",
+        one_tag(&"n".repeat(512), &"v".repeat(256)),
+        SUB,
+    )
+    .await
+    .expect("the longest name and value");
     env.assert_nothing_ignored().await;
 }
 

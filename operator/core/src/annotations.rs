@@ -469,14 +469,14 @@ impl Parser<'_> {
                 continue;
             };
             let (k, val) = (k.trim(), val.trim());
-            if k.is_empty() || k.len() > 512 || k.contains(['<', '>', '%', '&', '\\', '?', '/']) {
+            if !aksnet_crds::validate::is_azure_tag_key(k) {
                 self.bad(key, format!("{k:?} is not a valid Azure tag name"));
             } else if k.to_ascii_lowercase().starts_with(RESERVED_TAG_PREFIX) {
                 self.bad(
                     key,
                     format!("tag {k:?} is reserved for aksnet's ownership tags"),
                 );
-            } else if val.len() > 256 {
+            } else if val.chars().count() > 256 {
                 self.bad(
                     key,
                     format!("the value of tag {k:?} is longer than 256 characters"),

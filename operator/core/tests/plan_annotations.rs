@@ -395,6 +395,11 @@ fn pip_tags_annotation() {
             ("novalue", false),
             ("aksnet.io-owner=x", false),
             ("a/b=c", false),
+            ("a\u{1}b=c", false),
+            (&format!("{}=v", "k".repeat(512)), true),
+            (&format!("{}=v", "k".repeat(513)), false),
+            (&format!("k={}", "é".repeat(256)), true),
+            (&format!("k={}", "v".repeat(257)), false),
         ],
     );
 }
