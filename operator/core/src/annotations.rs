@@ -113,7 +113,7 @@ pub fn pip_prefix_annotation(family: Family) -> &'static str {
 }
 
 /// Per-port annotation suffixes (`service.beta.kubernetes.io/port_{port}_{suffix}`).
-const PORT_SUFFIXES: [&str; 7] = [
+pub const PORT_SUFFIXES: [&str; 7] = [
     "no_lb_rule",
     "no_probe_rule",
     "health-probe_protocol",
