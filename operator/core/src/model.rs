@@ -492,7 +492,8 @@ impl NatGateway {
     /// Whether the ARM id `id` names this gateway.
     pub fn is(&self, id: &str) -> bool {
         NetworkResource::parse(id).is_some_and(|r| {
-            r.kind == "natgateways" && same_resource(self, &r.resource_group, &r.name)
+            r.kind == "natgateways"
+                && same_resource(&self.resource_group, &self.name, &r.resource_group, &r.name)
         })
     }
 
@@ -507,11 +508,17 @@ impl NatGateway {
     /// Point the back-references of `public_ips` at this gateway as Azure does: its own IPs
     /// name it, and an IP it let go of no longer does.
     pub fn refer(&self, public_ips: &mut [PublicIp]) {
+        let listed: Vec<NetworkResource> = self
+            .public_ip_ids
+            .iter()
+            .filter_map(|id| NetworkResource::parse(id))
+            .filter(|r| r.kind == "publicipaddresses")
+            .collect();
         for p in public_ips {
-            let listed = self.public_ip_ids.iter().find(|id| {
-                ip_key_of_id(id).is_some_and(|k| k == ip_key(&p.resource_group, &p.name))
-            });
-            match listed.and_then(|id| NetworkResource::parse(id)) {
+            let ip_id = listed
+                .iter()
+                .find(|r| same_resource(&r.resource_group, &r.name, &p.resource_group, &p.name));
+            match ip_id {
                 Some(ip_id) => p.used_by = Some(self.id_in(&ip_id.subscription)),
                 None if p.used_by.as_deref().is_some_and(|u| self.is(u)) => p.used_by = None,
                 None => {}
@@ -654,16 +661,15 @@ impl Observed {
     pub fn nat_gateway(&self, resource_group: &str, name: &str) -> Option<&NatGateway> {
         self.nat_gateways
             .iter()
-            .find(|g| same_resource(g, resource_group, name))
+            .find(|g| same_resource(&g.resource_group, &g.name, resource_group, name))
     }
 
     /// The observed public IP with this resource group and name (a linear search: use
     /// [`Observed::public_ip_index`] for many look-ups).
     pub fn public_ip(&self, resource_group: &str, name: &str) -> Option<&PublicIp> {
-        let key = ip_key(resource_group, name);
         self.public_ips
             .iter()
-            .find(|p| ip_key(&p.resource_group, &p.name) == key)
+            .find(|p| same_resource(&p.resource_group, &p.name, resource_group, name))
     }
 
     /// The observed public IPs by [`IpRef`].
@@ -723,11 +729,10 @@ impl Observed {
     pub fn record(&mut self, applied: Applied) {
         match applied {
             Applied::PublicIp(p) => {
-                let key = ip_key(&p.resource_group, &p.name);
                 match self
                     .public_ips
                     .iter_mut()
-                    .find(|o| ip_key(&o.resource_group, &o.name) == key)
+                    .find(|o| same_resource(&o.resource_group, &o.name, &p.resource_group, &p.name))
                 {
                     Some(o) => *o = p,
                     None => {
@@ -739,19 +744,19 @@ impl Observed {
                 }
             }
             Applied::LoadBalancer(lb) => {
-                let key = name_key(&lb.name);
                 match self
                     .load_balancers
                     .iter_mut()
-                    .find(|o| name_key(&o.name) == key)
+                    .find(|o| o.name.eq_ignore_ascii_case(&lb.name))
                 {
                     Some(o) => *o = lb,
                     None => self.load_balancers.push(lb),
                 }
             }
             Applied::NatGateway(gw) => {
-                self.nat_gateways
-                    .retain(|o| !same_resource(o, &gw.resource_group, &gw.name));
+                self.nat_gateways.retain(|o| {
+                    !same_resource(&o.resource_group, &o.name, &gw.resource_group, &gw.name)
+                });
                 gw.refer(&mut self.public_ips);
                 self.nat_gateways.push(gw);
             }
@@ -776,25 +781,25 @@ impl Observed {
                     name,
                     ..NatGateway::default()
                 };
-                self.nat_gateways
-                    .retain(|o| !same_resource(o, &gone.resource_group, &gone.name));
+                self.nat_gateways.retain(|o| {
+                    !same_resource(&o.resource_group, &o.name, &gone.resource_group, &gone.name)
+                });
                 // Its public IPs are free now.
                 gone.refer(&mut self.public_ips);
             }
             Applied::SecurityGroup(nsg) => self.security_group = Some(nsg),
             Applied::RouteTable(rt) => self.route_table = Some(rt),
             Applied::DeletedLoadBalancer { name } => {
-                let key = name_key(&name);
-                self.load_balancers.retain(|o| name_key(&o.name) != key);
+                self.load_balancers
+                    .retain(|o| !o.name.eq_ignore_ascii_case(&name));
             }
             Applied::DeletedPublicIp {
                 resource_group,
                 name,
             } => {
-                let key = ip_key(&resource_group, &name);
                 let before = self.public_ips.len();
                 self.public_ips
-                    .retain(|o| ip_key(&o.resource_group, &o.name) != key);
+                    .retain(|o| !same_resource(&o.resource_group, &o.name, &resource_group, &name));
                 if self.public_ips.len() < before
                     && let Some(q) = &mut self.public_ip_quota
                 {
@@ -811,8 +816,10 @@ fn same_pls(pls: &PrivateLinkService, resource_group: &str, name: &str) -> bool 
 }
 
 /// Whether a NAT gateway has this resource group and name.
-fn same_resource(gw: &NatGateway, resource_group: &str, name: &str) -> bool {
-    gw.resource_group.eq_ignore_ascii_case(resource_group) && gw.name.eq_ignore_ascii_case(name)
+/// Whether `(resource_group, name)` names the same Azure object as `(other_group, other)`, as
+/// Azure compares names (ASCII case-insensitively), without allocating.
+fn same_resource(resource_group: &str, name: &str, other_group: &str, other: &str) -> bool {
+    name.eq_ignore_ascii_case(other) && resource_group.eq_ignore_ascii_case(other_group)
 }
 
 #[cfg(test)]
