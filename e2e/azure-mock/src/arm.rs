@@ -523,12 +523,7 @@ fn resource_group(s: &mut MockState, sub: &str, rg: &str, req: &Req) -> ArmResul
         Method::GET => existing
             .map(|v| axum::Json(v).into_response())
             .ok_or_else(|| ArmError::resource_group_not_found(rg)),
-        Method::HEAD => Ok(if existing.is_some() {
-            StatusCode::NO_CONTENT
-        } else {
-            StatusCode::NOT_FOUND
-        }
-        .into_response()),
+        Method::HEAD => Ok(existence(existing.is_some())),
         Method::PUT => {
             let body = parse_body(req.body)?;
             let location = body["location"]
@@ -638,6 +633,17 @@ fn retry_secs(done_at: Instant) -> u64 {
     left.as_secs() + u64::from(left.subsec_nanos() > 0)
 }
 
+/// ARM's answer to `HEAD` on a resource or resource group (`CheckExistence`): 204 when it
+/// exists, 404 when it (or its resource group) does not, without a body.
+fn existence(exists: bool) -> Response {
+    if exists {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+    .into_response()
+}
+
 fn accepted(
     s: &MockState,
     sub: &str,
@@ -698,6 +704,7 @@ fn resource(
             let r = stored_ref(s, sub, rg, kind, name)?;
             Ok(deferred_json(StatusCode::OK, view(s, r)))
         }
+        Method::HEAD => Ok(existence(stored_ref(s, sub, rg, kind, name).is_ok())),
         Method::PUT => {
             require_rg(s, sub, rg)?;
             let mut body = parse_body(req.body)?;

@@ -29,7 +29,15 @@ def test_resource_group_and_public_ip_lifecycle(mock):
     assert [p.name for p in mock.network.public_ip_addresses.list_all()] == ["pip-1"]
     tagged = mock.network.public_ip_addresses.update_tags(RG, "pip-1", {"tags": {"team": "net"}})
     assert tagged.tags == {"team": "net"}
+    with pytest.raises(HttpResponseError) as err:
+        mock.network.public_ip_addresses.update_tags(RG, "pip-1", {"tags": {"k8s.io/role": "x"}})
+    assert err.value.error.code == "InvalidTagNameCharacters"
+    # Generic resource calls by id: HEAD (CheckExistence) and GET.
+    generic = mock.resources.resources
+    assert generic.check_existence_by_id(created.id, api_version="2024-05-01")
+    assert generic.get_by_id(created.id, api_version="2024-05-01").tags == {"team": "net"}
     mock.network.public_ip_addresses.begin_delete(RG, "pip-1").result()
+    assert not generic.check_existence_by_id(created.id, api_version="2024-05-01")
     with pytest.raises(ResourceNotFoundError) as err:
         mock.network.public_ip_addresses.get(RG, "pip-1")
     assert err.value.error.code == "ResourceNotFound"
