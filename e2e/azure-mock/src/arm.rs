@@ -154,6 +154,7 @@ fn subscription(path: &ArmPath) -> &str {
     match path {
         ArmPath::ResourceGroups { sub }
         | ArmPath::ResourceGroup { sub, .. }
+        | ArmPath::Resources { sub, .. }
         | ArmPath::List { sub, .. }
         | ArmPath::Resource { sub, .. }
         | ArmPath::ChildList { sub, .. }
@@ -291,6 +292,18 @@ fn dispatch(s: &mut MockState, path: ArmPath, req: &Req) -> ArmResult<Response> 
                 .filter(|(k, _)| k.starts_with(&prefix))
                 .map(|(_, v)| v.clone())
                 .collect();
+            Ok(page(items, req, s.config.page_size))
+        }
+        ArmPath::Resources { sub, rg } => {
+            api_version::check(req.api_version(), RESOURCES_VERSIONS, "resources")?;
+            if *m != Method::GET {
+                return Err(method_not_allowed(m));
+            }
+            if let Some(rg) = &rg {
+                require_rg(s, &sub, rg)?;
+            }
+            let filter = req.query.get("$filter").map(String::as_str);
+            let items = crate::generic::list(&s.data, &sub, rg.as_deref(), filter)?;
             Ok(page(items, req, s.config.page_size))
         }
         ArmPath::ResourceGroup { sub, rg } => {
@@ -446,7 +459,7 @@ fn page(items: Vec<Value>, req: &Req, size: usize) -> Response {
 }
 
 /// One page of a list (`$skiptoken` is the offset), each item shown through `show`, with a
-/// `nextLink` while more follow.
+/// `nextLink` (keeping the list's `$filter`) while more follow.
 fn page_of<T>(items: Vec<T>, req: &Req, size: usize, show: impl Fn(T) -> Value) -> Response {
     let skip: usize = req
         .query
@@ -459,8 +472,15 @@ fn page_of<T>(items: Vec<T>, req: &Req, size: usize, show: impl Fn(T) -> Value) 
     let mut body = json!({ "value": value });
     if skip + size < total {
         let version = req.api_version().unwrap_or_default();
+        // The next page is of the same filtered list.
+        let filter = req.query.get("$filter").map_or(String::new(), |f| {
+            format!(
+                "&%24filter={}",
+                form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
+            )
+        });
         body["nextLink"] = json!(format!(
-            "{}{}?api-version={version}&%24skiptoken={}",
+            "{}{}?api-version={version}{filter}&%24skiptoken={}",
             req.base,
             req.path,
             skip + size

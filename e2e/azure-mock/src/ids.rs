@@ -106,6 +106,8 @@ pub enum ArmPath {
     ResourceGroups { sub: String },
     /// `/subscriptions/{sub}/resourcegroups/{rg}`
     ResourceGroup { sub: String, rg: String },
+    /// `/subscriptions/{sub}[/resourcegroups/{rg}]/resources`: every resource, of any type.
+    Resources { sub: String, rg: Option<String> },
     /// A list of a type in a subscription (`rg` is `None`) or a resource group.
     List {
         sub: String,
@@ -175,6 +177,9 @@ pub fn parse(path: &str) -> Option<ArmPath> {
         if segs.len() == 4 {
             return Some(ArmPath::ResourceGroup { sub, rg });
         }
+        if segs.len() == 5 && is(4, "resources") {
+            return Some(ArmPath::Resources { sub, rg: Some(rg) });
+        }
         if is(4, "providers") && is(5, COMPUTE) {
             return ComputePath::parse(sub, Some(rg), &segs[6..]).map(ArmPath::Compute);
         }
@@ -211,6 +216,9 @@ pub fn parse(path: &str) -> Option<ArmPath> {
             }),
             _ => None,
         };
+    }
+    if is(2, "resources") && segs.len() == 3 {
+        return Some(ArmPath::Resources { sub, rg: None });
     }
     if is(2, "providers") && segs.len() <= 4 {
         return Some(ArmPath::Providers {

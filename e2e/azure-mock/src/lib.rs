@@ -17,6 +17,7 @@ pub mod compute;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod generic;
 pub mod ids;
 pub mod json;
 pub mod kinds;

@@ -232,3 +232,33 @@ def test_compute_reads_what_was_seeded(mock):
         mock.admin("PUT", f"/resources{base}/disks/d0", {"location": "westeurope"})
     assert bad.value.code == 400
     assert "names no virtual machine" in json.loads(bad.value.read())["error"]["message"]
+
+
+def test_generic_resource_lists_filter_and_page():
+    mock = start("--page-size", "2")
+    try:
+        net = mock.network
+        for name, team in [("web-1", "web"), ("web-2", "web"), ("db-1", "db")]:
+            net.public_ip_addresses.begin_create_or_update(RG, name, {**pip(), "tags": {"team": team}}).result()
+        net.route_tables.begin_create_or_update(RG, "rt", {"location": "westeurope"}).result()
+        generic = mock.resources.resources
+        everything = list(generic.list_by_resource_group(RG))
+        assert sorted(r.name for r in everything) == ["db-1", "rt", "web-1", "web-2"]
+        assert {r.type for r in everything} == {"Microsoft.Network/publicIPAddresses", "Microsoft.Network/routeTables"}
+        assert next(r for r in everything if r.name == "web-1").tags == {"team": "web"}
+        # The filter holds on every page (page size 2).
+        pips = list(generic.list(filter="resourceType eq 'Microsoft.Network/publicIPAddresses'"))
+        assert sorted(r.name for r in pips) == ["db-1", "web-1", "web-2"]
+        web = list(generic.list_by_resource_group(RG, filter="tagName eq 'team' and tagValue eq 'web'"))
+        assert sorted(r.name for r in web) == ["web-1", "web-2"]
+        assert all(r.tags is None for r in web), "ARM leaves tags out of a tag-filtered list"
+        named = list(generic.list(filter="substringof('web', name) and resourceType eq 'Microsoft.Network/publicIPAddresses'"))
+        assert sorted(r.name for r in named) == ["web-1", "web-2"]
+        with pytest.raises(HttpResponseError) as err:
+            list(generic.list(filter="sku eq 'Standard'"))
+        assert err.value.error.code == "InvalidFilterInQueryString"
+        with pytest.raises(HttpResponseError) as err:
+            list(generic.list_by_resource_group("no-such-group"))
+        assert err.value.error.code == "ResourceGroupNotFound"
+    finally:
+        mock.stop()
