@@ -243,6 +243,17 @@ pub fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A `$filter` is client input: any text parses or is refused, never a panic.
+        #[test]
+        fn any_filter_parses_or_is_refused(
+            filter in prop_oneof!["\\PC{0,60}", "(name|tagName|tagValue|location) (eq|ne) '[^']{0,5}('')?[^']{0,5}'( and |)"],
+        ) {
+            let _ = parse_filter(&filter);
+        }
+    }
 
     #[test]
     fn filters_parse_as_arm_documents_them() {
