@@ -49,6 +49,9 @@ pub type IpKey = (String, String);
 /// does not allocate.
 pub type IpRef<'a> = (NoCase<'a>, NoCase<'a>);
 
+/// Public IPs by [`IpRef`], for many look-ups ([`Observed::public_ip_index`]).
+pub type PublicIpIndex<'a> = foldhash::HashMap<IpRef<'a>, &'a PublicIp>;
+
 /// The [`IpRef`] of a public IP.
 pub fn ip_ref(ip: &PublicIp) -> IpRef<'_> {
     (NoCase(&ip.resource_group), NoCase(&ip.name))
@@ -673,7 +676,7 @@ impl Observed {
     }
 
     /// The observed public IPs by [`IpRef`].
-    pub fn public_ip_index(&self) -> foldhash::HashMap<IpRef<'_>, &PublicIp> {
+    pub fn public_ip_index(&self) -> PublicIpIndex<'_> {
         self.public_ips.iter().map(|p| (ip_ref(p), p)).collect()
     }
 }

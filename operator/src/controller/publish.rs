@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::status;
 use crate::apply::Pass;
+use crate::model::{NoCase, PublicIpIndex};
 use crate::plan::{Desired, ServiceOutcome};
 
 /// Finalizer on every Service aksnet serves: removed once its Azure objects are gone.
@@ -112,10 +113,12 @@ impl Publisher {
             .iter()
             .map(|(p, k)| (k.as_str(), p.as_str()))
             .collect();
+        // One index per look: a pass tells every Service, and each looks its addresses up.
+        let ips = pass.observed.public_ip_index();
         let mut writes = Vec::new();
         for (key, outcome) in &pass.desired.services {
             let prefix = prefixes.get(key.as_str()).copied().unwrap_or_default();
-            let Some(told) = tell(prefix, outcome, &pass) else {
+            let Some(told) = tell(prefix, outcome, &pass, &ips) else {
                 continue;
             };
             let Some(svc) = self.service(key) else {
@@ -342,7 +345,12 @@ const PENDING: &str = "Pending";
 
 /// What a Service (with this lower-case name prefix) should be told now, if anything: served
 /// ones once no write still to do carries them, waiting ones that they wait, refused ones why.
-fn tell(prefix: &str, outcome: &ServiceOutcome, pass: &Pass<'_>) -> Option<Told> {
+fn tell(
+    prefix: &str,
+    outcome: &ServiceOutcome,
+    pass: &Pass<'_>,
+    ips: &PublicIpIndex<'_>,
+) -> Option<Told> {
     match outcome {
         ServiceOutcome::Planned { ingress } => {
             if pass.unserved.contains(prefix) {
@@ -350,7 +358,11 @@ fn tell(prefix: &str, outcome: &ServiceOutcome, pass: &Pass<'_>) -> Option<Told>
             }
             let ips: Vec<String> = ingress
                 .iter()
-                .filter_map(|i| i.address(pass.observed, |rg, n| pass.observed.public_ip(rg, n)))
+                .filter_map(|i| {
+                    i.address(pass.observed, |rg, n| {
+                        ips.get(&(NoCase(rg), NoCase(n))).copied()
+                    })
+                })
                 .collect();
             if ips.len() != ingress.len() {
                 return Some(Told {

@@ -29,8 +29,9 @@ pub use intent::{DEFAULT_IDLE_TIMEOUT, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_THR
 pub use nodes::{CONTROL_PLANE_LABEL, EXCLUDE_LABEL};
 
 use crate::model::{
-    Frontend, FrontendTarget, IpKey, IpRef, LoadBalancer, NatGateway, NoCase, Observed,
-    PrivateLinkService, PublicIp, RouteTable, SecurityGroup, Subnet, ip_key_of_id, name_key,
+    Frontend, FrontendTarget, IpKey, LoadBalancer, NatGateway, NoCase, Observed,
+    PrivateLinkService, PublicIp, PublicIpIndex, RouteTable, SecurityGroup, Subnet, ip_key_of_id,
+    name_key,
 };
 use crate::naming::Ownership;
 use crate::problem::{ObjectError, ServiceError};
@@ -500,7 +501,7 @@ fn service_order(svc: &Service) -> ServiceOrder {
 pub(crate) struct Context<'a> {
     pub input: &'a PlanInput<'a>,
     /// Observed public IPs by key.
-    pub observed_ips: HashMap<IpRef<'a>, &'a PublicIp>,
+    pub observed_ips: PublicIpIndex<'a>,
     /// [`Context::ips_by_dns_label`]. This index and the next two are built when first asked:
     /// most Services name no DNS label and no address.
     ips_by_dns_label: OnceCell<HashMap<&'a str, Vec<&'a PublicIp>>>,
