@@ -303,7 +303,16 @@ fn dispatch(s: &mut MockState, path: ArmPath, req: &Req) -> ArmResult<Response> 
                 require_rg(s, &sub, rg)?;
             }
             let filter = req.query.get("$filter").map(String::as_str);
-            let items = crate::generic::list(&s.data, &sub, rg.as_deref(), filter)?;
+            let mut items = crate::generic::list(&s.data, &sub, rg.as_deref(), filter)?;
+            if let Some(top) = req.query.get("$top") {
+                let top = top.parse::<usize>().map_err(|_| {
+                    ArmError::bad_request(
+                        "InvalidTopInQueryString",
+                        format!("Invalid $top '{top}' specified in the query string."),
+                    )
+                })?;
+                items.truncate(top);
+            }
             Ok(page(items, req, s.config.page_size))
         }
         ArmPath::ResourceGroup { sub, rg } => {
@@ -459,7 +468,7 @@ fn page(items: Vec<Value>, req: &Req, size: usize) -> Response {
 }
 
 /// One page of a list (`$skiptoken` is the offset), each item shown through `show`, with a
-/// `nextLink` (keeping the list's `$filter`) while more follow.
+/// `nextLink` (keeping the list's `$filter` and `$top`) while more follow.
 fn page_of<T>(items: Vec<T>, req: &Req, size: usize, show: impl Fn(T) -> Value) -> Response {
     let skip: usize = req
         .query
@@ -472,15 +481,17 @@ fn page_of<T>(items: Vec<T>, req: &Req, size: usize, show: impl Fn(T) -> Value) 
     let mut body = json!({ "value": value });
     if skip + size < total {
         let version = req.api_version().unwrap_or_default();
-        // The next page is of the same filtered list.
-        let filter = req.query.get("$filter").map_or(String::new(), |f| {
-            format!(
-                "&%24filter={}",
-                form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
-            )
-        });
+        // The next page is of the same list: its `$filter` and `$top` go along.
+        let carried: String = ["$filter", "$top"]
+            .iter()
+            .filter_map(|k| {
+                let v = req.query.get(*k)?;
+                let v: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
+                Some(format!("&%24{}={v}", &k[1..]))
+            })
+            .collect();
         body["nextLink"] = json!(format!(
-            "{}{}?api-version={version}{filter}&%24skiptoken={}",
+            "{}{}?api-version={version}{carried}&%24skiptoken={}",
             req.base,
             req.path,
             skip + size

@@ -254,6 +254,7 @@ def test_generic_resource_lists_filter_and_page():
         assert all(r.tags is None for r in web), "ARM leaves tags out of a tag-filtered list"
         named = list(generic.list(filter="substringof('web', name) and resourceType eq 'Microsoft.Network/publicIPAddresses'"))
         assert sorted(r.name for r in named) == ["web-1", "web-2"]
+        assert len(list(generic.list(top=3))) == 3
         with pytest.raises(HttpResponseError) as err:
             list(generic.list(filter="sku eq 'Standard'"))
         assert err.value.error.code == "InvalidFilterInQueryString"
