@@ -302,17 +302,14 @@ fn dispatch(s: &mut MockState, path: ArmPath, req: &Req) -> ArmResult<Response> 
             if let Some(rg) = &rg {
                 require_rg(s, &sub, rg)?;
             }
-            let filter = req.query.get("$filter").map(String::as_str);
-            let mut items = crate::generic::list(&s.data, &sub, rg.as_deref(), filter)?;
-            if let Some(top) = req.query.get("$top") {
-                let top = top.parse::<usize>().map_err(|_| {
-                    ArmError::bad_request(
-                        "InvalidTopInQueryString",
-                        format!("Invalid $top '{top}' specified in the query string."),
-                    )
-                })?;
-                items.truncate(top);
-            }
+            let query = |k: &str| req.query.get(k).map(String::as_str);
+            let items = crate::generic::list(
+                &s.data,
+                &sub,
+                rg.as_deref(),
+                query("$filter"),
+                query("$top"),
+            )?;
             Ok(page(items, req, s.config.page_size))
         }
         ArmPath::ResourceGroup { sub, rg } => {

@@ -3,7 +3,7 @@
 //! its provider, as `GenericResourceExpanded` (id, name, type, location, tags, sku), with the
 //! `$filter` forms ARM documents: `eq` and `ne` on `location`, `resourceType`, `name` and
 //! `resourceGroup`; `substringof('text', name)` and `substringof('text', resourceGroup)`;
-//! `tagName eq 'key'`, alone or with `and tagValue eq 'value'`; joined by `and`.
+//! `tagName eq 'key'`, alone or with `and tagValue eq 'value'`; joined by `and`; and `$top`.
 
 use serde_json::{Map, Value, json};
 
@@ -115,11 +115,10 @@ enum Clause {
 
 /// One clause: `property op 'value'` or `substringof('text', property)`.
 fn clause(c: &str) -> Option<Clause> {
-    if let Some(args) = c
-        .get(..12)
-        .filter(|p| p.eq_ignore_ascii_case("substringof("))
-        .map(|_| &c[12..])
-    {
+    const SUBSTRINGOF: &str = "substringof(";
+    let starts = c.get(..SUBSTRINGOF.len());
+    if starts.is_some_and(|p| p.eq_ignore_ascii_case(SUBSTRINGOF)) {
+        let args = &c[SUBSTRINGOF.len()..];
         let (text, rest) = literal(args)?;
         let property = rest.trim().strip_prefix(',')?.trim().strip_suffix(')')?;
         let property = Property::parse(property.trim())
@@ -207,13 +206,24 @@ fn expanded(resource: &Value, tag_filtered: bool) -> Value {
 }
 
 /// The resources of subscription `sub` (or of its resource group `rg`) that `filter` admits,
-/// in id order.
+/// in id order, the first `top` of them when given.
 pub fn list(
     data: &Data,
     sub: &str,
     rg: Option<&str>,
     filter: Option<&str>,
+    top: Option<&str>,
 ) -> ArmResult<Vec<Value>> {
+    let top = top
+        .map(|t| {
+            t.parse::<usize>().map_err(|_| {
+                ArmError::bad_request(
+                    "InvalidTopInQueryString",
+                    format!("Invalid $top '{t}' specified in the query string."),
+                )
+            })
+        })
+        .transpose()?;
     let conditions = match filter.map(str::trim).filter(|f| !f.is_empty()) {
         Some(f) => parse_filter(f)?,
         None => Vec::new(),
@@ -237,6 +247,7 @@ pub fn list(
                 .all(|c| holds(c, r, group))
                 .then(|| expanded(r, tag_filtered))
         })
+        .take(top.unwrap_or(usize::MAX))
         .collect())
 }
 
