@@ -26,16 +26,7 @@ const MAX_PROBE_WINDOW: u32 = 120;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AddressSource {
     /// A public IP aksnet creates for the Service.
-    Managed {
-        /// DNS label.
-        dns_label: Option<String>,
-        /// Public IP prefix id.
-        prefix_id: Option<String>,
-        /// Extra tags.
-        tags: Tags,
-        /// IP tags, sorted `(type, tag)` pairs (part of the name: Azure sets them at creation).
-        ip_tags: Vec<(String, String)>,
-    },
+    Managed(ManagedIp),
     /// An existing public IP, by name (`azure-pip-name`), in `resource_group` if given.
     NamedPublicIp {
         /// Resource group from the annotation, else the cluster's.
@@ -61,6 +52,19 @@ pub enum AddressSource {
         /// Where the address was asked for (the annotation or `spec.loadBalancerIP`).
         field: &'static str,
     },
+}
+
+/// What a Service asks of a public IP aksnet creates for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagedIp {
+    /// DNS label.
+    pub dns_label: Option<String>,
+    /// Public IP prefix id.
+    pub prefix_id: Option<String>,
+    /// Extra tags.
+    pub tags: Tags,
+    /// IP tags, sorted `(type, tag)` pairs (part of the name: Azure sets them at creation).
+    pub ip_tags: Vec<(String, String)>,
 }
 
 /// One service port that gets a load-balancing rule.
@@ -593,7 +597,7 @@ fn address_source(
     }
     // The DNS label goes to the first family's public IP: IPv4, or IPv6 on an IPv6-only
     // Service.
-    AddressSource::Managed {
+    AddressSource::Managed(ManagedIp {
         dns_label: if families.first() == Some(&family) {
             ann.dns_label.clone()
         } else {
@@ -602,7 +606,7 @@ fn address_source(
         prefix_id: ann.pip_prefix.get(&family).cloned(),
         tags: ann.pip_tags.clone(),
         ip_tags: ann.pip_ip_tags.clone(),
-    }
+    })
 }
 
 struct PortContext<'a> {

@@ -2,7 +2,6 @@
 //! public IPs, rules and probes, with port-clash and limit checks; plus outbound rules and
 //! backend pools.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt};
@@ -11,15 +10,16 @@ use std::net::IpAddr;
 use aksnet_crds::IpVersion;
 use k8s_openapi::api::core::v1::Node;
 
-use super::intent::{AddressSource, ServiceIntent};
+use super::children::{Builder, Children, Resolved, rule_ports};
+use super::intent::{AddressSource, ManagedIp, ServiceIntent};
 use super::order::sort_by_name;
 use super::profiles::{self, Profile};
 use super::{AddressKey, Context, IngressSource, egress, namespace_of};
 use crate::model::{
-    BackendAddress, BackendPool, Distribution, Family, Frontend, FrontendTarget, LbRule,
-    LoadBalancer, NoCase, OutboundRule, Probe, Protocol, PublicIp, canonical_id, name_key,
+    BackendAddress, BackendPool, Family, Frontend, FrontendTarget, LbRule, LoadBalancer, NoCase,
+    OutboundRule, Probe, Protocol, PublicIp, name_key,
 };
-use crate::naming::{Ownership, TAG_DELETION_POLICY, TAG_SERVICE, fit_owned, short_hash};
+use crate::naming::{Ownership, TAG_DELETION_POLICY, TAG_SERVICE};
 use crate::problem::{ObjectError, Problem, ServiceError};
 
 /// How a Service was placed: where its addresses come from, for status and NSG rules.
@@ -39,12 +39,19 @@ pub(crate) struct Placement {
     key: String,
     /// The load balancer it goes on.
     target: Target,
-    claimed: Vec<(String, Protocol, u16)>,
-    rules: Vec<LbRule>,
-    probes: Vec<Probe>,
+    /// Its rules and probes, and the ports they claim.
+    children: Children,
     resolved: Vec<Resolved>,
     /// How many public IPs it creates.
     created: usize,
+}
+
+/// How a Service fits on a load balancer.
+struct Fit {
+    /// How many public IPs it creates.
+    created: usize,
+    /// Why its children wait, if they do.
+    waiting: Option<String>,
 }
 
 /// A load balancer a Service may go on.
@@ -199,31 +206,6 @@ impl LbState {
     }
 }
 
-/// The ports a Service's load-balancing rules carry: its own, or with high-availability
-/// ports one rule (protocol All, port 0) probed as its first probed port is.
-fn rule_ports(intent: &ServiceIntent) -> Cow<'_, [super::intent::PortIntent]> {
-    if !intent.ha_ports {
-        return Cow::Borrowed(&intent.ports);
-    }
-    Cow::Owned(vec![super::intent::PortIntent {
-        port: 0,
-        protocol: Protocol::All,
-        backend_port: 0,
-        probe: intent.ports.iter().find_map(|p| p.probe.clone()),
-    }])
-}
-
-/// A frontend resolved for one family of a Service.
-#[derive(Clone)]
-struct Resolved {
-    frontend: Frontend,
-    /// The frontend's name in lower case, which the planner's maps are keyed by.
-    key: String,
-    public_ip: Option<PublicIp>,
-    ingress: IngressSource,
-    family: Family,
-}
-
 /// Places Services on the load balancers, one at a time.
 pub(crate) struct Planner<'c, 'a> {
     ctx: &'c Context<'a>,
@@ -243,7 +225,8 @@ pub(crate) struct Planner<'c, 'a> {
     /// The public IPs planned, by [`crate::model::IpKey`].
     public_ips: HashMap<(String, String), PublicIp>,
     dns_labels: HashMap<String, String>,
-    pool_names: BTreeMap<Family, String>,
+    /// Builds the Services' frontends and children.
+    build: Builder<'c, 'a>,
     errors: Vec<ObjectError>,
     /// Shared addresses taken in this plan: the namespace of the first Service placed on each.
     address_users: HashMap<AddressKey, String>,
@@ -251,9 +234,6 @@ pub(crate) struct Planner<'c, 'a> {
     new_ips: usize,
     /// The egress of the outbound type (its NAT gateway's public IPs are planned here).
     egress: egress::Egress,
-    /// Whether public load-balancing rules leave outbound SNAT to the outbound rule: once it
-    /// is planned or in Azure (so a rule coming back costs one write with the rules).
-    outbound_snat: bool,
 }
 
 impl<'c, 'a> Planner<'c, 'a> {
@@ -324,20 +304,16 @@ impl<'c, 'a> Planner<'c, 'a> {
             planned_frontends: HashMap::with_capacity(ctx.input.services.len()),
             public_ips: HashMap::with_capacity(ctx.input.services.len()),
             dns_labels: HashMap::new(),
-            pool_names: [Family::V4, Family::V6]
-                .into_iter()
-                .map(|f| (f, ctx.ownership.backend_pool(f)))
-                .collect(),
+            build: Builder::new(ctx),
             errors: Vec::new(),
             address_users: HashMap::new(),
             new_ips: 0,
             egress: egress::Egress::default(),
-            outbound_snat: false,
         };
         planner.static_ips();
         planner.outbound();
         let egress = egress::plan(ctx, |name| {
-            planner.managed_ip(
+            planner.build.managed_ip(
                 name,
                 Family::V4,
                 None,
@@ -446,7 +422,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         for i in 1..=count {
             let name = ctx.ownership.outbound_ip(i);
             let rg = ctx.resource_group().to_string();
-            let pip = self.managed_ip(
+            let pip = self.build.managed_ip(
                 &name,
                 Family::V4,
                 None,
@@ -465,7 +441,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             ctx.observed_ip(ctx.resource_group(), name)
                 .is_some_and(|p| p.address.is_some())
         });
-        self.outbound_snat = ready || egress::outbound_rule_live(ctx);
+        self.build.outbound_snat = ready || egress::outbound_rule_live(ctx);
         if !ready {
             // Its frontends count against the limit meanwhile, so no Service takes their room.
             self.lbs[0]
@@ -497,33 +473,6 @@ impl<'c, 'a> Planner<'c, 'a> {
         });
     }
 
-    /// A public IP aksnet creates.
-    fn managed_ip(
-        &self,
-        name: &str,
-        family: Family,
-        dns_label: Option<String>,
-        (prefix_id, ip_tags): (Option<String>, Vec<(String, String)>),
-        extra: crate::model::Tags,
-    ) -> PublicIp {
-        let mut tags = extra;
-        self.ctx.ownership.add_tags(&mut tags);
-        PublicIp {
-            name: name.to_string(),
-            resource_group: self.ctx.resource_group().to_string(),
-            location: self.ctx.location().to_string(),
-            family,
-            zones: Vec::new(),
-            dns_label,
-            prefix_id,
-            ip_tags,
-            tags,
-            address: None,
-            used_by: None,
-            etag: None,
-        }
-    }
-
     /// Place one Service, or say why it cannot be placed; nothing changes until the placement
     /// is [committed](Planner::commit) (after the NSG admits it too). A `deferred` Service, or
     /// one whose public IPs do not exist yet, keeps its claims (ports, DNS label, public IPs)
@@ -537,29 +486,11 @@ impl<'c, 'a> Planner<'c, 'a> {
     ) -> Result<Placement, Vec<ServiceError>> {
         let eligible = profiles::eligible(&self.profiles, intent, self.ctx.input.namespace_labels)
             .map_err(|e| vec![e])?;
-        let mut resolved = Vec::new();
-        let mut errors = Vec::new();
-        for (family, source) in &intent.frontends {
-            match self.resolve(intent, prefix, *family, source) {
-                Ok(r) => resolved.push(r),
-                Err(e) => errors.push(e),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let (mut resolved, children) = self.resolve_all(intent, prefix)?;
         // The first load balancer it fits on; a full one is no reason to refuse while another
         // may take it.
         let mut full = None;
-        let targets = self.targets(intent, prefix, &eligible, &resolved)?;
-        let last = targets.len().saturating_sub(1);
-        for (i, target) in targets.into_iter().enumerate() {
-            // The last target takes the frontends; the others try copies.
-            let tried = if i == last {
-                std::mem::take(&mut resolved)
-            } else {
-                resolved.clone()
-            };
+        for target in self.targets(intent, prefix, &eligible, &resolved)? {
             let fresh;
             let lb = match &target {
                 Target::Existing(i) => &self.lbs[*i],
@@ -568,10 +499,31 @@ impl<'c, 'a> Planner<'c, 'a> {
                     &fresh
                 }
             };
-            match self.place_on(lb, intent, prefix, deferred, tried) {
-                Ok(mut placement) => {
-                    placement.target = target;
-                    return Ok(placement);
+            match self.fits(lb, intent, deferred, &resolved, &children) {
+                Ok(fit) => {
+                    let mut children = children;
+                    for r in &mut resolved {
+                        if let IngressSource::PrivateFrontend { load_balancer, .. } = &mut r.ingress
+                        {
+                            load_balancer.clone_from(&lb.name);
+                        }
+                    }
+                    let ingress = resolved
+                        .iter()
+                        .map(|r| (r.family, r.ingress.clone()))
+                        .collect();
+                    return Ok(Placement {
+                        placed: Placed {
+                            ingress,
+                            ports: std::mem::take(&mut children.ports),
+                            waiting: fit.waiting,
+                        },
+                        key: intent.key.clone(),
+                        target,
+                        children,
+                        resolved,
+                        created: fit.created,
+                    });
                 }
                 Err(errors)
                     if errors
@@ -584,6 +536,55 @@ impl<'c, 'a> Planner<'c, 'a> {
             }
         }
         Err(full.unwrap_or_default())
+    }
+
+    /// Every family's frontend of a Service and its children, or every reason it has none.
+    fn resolve_all(
+        &self,
+        intent: &ServiceIntent,
+        prefix: &str,
+    ) -> Result<(Vec<Resolved>, Children), Vec<ServiceError>> {
+        let mut resolved = Vec::with_capacity(intent.frontends.len());
+        let mut errors = Vec::new();
+        for (family, source) in &intent.frontends {
+            match self.resolve(intent, prefix, *family, source) {
+                Ok(r) => resolved.push(r),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let children = self.build.children(intent, prefix, &resolved);
+        Ok((resolved, children))
+    }
+
+    /// An error when a public IP aksnet creates for the Service asks for a DNS label a Service
+    /// placed before (or a static IP of the AksNetwork) has.
+    fn dns_label_free(
+        &self,
+        intent: &ServiceIntent,
+        source: &AddressSource,
+    ) -> Result<(), ServiceError> {
+        let AddressSource::Managed(ManagedIp {
+            dns_label: Some(label),
+            ..
+        }) = source
+        else {
+            return Ok(());
+        };
+        match self.dns_labels.get(label) {
+            Some(other) if *other != intent.key => {
+                let p =
+                    Problem::Conflict(format!("DNS label {label:?} is already used by {other}"));
+                Err(ServiceError::new(
+                    &intent.key,
+                    crate::annotations::DNS_LABEL,
+                    p,
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The load balancers to try for a Service, in order: the one holding an address it
@@ -676,33 +677,21 @@ impl<'c, 'a> Planner<'c, 'a> {
             .map(|name| Target::New { profile, name })
     }
 
-    /// Place a Service on one load balancer, or say why it does not fit there.
-    fn place_on(
+    /// How a Service with these frontends and children fits on one load balancer, or why it
+    /// does not fit there.
+    fn fits(
         &self,
         lb: &LbState,
         intent: &ServiceIntent,
-        prefix: &str,
         deferred: bool,
-        mut resolved: Vec<Resolved>,
-    ) -> Result<Placement, Vec<ServiceError>> {
+        resolved: &[Resolved],
+        children: &Children,
+    ) -> Result<Fit, Vec<ServiceError>> {
         let key = intent.key.as_str();
-        let rule_ports = rule_ports(intent);
-        let families = intent.frontends.len();
-        let probes_needed = rule_ports.iter().filter(|p| p.probe.is_some()).count() * families;
-        let errors = lb.capacity(
-            key,
-            &self.ctx.input.limits,
-            0,
-            rule_ports.len() * families,
-            probes_needed,
-        );
+        let limits = &self.ctx.input.limits;
+        let errors = lb.capacity(key, limits, 0, children.rules.len(), children.probes.len());
         if !errors.is_empty() {
             return Err(errors);
-        }
-        for r in &mut resolved {
-            if let IngressSource::PrivateFrontend { load_balancer, .. } = &mut r.ingress {
-                load_balancer.clone_from(&lb.name);
-            }
         }
         let mut errors = Vec::new();
         let field = if intent.internal {
@@ -710,7 +699,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         } else {
             "public frontend"
         };
-        for r in &resolved {
+        for r in resolved {
             if let Some(existing) = lb.frontends.get(&r.key)
                 && existing.target != r.frontend.target
             {
@@ -721,15 +710,8 @@ impl<'c, 'a> Planner<'c, 'a> {
                 errors.push(ServiceError::new(key, field, p));
             }
         }
-
-        let ctx = self.ctx;
-        let outbound = !intent.internal && self.outbound_snat;
-        let children = rule_ports.len() * resolved.len();
-        let mut rules = Vec::with_capacity(children);
-        let mut probes = Vec::with_capacity(children);
-        let mut claimed = Vec::with_capacity(children);
-        let mut ports = Vec::with_capacity(intent.ports.len() * resolved.len());
-        for r in &resolved {
+        let rule_ports = rule_ports(intent);
+        for r in resolved {
             let fe_key = &r.key;
             if let Some(owner) = lb.all_ports_owner(fe_key, intent.ha_ports, key) {
                 let problem = Problem::PortClash {
@@ -740,12 +722,6 @@ impl<'c, 'a> Planner<'c, 'a> {
                 };
                 errors.push(ServiceError::new(key, "spec.ports", problem));
             }
-            ports.extend(
-                intent
-                    .ports
-                    .iter()
-                    .map(|p| (r.family, p.protocol, p.backend_port)),
-            );
             for p in rule_ports.iter() {
                 let protocols: &[Protocol] = match p.protocol {
                     Protocol::All => &[Protocol::Tcp, Protocol::Udp, Protocol::All],
@@ -764,32 +740,6 @@ impl<'c, 'a> Planner<'c, 'a> {
                         errors.push(ServiceError::new(key, "spec.ports", problem));
                     }
                 }
-                claimed.push((fe_key.clone(), p.protocol, p.port));
-                let name = ctx.ownership.rule(prefix, p.protocol, p.port, r.family);
-                let probe = p.probe.as_ref().map(|template| Probe {
-                    name: name.clone(),
-                    ..template.clone()
-                });
-                let probe_name = probe.as_ref().map(|_| name.clone());
-                rules.push(LbRule {
-                    name,
-                    frontend: r.frontend.name.clone(),
-                    backend_pool: self.pool_names[&r.family].clone(),
-                    probe: probe_name,
-                    protocol: p.protocol,
-                    frontend_port: p.port,
-                    backend_port: p.backend_port,
-                    idle_timeout_minutes: intent.idle_timeout,
-                    floating_ip: intent.floating_ip,
-                    tcp_reset: intent.tcp_reset && p.protocol == Protocol::Tcp,
-                    distribution: if intent.client_ip_affinity {
-                        Distribution::SourceIp
-                    } else {
-                        Distribution::Default
-                    },
-                    disable_outbound_snat: outbound,
-                });
-                probes.extend(probe);
             }
         }
 
@@ -798,7 +748,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             .map(|r| &r.key)
             .filter(|n| !lb.frontends.contains_key(*n) && !lb.held.0.contains(*n))
             .count();
-        errors.extend(lb.capacity(key, &ctx.input.limits, new_frontends, 0, 0));
+        errors.extend(lb.capacity(key, limits, new_frontends, 0, 0));
         // Each frontend's public IP as Azure has it, looked up once.
         let in_azure: Vec<Option<&PublicIp>> = resolved
             .iter()
@@ -806,11 +756,11 @@ impl<'c, 'a> Planner<'c, 'a> {
                 IngressSource::PublicIp {
                     resource_group,
                     name,
-                } => ctx.observed_ip(resource_group, name),
+                } => self.ctx.observed_ip(resource_group, name),
                 IngressSource::PrivateFrontend { .. } => None,
             })
             .collect();
-        let created = self.created(&resolved, &in_azure);
+        let created = self.created(resolved, &in_azure);
         errors.extend(self.quota(key, created));
         if !errors.is_empty() {
             return Err(errors);
@@ -831,24 +781,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     _ => None,
                 })
         };
-        let ingress = resolved
-            .iter()
-            .map(|r| (r.family, r.ingress.clone()))
-            .collect();
-        Ok(Placement {
-            placed: Placed {
-                ingress,
-                ports,
-                waiting,
-            },
-            key: key.to_string(),
-            target: Target::Existing(0),
-            claimed,
-            rules,
-            probes,
-            resolved,
-            created,
-        })
+        Ok(Fit { created, waiting })
     }
 
     /// The public IPs of `resolved` that neither Azure (`in_azure`: each one's public IP there,
@@ -890,9 +823,13 @@ impl<'c, 'a> Planner<'c, 'a> {
             placed,
             key,
             target,
-            claimed,
-            rules,
-            probes,
+            children:
+                Children {
+                    rules,
+                    probes,
+                    claimed,
+                    ..
+                },
             resolved,
             created,
         } = placement;
@@ -967,79 +904,9 @@ impl<'c, 'a> Planner<'c, 'a> {
         let key = intent.key.as_str();
         let cluster_rg = ctx.resource_group();
         match source {
-            AddressSource::Managed {
-                dns_label,
-                prefix_id,
-                tags,
-                ip_tags,
-            } => {
-                if let Some(label) = dns_label
-                    && let Some(other) = self.dns_labels.get(label)
-                    && other != key
-                {
-                    let p = Problem::Conflict(format!(
-                        "DNS label {label:?} is already used by {other}"
-                    ));
-                    return Err(ServiceError::new(key, crate::annotations::DNS_LABEL, p));
-                }
-                if let Some(id) = prefix_id {
-                    let field = crate::annotations::pip_prefix_annotation(family);
-                    if !ctx.allows_prefix(id) {
-                        let p = Problem::ResourceGroupNotAllowed(format!(
-                            "public IP prefix {id} is outside the cluster's subscription and the resource groups the AksNetwork allows (spec.azure.publicIpResourceGroups)"
-                        ));
-                        return Err(ServiceError::new(key, field, p));
-                    }
-                    if ctx.input.observed.ip_prefixes.get(&canonical_id(id)) == Some(&false) {
-                        let p = Problem::NotFound(format!("public IP prefix {id}"));
-                        return Err(ServiceError::new(key, field, p));
-                    }
-                }
-                let base = ctx.ownership.service_frontend(prefix, family);
-                // Azure sets a prefix and IP tags only at creation: other ones make a new IP.
-                let mut name = match prefix_id {
-                    Some(id) => fit_owned(format!("{base}-p{}", short_hash(&name_key(id), 6))),
-                    None => base,
-                };
-                if !ip_tags.is_empty() {
-                    let text: Vec<String> = ip_tags
-                        .iter()
-                        .map(|(k, v)| format!("{}={v}", k.to_ascii_lowercase()))
-                        .collect();
-                    name = fit_owned(format!("{name}-t{}", short_hash(&text.join(","), 6)));
-                }
-                // Azure refuses a DNS label another public IP of the region holds.
-                if let Some(label) = dns_label
-                    && let Some(holder) = ctx
-                        .ips_by_dns_label()
-                        .get(label.as_str())
-                        .into_iter()
-                        .flatten()
-                        .find(|p| {
-                            p.dns_label.as_deref() == Some(label.as_str())
-                                && name_key(&p.location) == name_key(ctx.location())
-                                && ctx
-                                    .ownership
-                                    .service_prefix_of(&name_key(&p.name))
-                                    .is_none_or(|p| p != name_key(prefix))
-                        })
-                {
-                    let p = Problem::Conflict(format!(
-                        "DNS label {label:?} is already used by public IP {} in resource group {}",
-                        holder.name, holder.resource_group
-                    ));
-                    return Err(ServiceError::new(key, crate::annotations::DNS_LABEL, p));
-                }
-                let mut tags = tags.clone();
-                tags.insert(TAG_SERVICE.into(), key.to_string());
-                let pip = self.managed_ip(
-                    &name,
-                    family,
-                    dns_label.clone(),
-                    (prefix_id.clone(), ip_tags.clone()),
-                    tags,
-                );
-                Ok(self.public_frontend(family, cluster_rg, &name, Some(pip)))
+            AddressSource::Managed(ip) => {
+                self.dns_label_free(intent, source)?;
+                self.build.managed(intent, prefix, family, ip)
             }
             AddressSource::NamedPublicIp {
                 resource_group,
@@ -1339,7 +1206,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             ));
             return Err(ServiceError::new(key, field, p));
         }
-        let frontend = self.public_frontend_name(&pip.name);
+        let frontend = self.build.public_frontend_name(&pip.name);
         if let Some(user) = observed.and_then(|p| p.used_by.as_deref()) {
             // Its frontend on one of our public load balancers, or someone else's.
             let user_key = name_key(user);
@@ -1359,42 +1226,9 @@ impl<'c, 'a> Planner<'c, 'a> {
                 return Err(ServiceError::new(key, field, p));
             }
         }
-        Ok(self.public_frontend(family, &pip.resource_group, &pip.name, None))
-    }
-
-    /// The frontend of a public IP: a Service's own name for IPs aksnet named, else shared.
-    fn public_frontend_name(&self, pip_name: &str) -> String {
-        if self.ctx.ownership.owns_child(pip_name) {
-            pip_name.to_string()
-        } else {
-            self.ctx.ownership.public_ip_frontend(pip_name)
-        }
-    }
-
-    fn public_frontend(
-        &self,
-        family: Family,
-        rg: &str,
-        pip_name: &str,
-        public_ip: Option<PublicIp>,
-    ) -> Resolved {
-        let name = self.public_frontend_name(pip_name);
-        Resolved {
-            key: name_key(&name),
-            frontend: Frontend {
-                name,
-                target: FrontendTarget::Public {
-                    public_ip_id: self.ctx.public_ip_id(rg, pip_name),
-                },
-                private_ip: None,
-            },
-            public_ip,
-            ingress: IngressSource::PublicIp {
-                resource_group: rg.to_string(),
-                name: pip_name.to_string(),
-            },
-            family,
-        }
+        Ok(self
+            .build
+            .public_frontend(family, &pip.resource_group, &pip.name, None))
     }
 
     /// The public IPs and load balancers, and problems found on the way.

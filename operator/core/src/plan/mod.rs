@@ -7,6 +7,7 @@
 //! an annotation never takes a working Service down. The observed state is read only to find
 //! existing public IPs, keep NSG priorities stable and learn allocated addresses.
 
+mod children;
 mod egress;
 mod intent;
 mod load_balancer;
