@@ -32,8 +32,6 @@ pub(super) struct Children {
     pub probes: Vec<Probe>,
     /// `(frontend key, protocol, port)` of each rule.
     pub claimed: Vec<(String, Protocol, u16)>,
-    /// `(family, protocol, backend port)` of each Service port on each frontend.
-    pub ports: Vec<(Family, Protocol, u16)>,
 }
 
 /// The ports a Service's load-balancing rules carry: its own, or with high-availability
@@ -155,22 +153,17 @@ impl<'c, 'a> Builder<'c, 'a> {
         &self,
         intent: &ServiceIntent,
         prefix: &str,
-        resolved: &[impl std::borrow::Borrow<Resolved>],
+        resolved: &[Resolved],
     ) -> Children {
         let rule_ports = rule_ports(intent);
-        let families = resolved.len();
-        let children = rule_ports.len() * families;
+        let children = rule_ports.len() * resolved.len();
         let mut out = Children {
             rules: Vec::with_capacity(children),
             probes: Vec::with_capacity(children),
             claimed: Vec::with_capacity(children),
-            ports: Vec::with_capacity(intent.ports.len() * families),
         };
         let outbound = !intent.internal && self.outbound_snat;
         for r in resolved {
-            let r = r.borrow();
-            out.ports
-                .extend((intent.ports.iter()).map(|p| (r.family, p.protocol, p.backend_port)));
             for p in rule_ports.iter() {
                 out.claimed.push((r.key.clone(), p.protocol, p.port));
                 let name = self

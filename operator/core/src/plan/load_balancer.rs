@@ -486,7 +486,7 @@ impl<'c, 'a> Planner<'c, 'a> {
     ) -> Result<Placement, Vec<ServiceError>> {
         let eligible = profiles::eligible(&self.profiles, intent, self.ctx.input.namespace_labels)
             .map_err(|e| vec![e])?;
-        let (mut resolved, children) = self.resolve_all(intent, prefix)?;
+        let (resolved, children) = self.resolve_all(intent, prefix)?;
         // The first load balancer it fits on; a full one is no reason to refuse while another
         // may take it.
         let mut full = None;
@@ -501,29 +501,9 @@ impl<'c, 'a> Planner<'c, 'a> {
             };
             match self.fits(lb, intent, deferred, &resolved, &children) {
                 Ok(fit) => {
-                    let mut children = children;
-                    for r in &mut resolved {
-                        if let IngressSource::PrivateFrontend { load_balancer, .. } = &mut r.ingress
-                        {
-                            load_balancer.clone_from(&lb.name);
-                        }
-                    }
-                    let ingress = resolved
-                        .iter()
-                        .map(|r| (r.family, r.ingress.clone()))
-                        .collect();
-                    return Ok(Placement {
-                        placed: Placed {
-                            ingress,
-                            ports: std::mem::take(&mut children.ports),
-                            waiting: fit.waiting,
-                        },
-                        key: intent.key.clone(),
-                        target,
-                        children,
-                        resolved,
-                        created: fit.created,
-                    });
+                    return Ok(Self::placement(
+                        intent, target, &lb.name, resolved, children, fit,
+                    ));
                 }
                 Err(errors)
                     if errors
@@ -536,6 +516,39 @@ impl<'c, 'a> Planner<'c, 'a> {
             }
         }
         Err(full.unwrap_or_default())
+    }
+
+    /// A Service's placement on the load balancer `lb` (its `target`).
+    fn placement(
+        intent: &ServiceIntent,
+        target: Target,
+        lb: &str,
+        mut resolved: Vec<Resolved>,
+        children: Children,
+        fit: Fit,
+    ) -> Placement {
+        for r in &mut resolved {
+            if let IngressSource::PrivateFrontend { load_balancer, .. } = &mut r.ingress {
+                lb.clone_into(load_balancer);
+            }
+        }
+        let ports = (resolved.iter())
+            .flat_map(|r| (intent.ports.iter()).map(|p| (r.family, p.protocol, p.backend_port)))
+            .collect();
+        Placement {
+            placed: Placed {
+                ingress: (resolved.iter())
+                    .map(|r| (r.family, r.ingress.clone()))
+                    .collect(),
+                ports,
+                waiting: fit.waiting,
+            },
+            key: intent.key.clone(),
+            target,
+            children,
+            resolved,
+            created: fit.created,
+        }
     }
 
     /// Every family's frontend of a Service and its children, or every reason it has none.
@@ -828,7 +841,6 @@ impl<'c, 'a> Planner<'c, 'a> {
                     rules,
                     probes,
                     claimed,
-                    ..
                 },
             resolved,
             created,
