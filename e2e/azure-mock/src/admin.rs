@@ -22,7 +22,7 @@ pub fn router() -> Router<Shared> {
         .route("/health", get(|| async { "ok" }))
         .route("/journal", get(journal).delete(clear_journal))
         .route("/faults", get(faults).put(set_faults).delete(clear_faults))
-        .route("/limits", get(limits).put(set_limits))
+        .route("/limits", get(limits).put(set_limits).patch(change_limits))
         .route("/state", get(dump))
         .route("/tokens", get(tokens))
         .route("/reset", post(reset))
@@ -69,6 +69,36 @@ async fn limits(State(state): State<Shared>) -> Json<Limits> {
 async fn set_limits(State(state): State<Shared>, Json(limits): Json<Limits>) -> Json<Limits> {
     state.lock().config.limits = limits.clone();
     Json(limits)
+}
+
+/// Changes only the limits the body names (`{"frontendsPerLoadBalancer": 2}`); 422 naming the
+/// field when one is unknown or not a count.
+async fn change_limits(
+    State(state): State<Shared>,
+    Json(changes): Json<serde_json::Map<String, Value>>,
+) -> Response {
+    // One at a time first, so the answer names the field.
+    for (field, value) in &changes {
+        if let Err(e) = serde_json::from_value::<Limits>(json!({ field: value })) {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("limits: {field}: {e}"),
+            )
+                .into_response();
+        }
+    }
+    let mut s = state.lock();
+    let mut limits = json!(s.config.limits);
+    if let Some(current) = limits.as_object_mut() {
+        current.extend(changes);
+    }
+    match serde_json::from_value::<Limits>(limits) {
+        Ok(limits) => {
+            s.config.limits = limits.clone();
+            Json(limits).into_response()
+        }
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, format!("limits: {e}")).into_response(),
+    }
 }
 
 async fn dump(State(state): State<Shared>) -> Json<Value> {

@@ -8,44 +8,54 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Azure's documented networking limits (configurable, so tests can hit them cheaply).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+/// Azure's documented networking limits (configurable, so tests can hit them cheaply): on
+/// the command line, and at run time through `/_mock/limits`, where a limit left out of a
+/// body keeps Azure's value (`PUT`) or its current one (`PATCH`), and an unknown one is
+/// refused.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, clap::Args)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Limits {
     /// Routes per route table (Azure: 400).
+    #[arg(long, default_value_t = Limits::AZURE.routes_per_table)]
     pub routes_per_table: usize,
     /// Security rules per NSG (Azure: 1,000).
+    #[arg(long, default_value_t = Limits::AZURE.rules_per_nsg)]
     pub rules_per_nsg: usize,
     /// Load-balancing plus inbound NAT rules per load balancer (Azure: 1,500).
+    #[arg(long, default_value_t = Limits::AZURE.rules_per_load_balancer)]
     pub rules_per_load_balancer: usize,
     /// Frontend IP configurations per load balancer (Azure: 600).
+    #[arg(long, default_value_t = Limits::AZURE.frontends_per_load_balancer)]
     pub frontends_per_load_balancer: usize,
     /// Health probes per load balancer (Azure: 1,000).
+    #[arg(long, default_value_t = Limits::AZURE.probes_per_load_balancer)]
     pub probes_per_load_balancer: usize,
     /// Public IP addresses per subscription and region (Azure default quota: 1,000), also
     /// served as the `PublicIPAddresses` usage.
+    #[arg(long, default_value_t = Limits::AZURE.public_ips_per_subscription)]
     pub public_ips_per_subscription: usize,
     /// Source or destination address prefixes, or source or destination port ranges, summed
     /// over the rules of one NSG, each kind on its own (Azure: 4,000).
-    #[serde(default = "default_addresses_or_ports_per_nsg")]
+    #[arg(long, default_value_t = Limits::AZURE.addresses_or_ports_per_nsg)]
     pub addresses_or_ports_per_nsg: usize,
 }
 
-fn default_addresses_or_ports_per_nsg() -> usize {
-    4000
+impl Limits {
+    /// Azure's values.
+    pub const AZURE: Limits = Limits {
+        routes_per_table: 400,
+        rules_per_nsg: 1000,
+        rules_per_load_balancer: 1500,
+        frontends_per_load_balancer: 600,
+        probes_per_load_balancer: 1000,
+        public_ips_per_subscription: 1000,
+        addresses_or_ports_per_nsg: 4000,
+    };
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            routes_per_table: 400,
-            rules_per_nsg: 1000,
-            rules_per_load_balancer: 1500,
-            frontends_per_load_balancer: 600,
-            probes_per_load_balancer: 1000,
-            public_ips_per_subscription: 1000,
-            addresses_or_ports_per_nsg: default_addresses_or_ports_per_nsg(),
-        }
+        Self::AZURE
     }
 }
 

@@ -41,25 +41,13 @@ struct Args {
     /// Items per page of list responses.
     #[arg(long, default_value_t = 100)]
     page_size: usize,
-    /// Routes per route table.
-    #[arg(long, default_value_t = 400)]
-    routes_per_table: usize,
-    /// Security rules per NSG.
-    #[arg(long, default_value_t = 1000)]
-    rules_per_nsg: usize,
-    /// Rules per load balancer.
-    #[arg(long, default_value_t = 1500)]
-    rules_per_load_balancer: usize,
-    /// Public IPs per subscription and region (the quota; also served as a usage).
-    #[arg(long, default_value_t = 1000)]
-    public_ips_per_subscription: usize,
+    /// Azure's limits, refused with its error codes.
+    #[command(flatten)]
+    limits: Limits,
     /// Where public IPv4 addresses come from, in order (repeat the flag; default
     /// 203.0.113.0/24, 192.0.2.0/24, 198.18.0.0/15).
     #[arg(long = "public-ip-pool", value_name = "CIDR")]
     public_ip_pools: Vec<ipnet::Ipv4Net>,
-    /// Address prefixes (or port ranges) of one kind summed over an NSG's rules.
-    #[arg(long, default_value_t = 4000)]
-    addresses_or_ports_per_nsg: usize,
 }
 
 #[tokio::main]
@@ -73,14 +61,7 @@ async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let config = Config {
         operation_duration: Duration::from_millis(args.operation_ms),
-        limits: Limits {
-            routes_per_table: args.routes_per_table,
-            rules_per_nsg: args.rules_per_nsg,
-            rules_per_load_balancer: args.rules_per_load_balancer,
-            public_ips_per_subscription: args.public_ips_per_subscription,
-            addresses_or_ports_per_nsg: args.addresses_or_ports_per_nsg,
-            ..Limits::default()
-        },
+        limits: args.limits,
         read_budget: args.read_budget,
         write_budget: args.write_budget,
         throttle_window: Duration::from_secs(args.throttle_window_secs),
