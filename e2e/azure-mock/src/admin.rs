@@ -52,9 +52,16 @@ async fn faults(State(state): State<Shared>) -> Json<Faults> {
     Json(state.lock().faults.clone())
 }
 
-async fn set_faults(State(state): State<Shared>, Json(faults): Json<Faults>) -> Json<Faults> {
+async fn set_faults(State(state): State<Shared>, Json(faults): Json<Faults>) -> Response {
+    if let Some(problem) = faults.invalid() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("faults: {problem}"),
+        )
+            .into_response();
+    }
     state.lock().faults = faults.clone();
-    Json(faults)
+    Json(faults).into_response()
 }
 
 async fn clear_faults(State(state): State<Shared>) -> StatusCode {

@@ -53,9 +53,10 @@ pub struct JournalEntry {
 #[derive(Debug, Clone)]
 pub struct IgnoredProperties(pub Vec<String>);
 
-/// Faults the admin API injects into the next requests.
+/// Faults the admin API injects into the next requests (an unknown field is refused, so a
+/// misspelt fault is never silently not injected).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faults {
     /// Milliseconds added to every ARM request.
     #[serde(default)]
@@ -78,6 +79,25 @@ pub struct Faults {
     /// Seconds sent in Retry-After for injected 429s (default 1).
     #[serde(default)]
     pub retry_after_seconds: Option<u64>,
+}
+
+impl Faults {
+    /// Why these faults cannot be injected, naming the field: a throttle rate outside 0 to 1,
+    /// or an error status that is not one.
+    pub fn invalid(&self) -> Option<String> {
+        if !(0.0..=1.0).contains(&self.throttle_rate) {
+            return Some(format!(
+                "throttleRate: {} is not a probability (0.0 to 1.0)",
+                self.throttle_rate
+            ));
+        }
+        match self.error_status {
+            Some(status) if !(400..=599).contains(&status) => Some(format!(
+                "errorStatus: {status} is not an error status (400 to 599)"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Per-subscription request counters of the current throttle window.

@@ -1,5 +1,6 @@
-//! The limits of the admin API and the command line: changed at run time (whole or in part),
-//! refused when unknown or not a count, and set by flags of the `azure-mock` binary.
+//! The settings of the admin API and the command line: limits changed at run time (whole or
+//! in part) and set by flags of the `azure-mock` binary; limits and faults refused, naming the
+//! field, when unknown or out of range.
 
 mod support;
 
@@ -10,13 +11,13 @@ use azure_mock::{Config, Limits};
 use serde_json::{Value, json};
 use support::Env;
 
-/// A raw admin call: status and body text.
-async fn admin_raw(env: &Env, method: &str, body: Value) -> (u16, String) {
+/// A raw admin call to `/_mock/{what}`: status and body text.
+async fn admin_raw(env: &Env, method: &str, what: &str, body: Value) -> (u16, String) {
     let resp = env
         .http
         .request(
             method.parse().expect("method"),
-            format!("{}/_mock/limits", env.server.url()),
+            format!("{}/_mock/{what}", env.server.url()),
         )
         .json(&body)
         .send()
@@ -81,7 +82,7 @@ async fn limits_change_in_part_or_whole_at_run_time_and_bad_ones_are_refused() {
         json!({"rulesPerNsg": "many"}),
     ] {
         for method in ["PATCH", "PUT"] {
-            let (status, text) = admin_raw(&env, method, bad.clone()).await;
+            let (status, text) = admin_raw(&env, method, "limits", bad.clone()).await;
             assert_eq!(status, 422, "{method} {bad}: {text}");
             let field = bad
                 .as_object()
@@ -105,6 +106,30 @@ async fn limits_change_in_part_or_whole_at_run_time_and_bad_ones_are_refused() {
     };
     assert_eq!(replaced, json!(want));
     assert_eq!(put_route(&env, "b", 1).await.0, 201, "routes: 400 again");
+}
+
+#[tokio::test]
+async fn faults_that_cannot_be_injected_are_refused_by_name() {
+    let env = Env::start(Config::default()).await;
+    let none = env.admin("GET", "/faults", None).await;
+    for (bad, field) in [
+        (json!({"throttelNext": 1}), "throttelNext"),
+        (json!({"throttleRate": 1.5}), "throttleRate"),
+        (json!({"throttleRate": -0.1}), "throttleRate"),
+        (json!({"errorNext": 1, "errorStatus": 200}), "errorStatus"),
+    ] {
+        let (status, text) = admin_raw(&env, "PUT", "faults", bad.clone()).await;
+        assert_eq!(status, 422, "{bad}: {text}");
+        assert!(text.contains(field), "{bad} names {field}: {text}");
+    }
+    assert_eq!(
+        env.admin("GET", "/faults", None).await,
+        none,
+        "nothing injected"
+    );
+    let ok = json!({"throttleNext": 1, "throttleRate": 0.5, "errorNext": 1, "errorStatus": 503});
+    let (status, text) = admin_raw(&env, "PUT", "faults", ok).await;
+    assert_eq!(status, 200, "{text}");
 }
 
 #[tokio::test]
