@@ -148,13 +148,14 @@ fmt: ## Format the Rust and Go code
 	$(CARGO) fmt --all
 	gofmt -w $(GO_DIRS)
 
-lint: ## Formatting (Rust and Go), go vet (but e2e/testenv), clippy with warnings as errors, the core crate's dependency rule, and CRD drift
+lint: ## Formatting (Rust and Go), go vet (but e2e/testenv), clippy and rustdoc with warnings as errors, the core crate's dependency rule, and CRD drift
 	$(CARGO) fmt --all -- --check
 	@test -z "$$(gofmt -l $(GO_DIRS))" || { gofmt -l $(GO_DIRS); echo "gofmt: run make fmt"; exit 1; }
 	@# go vet on e2e/testenv type-checks all of k8s.io/kubernetes for its analysis facts:
 	@# 8.5 minutes on a cold cache here, so it is vetted on demand (make vet-testenv), not in CI.
 	for d in $(GO_VET_DIRS); do (cd $$d && go vet ./...) || exit 1; done
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -q --no-deps --workspace
 	@! $(CARGO) tree -q -p aksnet-core -e normal --prefix none | grep -E '^(tokio|kube-client|kube-runtime|azure_[a-z_]+|hyper) ' \
 		|| { echo "aksnet-core must not depend on tokio, a Kubernetes client or the Azure SDK"; exit 1; }
 	$(MAKE) crds-check

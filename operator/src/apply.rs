@@ -13,7 +13,7 @@
 //! - A *pass* writes each shared parent once, holding every Service that is ready at that
 //!   moment; the plan leaves out Services whose public IPs are still being created
 //!   ([`ServiceOutcome::Waiting`]), so a pass never waits for them. The parents of a pass are
-//!   written at once where their order does not matter ([`concurrent_batch`]): load balancers,
+//!   written at once where their order does not matter (`concurrent_batch`): load balancers,
 //!   the NSG and the route table, except that a load balancer taking a frontend on waits for
 //!   one letting a frontend go, and the NSG for the takers. Passes start when the first
 //!   public IPs land, then at a growing interval (so a burst costs a few writes of each parent),
@@ -26,6 +26,8 @@
 //!   the plan, so the rest of the plan goes ahead in the same run.
 //! - 412 and 404 re-read Azure and re-plan; those and transient errors back off per resource.
 //!   Errors of the network itself (permissions, a missing resource group) stop the run.
+//!
+//! [`ServiceOutcome::Waiting`]: crate::plan::ServiceOutcome::Waiting
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
