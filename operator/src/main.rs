@@ -45,13 +45,14 @@ struct Args {
     /// Microsoft Entra authority host for tokens.
     #[arg(long, env = "AZURE_AUTHORITY_HOST")]
     authority_host: Option<String>,
-    /// Drift check interval (e.g. `5m`, `30s`) for an AksNetwork without
-    /// `spec.reconcile.driftCheckInterval`; the AksNetwork's value wins when set.
-    #[arg(long, env = "AKSNET_DRIFT_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    /// Drift check interval (e.g. `5m`, `30s`; at least 1s, as each check re-reads Azure) for
+    /// an AksNetwork without `spec.reconcile.driftCheckInterval`; the AksNetwork's value wins
+    /// when set.
+    #[arg(long, env = "AKSNET_DRIFT_INTERVAL", default_value = "5m", value_parser = parse_drift_interval)]
     drift_interval: Duration,
-    /// Quiet time after a change before reconciling (changes within it coalesce; a stream of
-    /// changes waits two windows at most).
-    #[arg(long, env = "AKSNET_DEBOUNCE", default_value = "1s", value_parser = parse_duration)]
+    /// Quiet time after a change before reconciling, at most 5m (changes within it coalesce;
+    /// a stream of changes waits two windows at most).
+    #[arg(long, env = "AKSNET_DEBOUNCE", default_value = "1s", value_parser = parse_debounce)]
     debounce: Duration,
     /// Azure writes that may leave back to back (the write budget's bucket; ARM's subscription
     /// write bucket holds 200). The budget also follows ARM's remaining-writes header.
@@ -109,13 +110,40 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("{s:?} is not a duration like 30s or 5m"))?;
+    let seconds = |per: u64| {
+        n.checked_mul(per)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{s:?} is too long"))
+    };
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
+        "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
         _ => Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
     }
+}
+
+/// A debounce window of at most five minutes: changes wait up to two of them.
+fn parse_debounce(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > Duration::from_secs(300) {
+        return Err(format!(
+            "{s:?} is too long for a debounce window (at most 5m: changes wait up to two)"
+        ));
+    }
+    Ok(d)
+}
+
+/// A drift interval of at least a second: a shorter one would re-read Azure without pause.
+fn parse_drift_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!(
+            "{s:?} is too short for a drift interval (at least 1s: each check re-reads Azure)"
+        ));
+    }
+    Ok(d)
 }
 
 /// A lease duration of at least 3 seconds (the leader renews every ⅐ of it).
@@ -421,6 +449,8 @@ mod tests {
         assert!(parse_duration("5d").is_err_and(|e| e.contains("unknown unit")));
         assert!(parse_duration("m").is_err_and(|e| e.contains("not a duration")));
         assert!(parse_duration("").is_err());
+        let huge = format!("{}h", u64::MAX / 60);
+        assert!(parse_duration(&huge).is_err_and(|e| e.contains("too long")));
     }
 
     #[test]
@@ -437,6 +467,10 @@ mod tests {
             ("--writes-per-second", "fast"),
             ("--write-burst", "lots"),
             ("--lease-duration", "1s"),
+            ("--drift-interval", "0s"),
+            ("--drift-interval", "500ms"),
+            ("--debounce", "6m"),
+            ("--debounce", "18446744073709551615s"),
             ("--lease-duration", "soon"),
             ("--log-format", "xml"),
         ] {
