@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::intent::{ManagedIp, PortIntent, ServiceIntent};
 use super::{Context, IngressSource};
 use crate::model::{
-    Distribution, Family, Frontend, FrontendTarget, LbRule, Probe, Protocol, PublicIp, Tags,
+    Distribution, Family, Frontend, FrontendTarget, LbRule, Probe, Protocol, PublicIp,
     canonical_id, name_key,
 };
 use crate::naming::{TAG_SERVICE, fit_owned, short_hash};
@@ -83,8 +83,8 @@ impl<'c, 'a> Builder<'c, 'a> {
         let ManagedIp {
             dns_label,
             prefix_id,
-            tags,
             ip_tags,
+            ..
         } = ip;
         let ctx = self.ctx;
         let key = intent.key.as_str();
@@ -136,15 +136,9 @@ impl<'c, 'a> Builder<'c, 'a> {
             ));
             return Err(ServiceError::new(key, crate::annotations::DNS_LABEL, p));
         }
-        let mut tags = tags.clone();
-        tags.insert(TAG_SERVICE.into(), key.to_string());
-        let pip = self.managed_ip(
-            &name,
-            family,
-            dns_label.clone(),
-            (prefix_id.clone(), ip_tags.clone()),
-            tags,
-        );
+        let mut settings = ip.clone();
+        settings.tags.insert(TAG_SERVICE.into(), key.to_string());
+        let pip = self.managed_ip(&name, family, settings);
         Ok(self.public_frontend(family, ctx.resource_group(), &name, Some(pip)))
     }
 
@@ -199,16 +193,14 @@ impl<'c, 'a> Builder<'c, 'a> {
         out
     }
 
-    /// A public IP aksnet creates.
-    pub(super) fn managed_ip(
-        &self,
-        name: &str,
-        family: Family,
-        dns_label: Option<String>,
-        (prefix_id, ip_tags): (Option<String>, Vec<(String, String)>),
-        extra: Tags,
-    ) -> PublicIp {
-        let mut tags = extra;
+    /// A public IP aksnet creates, with `settings` and aksnet's ownership tags.
+    pub(super) fn managed_ip(&self, name: &str, family: Family, settings: ManagedIp) -> PublicIp {
+        let ManagedIp {
+            dns_label,
+            prefix_id,
+            mut tags,
+            ip_tags,
+        } = settings;
         self.ctx.ownership.add_tags(&mut tags);
         PublicIp {
             name: name.to_string(),

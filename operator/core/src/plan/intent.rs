@@ -54,8 +54,8 @@ pub enum AddressSource {
     },
 }
 
-/// What a Service asks of a public IP aksnet creates for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a Service asks of a public IP aksnet creates for it (nothing, by default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ManagedIp {
     /// DNS label.
     pub dns_label: Option<String>,

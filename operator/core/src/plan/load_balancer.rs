@@ -313,13 +313,9 @@ impl<'c, 'a> Planner<'c, 'a> {
         planner.static_ips();
         planner.outbound();
         let egress = egress::plan(ctx, |name| {
-            planner.build.managed_ip(
-                name,
-                Family::V4,
-                None,
-                Default::default(),
-                Default::default(),
-            )
+            planner
+                .build
+                .managed_ip(name, Family::V4, ManagedIp::default())
         });
         for ip in &egress.public_ips {
             planner.public_ips.insert(
@@ -422,13 +418,9 @@ impl<'c, 'a> Planner<'c, 'a> {
         for i in 1..=count {
             let name = ctx.ownership.outbound_ip(i);
             let rg = ctx.resource_group().to_string();
-            let pip = self.build.managed_ip(
-                &name,
-                Family::V4,
-                None,
-                Default::default(),
-                Default::default(),
-            );
+            let pip = self
+                .build
+                .managed_ip(&name, Family::V4, ManagedIp::default());
             self.public_ips
                 .insert((name_key(&rg), name_key(&name)), pip);
             frontends.push(name);
