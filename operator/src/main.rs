@@ -124,35 +124,40 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// A debounce window of at most five minutes: changes wait up to two of them.
-fn parse_debounce(s: &str) -> Result<Duration, String> {
+/// A duration of at least `min` and at most `max`, or why not: `what` names the setting and
+/// gives the reason for its bounds.
+fn parse_duration_within(
+    s: &str,
+    min: Duration,
+    max: Duration,
+    what: &str,
+) -> Result<Duration, String> {
     let d = parse_duration(s)?;
-    if d > Duration::from_secs(300) {
-        return Err(format!(
-            "{s:?} is too long for a debounce window (at most 5m: changes wait up to two)"
-        ));
+    if d < min {
+        return Err(format!("{s:?} is too short for {what}"));
+    }
+    if d > max {
+        return Err(format!("{s:?} is too long for {what}"));
     }
     Ok(d)
+}
+
+/// A debounce window of at most five minutes: changes wait up to two of them.
+fn parse_debounce(s: &str) -> Result<Duration, String> {
+    let what = "a debounce window (at most 5m: changes wait up to two)";
+    parse_duration_within(s, Duration::ZERO, Duration::from_secs(300), what)
 }
 
 /// A drift interval of at least a second: a shorter one would re-read Azure without pause.
 fn parse_drift_interval(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < Duration::from_secs(1) {
-        return Err(format!(
-            "{s:?} is too short for a drift interval (at least 1s: each check re-reads Azure)"
-        ));
-    }
-    Ok(d)
+    let what = "a drift interval (at least 1s: each check re-reads Azure)";
+    parse_duration_within(s, Duration::from_secs(1), Duration::MAX, what)
 }
 
 /// A lease duration of at least 3 seconds (the leader renews every ⅐ of it).
 fn parse_lease(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < Duration::from_secs(3) {
-        return Err(format!("{s:?} is too short for a lease (at least 3s)"));
-    }
-    Ok(d)
+    let what = "a lease (at least 3s)";
+    parse_duration_within(s, Duration::from_secs(3), Duration::MAX, what)
 }
 
 /// A positive number of writes per second.

@@ -4,8 +4,8 @@
 //! The models of the `network` module describe, for every type the mock serves, each
 //! property's JSON shape, whether it is read-only and whether it is required, as the published
 //! OpenAPI specification (Azure/azure-rest-api-specs, `Microsoft.Network/stable/2024-03-01`)
-//! defines them. [`conform`] walks a body against its model and makes it what the provider would have
-//! read:
+//! defines them. [`conform`] walks a body against its model and makes it what the provider
+//! would have read:
 //!
 //! - property names match case-insensitively and are stored in the specification's casing;
 //! - a value of the wrong JSON type, a missing required property or a value outside a closed
