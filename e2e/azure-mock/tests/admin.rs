@@ -176,3 +176,21 @@ async fn the_binary_takes_every_limit_as_a_flag() {
     };
     assert_eq!(limits, Some(json!(want)));
 }
+
+#[test]
+fn the_binary_refuses_a_limit_that_is_not_a_count_naming_the_flag() {
+    for (flag, value) in [
+        ("--routes-per-table", "many"),
+        ("--frontends-per-load-balancer", "-1"),
+        ("--public-ips-per-subscription", "1.5"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_azure-mock"))
+            .arg(format!("{flag}={value}"))
+            .stdout(Stdio::null())
+            .output()
+            .expect("run azure-mock");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {value} started");
+        assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
+    }
+}
