@@ -343,3 +343,73 @@ fn a_profile_admits_namespaces_by_their_labels() {
         );
     }
 }
+
+#[test]
+fn a_service_moving_in_never_takes_the_place_of_one_served_there() {
+    let net =
+        network_with(json!({"loadBalancer": {"profiles": [{"name": "apps", "maxCount": 2}]}}));
+    let limits = Limits {
+        frontends_per_load_balancer: 2,
+        ..Limits::default()
+    };
+    let ns = nodes(1);
+    let on = |svc: Service, profile: &str| annotated(svc, LB_CONFIGURATIONS, profile);
+    let svcs = vec![
+        on(one_port(1), "kubernetes"),
+        on(one_port(2), "apps"),
+        on(one_port(3), "apps"),
+    ];
+    let (_, state, _) = settle(&net, &svcs, &ns, observed_base(), limits);
+    let placed = placement(&state, &svcs);
+    assert_eq!(placed["s1"], "kubernetes");
+    assert_eq!(
+        (placed["s2"].as_str(), placed["s3"].as_str()),
+        ("apps", "apps")
+    );
+    // The oldest asks for `apps`, which is full: it goes to `apps-2`, and the two served there
+    // stay, however older it is.
+    let moved = vec![on(one_port(1), "apps"), svcs[1].clone(), svcs[2].clone()];
+    let (d, state, _) = settle(&net, &moved, &ns, state, limits);
+    let placed = placement(&state, &moved);
+    assert_eq!(placed["s1"], "apps-2");
+    assert_eq!(
+        (placed["s2"].as_str(), placed["s3"].as_str()),
+        ("apps", "apps")
+    );
+    assert!(
+        d.services
+            .values()
+            .all(|o| matches!(o, ServiceOutcome::Planned { .. })),
+        "{:?}",
+        d.services
+    );
+}
+
+#[test]
+fn room_a_deleted_service_leaves_is_taken_in_the_same_pass() {
+    let net = network_with(json!({"loadBalancer": {"maxCount": 2}}));
+    let limits = Limits {
+        frontends_per_load_balancer: 3,
+        ..Limits::default()
+    };
+    let ns = nodes(1);
+    // `kubernetes` holds the outbound IP, s1 and s2: full.
+    let svcs = vec![one_port(1), one_port(2)];
+    let (_, state, _) = settle(&net, &svcs, &ns, observed_base(), limits);
+    // s1 is gone (its children still in Azure) and s3 comes: it takes s1's room, no second
+    // load balancer is made for it.
+    let next = vec![svcs[1].clone(), one_port(3)];
+    let desired = plan_limited(&net, &next, &ns, &state, limits);
+    assert!(
+        !desired.load_balancers.contains_key("kubernetes-2"),
+        "{:?}",
+        desired.load_balancers.keys()
+    );
+    let (_, state, _) = settle(&net, &next, &ns, state, limits);
+    let placed = placement(&state, &next);
+    assert_eq!(
+        (placed["s2"].as_str(), placed["s3"].as_str()),
+        ("kubernetes", "kubernetes")
+    );
+    assert!(state.load_balancer("kubernetes-2").is_none());
+}

@@ -1,5 +1,6 @@
 //! Properties of plan and diff over generated clusters: order independence, convergence to zero
-//! operations, ownership safety, unique NSG priorities, and limits kept or reported.
+//! operations, ownership safety, unique NSG priorities, limits kept or reported, and served
+//! Services staying where they are (never moved, never pushed off by another's edit).
 
 mod support;
 
@@ -24,6 +25,25 @@ fn plan_world(w: &World, services: &[Service], nodes: &[Node], observed: &Observ
         holds: &Holds::default(),
         namespace_labels: &Default::default(),
     })
+}
+
+/// Plan, diff and apply (simulated Azure) until nothing is left to do: the last plan and the
+/// state.
+fn settle(
+    w: &World,
+    services: &[Service],
+    mut state: Observed,
+) -> Result<(Desired, Observed), TestCaseError> {
+    for _ in 0..4 {
+        let desired = plan_world(w, services, &w.nodes, &state);
+        let ops = diff(&desired, &state);
+        if ops.is_empty() {
+            return Ok((desired, state));
+        }
+        apply(&mut state, &ops)
+            .map_err(|e| TestCaseError::fail(format!("Azure would refuse: {e}")))?;
+    }
+    Err(TestCaseError::fail("no fixed point"))
 }
 
 /// Every child a write adds, changes or removes carries our prefix; every delete targets a
@@ -293,25 +313,37 @@ proptest! {
     }
 
     #[test]
-    fn a_served_service_never_moves_when_others_come_and_go(w in world_strategy(), gone in any::<prop::sample::Index>(), new in svc_strategy()) {
-        let converge = |services: &[Service], mut state: Observed| -> Result<(Desired, Observed), TestCaseError> {
-            for _ in 0..4 {
-                let desired = plan_world(&w, services, &w.nodes, &state);
-                let ops = diff(&desired, &state);
-                if ops.is_empty() {
-                    return Ok((desired, state));
-                }
-                apply(&mut state, &ops).map_err(|e| TestCaseError::fail(format!("Azure would refuse: {e}")))?;
+    fn an_edit_never_takes_the_room_of_a_service_served_on_a_load_balancer(w in world_strategy(), edited in any::<prop::sample::Index>(), new in svc_strategy()) {
+        prop_assume!(!w.services.is_empty());
+        let (before, state) = settle(&w, &w.services, w.observed.clone())?;
+        // The same Service (name, uid, creation time) asking for something else: other
+        // profiles, ports, addresses.
+        let k = edited.index(w.services.len());
+        let mut services = w.services.clone();
+        services[k] = build_service(k, &new);
+        let (after, _) = settle(&w, &services, state)?;
+        for (key, outcome) in &after.services {
+            if key == &format!("default/s{k}") || !matches!(before.services.get(key), Some(ServiceOutcome::Planned { .. })) {
+                continue;
             }
-            Err(TestCaseError::fail("no fixed point"))
-        };
-        let (before, state) = converge(&w.services, w.observed.clone())?;
+            if let ServiceOutcome::Rejected { errors } = outcome {
+                for e in errors {
+                    let taken = matches!(&e.problem, aksnet_core::problem::Problem::Limit { what, .. } if what.contains("load balancer"));
+                    prop_assert!(!taken, "{} lost its room to the edit of s{}: {:?}", key, k, e);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_served_service_never_moves_when_others_come_and_go(w in world_strategy(), gone in any::<prop::sample::Index>(), new in svc_strategy()) {
+        let (before, state) = settle(&w, &w.services, w.observed.clone())?;
         let mut services = w.services.clone();
         if !services.is_empty() {
             services.remove(gone.index(services.len()));
         }
         services.push(build_service(w.services.len() + 1, &new));
-        let (after, state_after) = converge(&services, state.clone())?;
+        let (after, state_after) = settle(&w, &services, state.clone())?;
         // Where each Service's rules are: the load balancer holding a rule named after it.
         let home = |state: &Observed, prefix: &str| {
             state.load_balancers.iter().find(|lb| lb.rules.iter().any(|r| r.name.to_ascii_lowercase().starts_with(prefix))).map(|lb| lb.name.clone())

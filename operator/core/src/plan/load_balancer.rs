@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::net::IpAddr;
 
 use aksnet_crds::IpVersion;
@@ -44,6 +44,74 @@ pub(crate) struct Placement {
     resolved: Vec<Resolved>,
     /// How many public IPs it creates.
     created: usize,
+    /// Where its children are in Azure now: the room it gives back once taken in.
+    stay: Option<Stay>,
+}
+
+/// Frontends, rules and probes: what a load balancer's limits count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counts {
+    frontends: usize,
+    rules: usize,
+    probes: usize,
+}
+
+impl Counts {
+    /// The kinds' names, in the order of [`Counts::kinds`].
+    const NAMES: [&'static str; 3] = ["frontends", "rules", "probes"];
+
+    /// Each kind's count.
+    fn kinds(self) -> [usize; 3] {
+        [self.frontends, self.rules, self.probes]
+    }
+
+    /// Each kind's limit.
+    fn limits(limits: &super::Limits) -> [usize; 3] {
+        [
+            limits.frontends_per_load_balancer,
+            limits.rules_per_load_balancer,
+            limits.probes_per_load_balancer,
+        ]
+    }
+
+    /// These and `other`, kind by kind.
+    fn plus(self, other: Counts) -> Counts {
+        Counts {
+            frontends: self.frontends + other.frontends,
+            rules: self.rules + other.rules,
+            probes: self.probes + other.probes,
+        }
+    }
+
+    /// These less `other`, kind by kind, never below zero.
+    fn less(self, other: Counts) -> Counts {
+        Counts {
+            frontends: self.frontends.saturating_sub(other.frontends),
+            rules: self.rules.saturating_sub(other.rules),
+            probes: self.probes.saturating_sub(other.probes),
+        }
+    }
+}
+
+/// Where a Service's rules are in Azure now, and how many of its own children are there:
+/// the room it keeps on that load balancer until the plan takes it in (or gives it up).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stay {
+    /// Index into [`Planner::lbs`].
+    lb: usize,
+    /// Its own frontends (named by its prefix), rules and probes there.
+    children: Counts,
+}
+
+/// What a Service would add to a load balancer, for the limit checks.
+#[derive(Clone, Copy, Debug, Default)]
+struct Adding {
+    /// Children the load balancer does not hold in Azure for another Service.
+    fresh: Counts,
+    /// Frontends in Azure shared with other Services that no Service has taken in yet.
+    shared: usize,
+    /// What it holds on this load balancer in Azure now, when its rules are there.
+    own: Option<Counts>,
 }
 
 /// How a Service fits on a load balancer.
@@ -82,6 +150,12 @@ struct LbState {
     held: (std::collections::BTreeSet<String>, usize, usize),
     /// For each frontend (lower-case name): (protocol, port) → the Service holding it.
     ports: HashMap<String, HashMap<(Protocol, u16), String>>,
+    /// The own children in Azure of Services whose rules are on it, until the plan takes
+    /// each Service in or gives its children up: room they keep ([`Stay`]).
+    reserved: Counts,
+    /// aksnet's frontends in Azure not named for one Service (shared by address) that no
+    /// Service has taken in yet (lower-case names).
+    reserved_shared: HashSet<String>,
 }
 
 impl LbState {
@@ -113,32 +187,38 @@ impl LbState {
             foreign,
             held: Default::default(),
             ports: HashMap::with_capacity(frontends),
+            reserved: Counts::default(),
+            reserved_shared: HashSet::default(),
         }
     }
 }
 
 impl LbState {
-    /// How full it is: the fullest of its frontends, rules and probes, in thousandths of the
-    /// limit.
+    /// What the plan has taken in (and holds for waiting Services), with others' children.
+    fn used(&self) -> Counts {
+        Counts {
+            frontends: self.frontends.len() + self.foreign.0 + self.held.0.len(),
+            rules: self.rules.len() + self.foreign.1 + self.held.1,
+            probes: self.probes.len() + self.foreign.2 + self.held.2,
+        }
+    }
+
+    /// The room Services staying on it keep until the plan takes them in.
+    fn kept(&self) -> Counts {
+        Counts {
+            frontends: self.reserved.frontends + self.reserved_shared.len(),
+            ..self.reserved
+        }
+    }
+
+    /// How full it is, counting the Services that stay on it: the fullest of its frontends,
+    /// rules and probes, in thousandths of the limit.
     fn fullness(&self, limits: &super::Limits) -> usize {
-        let share = |used: usize, limit: usize| used * 1000 / limit.max(1);
-        [
-            share(
-                self.frontends.len() + self.foreign.0 + self.held.0.len(),
-                limits.frontends_per_load_balancer,
-            ),
-            share(
-                self.rules.len() + self.foreign.1 + self.held.1,
-                limits.rules_per_load_balancer,
-            ),
-            share(
-                self.probes.len() + self.foreign.2 + self.held.2,
-                limits.probes_per_load_balancer,
-            ),
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(0)
+        let used = self.used().plus(self.kept()).kinds();
+        (used.into_iter().zip(Counts::limits(limits)))
+            .map(|(used, limit)| used * 1000 / limit.max(1))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Another Service that holds every port of a frontend: its high-availability ports
@@ -166,44 +246,53 @@ impl LbState {
         self.ports.get(frontend)?.get(&(protocol, port))
     }
 
-    /// Errors if adding these children would pass a limit (counting others' children).
-    fn capacity(
-        &self,
-        key: &str,
-        limits: &super::Limits,
-        frontends: usize,
-        rules: usize,
-        probes: usize,
-    ) -> Vec<ServiceError> {
-        let checks = [
-            (
-                "frontends",
-                self.frontends.len() + self.foreign.0 + self.held.0.len() + frontends,
-                frontends,
-                limits.frontends_per_load_balancer,
-            ),
-            (
-                "rules",
-                self.rules.len() + self.foreign.1 + self.held.1 + rules,
-                rules,
-                limits.rules_per_load_balancer,
-            ),
-            (
-                "probes",
-                self.probes.len() + self.foreign.2 + self.held.2 + probes,
-                probes,
-                limits.probes_per_load_balancer,
-            ),
-        ];
-        checks
-            .into_iter()
-            .filter(|(_, total, added, limit)| *added > 0 && total > limit)
-            .map(|(what, _, _, limit)| {
-                let what = format!("{what} on load balancer {}", self.name);
-                ServiceError::new(key, "spec.ports", Problem::Limit { what, limit })
+    /// Errors if a Service adding these children would pass a limit (counting others'
+    /// children). A Service arriving, moving in or growing takes only room no Service staying
+    /// on it keeps, older or younger; one staying as it is counts only what was taken in
+    /// before it, so on a load balancer over its limits (lowered at run time) the older
+    /// Services keep their places.
+    fn capacity(&self, key: &str, limits: &super::Limits, adding: &Adding) -> Vec<ServiceError> {
+        let Adding { fresh, shared, own } = *adding;
+        let added = Counts {
+            frontends: fresh.frontends + shared,
+            ..fresh
+        }
+        .kinds();
+        let used = self.used().kinds();
+        let kept = self.kept().less(own.unwrap_or_default()).kinds();
+        let (fresh, own_kinds) = (fresh.kinds(), own.unwrap_or_default().kinds());
+        let limit = Counts::limits(limits);
+        (0..3)
+            .filter_map(|i| {
+                let stays = own.is_some() && fresh[i] <= own_kinds[i];
+                let total = used[i] + if stays { added[i] } else { kept[i] + fresh[i] };
+                (added[i] > 0 && total > limit[i]).then(|| {
+                    let what = format!("{} on load balancer {}", Counts::NAMES[i], self.name);
+                    let limit = limit[i];
+                    ServiceError::new(key, "spec.ports", Problem::Limit { what, limit })
+                })
             })
             .collect()
     }
+}
+
+/// `children` in runs of one Service's (a Service's children are usually next to each other),
+/// each with the Service's prefix (`prefix_of`); children of no Service are left out.
+fn runs<'c, T>(
+    children: &'c [T],
+    prefix_of: impl Fn(&'c T) -> Option<&'c str>,
+) -> Vec<(&'c str, &'c [T])> {
+    let mut out = Vec::new();
+    let (mut start, mut last) = (0, None);
+    for (i, child) in children.iter().enumerate() {
+        let prefix = prefix_of(child);
+        if prefix != last {
+            out.extend(last.map(|p| (p, &children[start..i])));
+            (start, last) = (i, prefix);
+        }
+    }
+    out.extend(last.map(|p| (p, &children[start..])));
+    out
 }
 
 /// Places Services on the load balancers, one at a time.
@@ -215,8 +304,9 @@ pub(crate) struct Planner<'c, 'a> {
     lbs: Vec<LbState>,
     /// [`Planner::lbs`] by lower-case name.
     lb_index: HashMap<String, usize>,
-    /// Where each Service's rules are in Azure now: its prefix → the load balancer.
-    current: HashMap<NoCase<'a>, usize>,
+    /// Where each Service's rules are in Azure now: its prefix → the load balancer, and the
+    /// room its own children take there.
+    current: HashMap<NoCase<'a>, Stay>,
     /// Frontends in Azure on the load balancers above: name → load balancer.
     observed_frontends: HashMap<NoCase<'a>, usize>,
     /// Frontends this plan has put (or holds for waiting Services) on the load balancers:
@@ -272,26 +362,42 @@ impl<'c, 'a> Planner<'c, 'a> {
             .map(|(i, lb)| (name_key(&lb.name), i))
             .collect();
         let observed = &ctx.input.observed.load_balancers;
-        let mut current = HashMap::with_capacity(observed.iter().map(|l| l.rules.len()).sum());
+        let mut current: HashMap<NoCase<'a>, Stay> =
+            HashMap::with_capacity(observed.iter().map(|l| l.rules.len()).sum());
         let mut observed_frontends =
             HashMap::with_capacity(observed.iter().map(|l| l.frontends.len()).sum());
+        // aksnet's frontends in Azure that Services share (by address): those their rules are
+        // on that are not named for one of them.
+        let mut shared = Vec::new();
         for seen in observed {
-            let Some(&i) = lb_index.get(&name_key(&seen.name)) else {
+            let Some(&lb) = lb_index.get(&name_key(&seen.name)) else {
                 continue;
             };
-            // A Service's rules are usually next to each other: its prefix is taken once.
-            let mut last = None;
-            for rule in &seen.rules {
-                let prefix = ctx.ownership.service_prefix_of(&rule.name);
-                if let Some(p) = prefix
-                    && prefix != last
-                {
-                    current.insert(NoCase(p), i);
+            let o = &ctx.ownership;
+            // The rules say where a Service is (its rules on two load balancers while it
+            // moves: the last one), and what of its own is there: each rule's probe, and the
+            // frontends named by its prefix that they are on.
+            for (p, rules) in runs(&seen.rules, |r| o.service_prefix_of(&r.name)) {
+                let mut children = Counts {
+                    rules: rules.len(),
+                    probes: rules.iter().filter(|r| r.probe.is_some()).count(),
+                    frontends: 0,
+                };
+                for (i, r) in rules.iter().enumerate() {
+                    let fe = r.frontend.as_str();
+                    if rules[..i].iter().any(|e| NoCase(&e.frontend) == NoCase(fe)) {
+                        continue;
+                    }
+                    if fe.get(..p.len()).is_some_and(|f| NoCase(f) == NoCase(p)) {
+                        children.frontends += 1;
+                    } else if o.owns_child(fe) {
+                        shared.push((lb, name_key(fe)));
+                    }
                 }
-                last = prefix;
+                current.insert(NoCase(p), Stay { lb, children });
             }
             for fe in &seen.frontends {
-                observed_frontends.insert(NoCase(fe.name.as_str()), i);
+                observed_frontends.insert(NoCase(fe.name.as_str()), lb);
             }
         }
         let mut planner = Self {
@@ -312,6 +418,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         };
         planner.static_ips();
         planner.outbound();
+        planner.reserve_shared(shared);
         let egress = egress::plan(ctx, |name| {
             planner
                 .build
@@ -331,6 +438,37 @@ impl<'c, 'a> Planner<'c, 'a> {
             .filter(|p| ctx.observed_ip(&p.resource_group, &p.name).is_none())
             .count();
         planner
+    }
+
+    /// Keep the room of the frontends in Azure shared by address (`shared`: load balancer,
+    /// lower-case name) that nothing of the network's own (the outbound rule's) has taken in.
+    fn reserve_shared(&mut self, shared: Vec<(usize, String)>) {
+        for (i, key) in shared {
+            let lb = &mut self.lbs[i];
+            if !lb.frontends.contains_key(&key) && !lb.held.0.contains(&key) {
+                lb.reserved_shared.insert(key);
+            }
+        }
+    }
+
+    /// Keep the room the children in Azure of a Service served take where its rules are (its
+    /// [`Stay`], for [`Planner::place`]), until it is taken in or [released](Planner::release).
+    /// Every Service served is reserved before any is placed; the room of children whose
+    /// Service is not served (or gone) is free to all.
+    pub fn reserve(&mut self, prefix: &str) -> Option<Stay> {
+        let stay = self.current.get(&NoCase(prefix)).copied()?;
+        let lb = &mut self.lbs[stay.lb];
+        lb.reserved = lb.reserved.plus(stay.children);
+        Some(stay)
+    }
+
+    /// Give up the room a Service keeps where its rules are in Azure (its [`Stay`]): it is
+    /// not placed, and its children there go.
+    pub fn release(&mut self, stay: Option<Stay>) {
+        if let Some(stay) = stay {
+            let lb = &mut self.lbs[stay.lb];
+            lb.reserved = lb.reserved.less(stay.children);
+        }
     }
 
     /// Every backend node's addresses, per family (`publicName`'s pools hold every one).
@@ -469,11 +607,13 @@ impl<'c, 'a> Planner<'c, 'a> {
     /// is [committed](Planner::commit) (after the NSG admits it too). A `deferred` Service, or
     /// one whose public IPs do not exist yet, keeps its claims (ports, DNS label, public IPs)
     /// but gets no frontends, rules or probes yet: a load balancer write never names a public
-    /// IP that is still being created.
+    /// IP that is still being created. `stay` is where its children are in Azure now
+    /// ([`Planner::reserve`]).
     pub fn place(
         &self,
         intent: &ServiceIntent,
         prefix: &str,
+        stay: Option<Stay>,
         deferred: bool,
     ) -> Result<Placement, Vec<ServiceError>> {
         let eligible = profiles::eligible(&self.profiles, intent, self.ctx.input.namespace_labels)
@@ -482,20 +622,23 @@ impl<'c, 'a> Planner<'c, 'a> {
         // The first load balancer it fits on; a full one is no reason to refuse while another
         // may take it.
         let mut full = None;
-        for target in self.targets(intent, prefix, &eligible, &resolved)? {
+        for target in self.targets(intent, prefix, stay, &eligible, &resolved)? {
             let fresh;
-            let lb = match &target {
-                Target::Existing(i) => &self.lbs[*i],
+            let (lb, own) = match &target {
+                Target::Existing(i) => (
+                    &self.lbs[*i],
+                    stay.filter(|s| s.lb == *i).map(|s| s.children),
+                ),
                 Target::New { profile, name } => {
                     fresh = LbState::new(self.ctx, name, *profile);
-                    &fresh
+                    (&fresh, None)
                 }
             };
-            match self.fits(lb, intent, deferred, &resolved, &children) {
+            match self.fits(lb, own, intent, deferred, &resolved, &children) {
                 Ok(fit) => {
-                    return Ok(Self::placement(
-                        intent, target, &lb.name, resolved, children, fit,
-                    ));
+                    let at = &lb.name;
+                    let placement = Self::placement(intent, target, at, resolved, children, fit);
+                    return Ok(Placement { stay, ..placement });
                 }
                 Err(errors)
                     if errors
@@ -540,6 +683,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             children,
             resolved,
             created: fit.created,
+            stay: None,
         }
     }
 
@@ -600,6 +744,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         &self,
         intent: &ServiceIntent,
         prefix: &str,
+        stay: Option<Stay>,
         eligible: &[usize],
         resolved: &[Resolved],
     ) -> Result<Vec<Target>, Vec<ServiceError>> {
@@ -632,10 +777,8 @@ impl<'c, 'a> Planner<'c, 'a> {
                 return Ok(vec![Target::Existing(i)]);
             }
         }
-        if let Some(i) = self
-            .current
-            .get(&NoCase(prefix))
-            .copied()
+        if let Some(i) = stay
+            .map(|s| s.lb)
             .filter(|i| eligible.contains(&self.lbs[*i].profile))
         {
             return Ok(vec![Target::Existing(i)]);
@@ -687,6 +830,7 @@ impl<'c, 'a> Planner<'c, 'a> {
     fn fits(
         &self,
         lb: &LbState,
+        own: Option<Counts>,
         intent: &ServiceIntent,
         deferred: bool,
         resolved: &[Resolved],
@@ -694,7 +838,16 @@ impl<'c, 'a> Planner<'c, 'a> {
     ) -> Result<Fit, Vec<ServiceError>> {
         let key = intent.key.as_str();
         let limits = &self.ctx.input.limits;
-        let errors = lb.capacity(key, limits, 0, children.rules.len(), children.probes.len());
+        let rules = Adding {
+            fresh: Counts {
+                frontends: 0,
+                rules: children.rules.len(),
+                probes: children.probes.len(),
+            },
+            shared: 0,
+            own,
+        };
+        let errors = lb.capacity(key, limits, &rules);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -748,12 +901,26 @@ impl<'c, 'a> Planner<'c, 'a> {
             }
         }
 
-        let new_frontends = resolved
-            .iter()
+        // New to what the plan holds: frontends in Azure shared with others, or fresh ones.
+        let (shared, fresh) = (resolved.iter())
             .map(|r| &r.key)
             .filter(|n| !lb.frontends.contains_key(*n) && !lb.held.0.contains(*n))
-            .count();
-        errors.extend(lb.capacity(key, limits, new_frontends, 0, 0));
+            .fold((0, 0), |(shared, fresh), n| {
+                if !lb.reserved_shared.is_empty() && lb.reserved_shared.contains(n) {
+                    (shared + 1, fresh)
+                } else {
+                    (shared, fresh + 1)
+                }
+            });
+        let frontends = Adding {
+            fresh: Counts {
+                frontends: fresh,
+                ..Counts::default()
+            },
+            shared,
+            own,
+        };
+        errors.extend(lb.capacity(key, limits, &frontends));
         // Each frontend's public IP as Azure has it, looked up once.
         let in_azure: Vec<Option<&PublicIp>> = resolved
             .iter()
@@ -836,9 +1003,12 @@ impl<'c, 'a> Planner<'c, 'a> {
                 },
             resolved,
             created,
+            stay,
         } = placement;
         let waiting = placed.waiting.is_some();
         self.new_ips += created;
+        // Its children are counted as taken in from here on, wherever it goes.
+        self.release(stay);
         let index = match target {
             Target::Existing(i) => i,
             Target::New { profile, name } => {
@@ -848,6 +1018,11 @@ impl<'c, 'a> Planner<'c, 'a> {
             }
         };
         let lb = &mut self.lbs[index];
+        if !lb.reserved_shared.is_empty() {
+            for r in &resolved {
+                lb.reserved_shared.remove(&r.key);
+            }
+        }
         for (frontend, protocol, port) in claimed {
             lb.ports
                 .entry(frontend)

@@ -2,9 +2,10 @@
 //!
 //! Pure and deterministic: the same inputs in any order give the same [`Desired`]. Services are
 //! served in creation order, so on a clash (a shared IP's port, a limit) the older Service wins
-//! and the newer one is rejected with a [`ServiceError`]. A rejected Service is *frozen*: the
-//! Azure children it already has are kept as they are (the diff leaves them alone), so a typo in
-//! an annotation never takes a working Service down. The observed state is read only to find
+//! and the newer one is rejected with a [`ServiceError`]; but a Service served on a load
+//! balancer keeps its room there, whatever its age. A rejected Service is *frozen*: the Azure
+//! children it already has are kept as they are (the diff leaves them alone), so a typo in an
+//! annotation never takes a working Service down. The observed state is read only to find
 //! existing public IPs, keep NSG priorities stable and learn allocated addresses.
 
 mod children;
@@ -272,7 +273,15 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
             (key, svc, prefix, request)
         })
         .collect();
-    for (key, svc, prefix, request) in requests {
+    // A Service served keeps the room its children take in Azure until it is placed; the
+    // room of those no longer served (or gone) is free to all.
+    let stays: Vec<_> = (requests.iter())
+        .map(|(_, _, prefix, request)| match request {
+            Request::NotServed => None,
+            _ => lbs.reserve(prefix),
+        })
+        .collect();
+    for ((key, svc, prefix, request), stay) in requests.into_iter().zip(stays) {
         let placed = match request {
             Request::NotServed => {
                 if ctx.releases(svc, &prefix) {
@@ -284,7 +293,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
             Request::Refused(refusal) => Err(vec![refusal.clone()]),
             Request::Served(intent) => intent.and_then(|intent| {
                 let deferred = input.holds.deferred.contains(&key);
-                let placement = lbs.place(&intent, &prefix, deferred)?;
+                let placement = lbs.place(&intent, &prefix, stay, deferred)?;
                 let link = links.check(&intent, &placement.placed, &mut link_pending)?;
                 nsg.admit(&intent, &prefix, &placement.placed)?;
                 links.record(&key, link);
@@ -304,7 +313,9 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
             Err(errors) => {
                 // Frozen, unless what it holds in Azure is an address it may not use: that
                 // is given back rather than kept.
-                if !lbs.holds_forbidden_address(&key, &prefix) {
+                if lbs.holds_forbidden_address(&key, &prefix) {
+                    lbs.release(stay);
+                } else {
                     frozen.insert(prefix.clone());
                 }
                 ServiceOutcome::Rejected { errors }
