@@ -413,3 +413,43 @@ fn room_a_deleted_service_leaves_is_taken_in_the_same_pass() {
     );
     assert!(state.load_balancer("kubernetes-2").is_none());
 }
+
+#[test]
+fn a_frontend_served_services_share_keeps_its_room_too() {
+    let net =
+        network_with(json!({"loadBalancer": {"profiles": [{"name": "apps", "maxCount": 2}]}}));
+    let limits = Limits {
+        frontends_per_load_balancer: 2,
+        ..Limits::default()
+    };
+    let ns = nodes(1);
+    let mut base = observed_base();
+    base.public_ips.push(byo_ip("shared-a", RG, "20.0.0.1"));
+    let on = |svc: Service, profile: &str| annotated(svc, LB_CONFIGURATIONS, profile);
+    let sharing = |svc: Service| annotated(svc, aksnet_core::annotations::PIP_NAME, "shared-a");
+    // `apps` holds the frontend of s2 and s3 (one public IP, two ports) and s4's own: full.
+    let svcs = vec![
+        on(one_port(1), "kubernetes"),
+        sharing(on(one_port(2), "apps")),
+        sharing(on(one_port(3), "apps")),
+        on(one_port(4), "apps"),
+    ];
+    let (_, state, _) = settle(&net, &svcs, &ns, base, limits);
+    let placed = placement(&state, &svcs);
+    assert_eq!([&placed["s2"], &placed["s3"], &placed["s4"]], ["apps"; 3]);
+    // The oldest moves to `apps`: the shared frontend's room is kept for s2 and s3 as s4's
+    // is for s4, so it goes to `apps-2`.
+    let mut moved = svcs.clone();
+    moved[0] = on(one_port(1), "apps");
+    let (d, state, _) = settle(&net, &moved, &ns, state, limits);
+    let placed = placement(&state, &moved);
+    assert_eq!(placed["s1"], "apps-2");
+    assert_eq!([&placed["s2"], &placed["s3"], &placed["s4"]], ["apps"; 3]);
+    assert!(
+        d.services
+            .values()
+            .all(|o| matches!(o, ServiceOutcome::Planned { .. })),
+        "{:?}",
+        d.services
+    );
+}
