@@ -2,10 +2,11 @@
 //! public load balancer with the cluster NSG (`plan+diff`), and 10,000 Services spread over up
 //! to 20 public load balancers (`loadBalancer.maxCount`) without an NSG (`several-lbs`: one NSG
 //! admits at most 4,000 destination addresses, so 10,000 public Services cannot all have NSG
-//! rules). Each measures the first reconcile (nothing in Azure yet) and the steady state (Azure
-//! already converged, zero operations expected), and prints the operations and load balancers
-//! next to criterion's timings; `fingerprint` times the operator's fingerprint of the plan. It
-//! allocates with mimalloc, as the operator does.
+//! rules). Each measures the first reconcile (nothing in Azure yet), the steady state (Azure
+//! already converged, zero operations expected) and one Service edited in the steady state
+//! (`one-edited`: one of its ports changed, what an incremental planner would plan alone), and
+//! prints the operations and load balancers next to criterion's timings; `fingerprint` times
+//! the operator's fingerprint of the plan. It allocates with mimalloc, as the operator does.
 //!
 //! Run with `cargo bench -p aksnet-core --bench plan_diff`.
 
@@ -54,8 +55,21 @@ fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, s
         let services = bench_services(n);
         let first = observed_base();
         let (steady, _, _) = converge(&net, &services, &nodes, first.clone(), 4);
-        for (label, observed) in [("first", &first), ("steady", &steady)] {
-            let desired = plan_with(&net, &services, &nodes, observed);
+        let mut edited = services.clone();
+        let middle = &mut edited[n / 2];
+        *middle = with(
+            middle.clone(),
+            json!({"spec": {"ports": [
+                {"name": "p80", "port": 80, "protocol": "TCP", "nodePort": 30080},
+                {"name": "p8443", "port": 8443, "protocol": "TCP", "nodePort": 30443}
+            ]}}),
+        );
+        for (label, services, observed) in [
+            ("first", &services, &first),
+            ("steady", &services, &steady),
+            ("one-edited", &edited, &steady),
+        ] {
+            let desired = plan_with(&net, services, &nodes, observed);
             let ops = diff(&desired, observed);
             let rejected = desired
                 .services
