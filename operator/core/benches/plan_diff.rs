@@ -94,7 +94,7 @@ fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, s
             );
             group.bench_with_input(BenchmarkId::new(label, n), observed, |b, observed| {
                 b.iter(|| {
-                    let desired = plan_with(&net, black_box(&services), &nodes, observed);
+                    let desired = plan_with(&net, black_box(services), &nodes, observed);
                     black_box(diff(&desired, observed))
                 })
             });

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Node;
 
 use super::children::{Builder, Children, Resolved, rule_ports};
 use super::intent::{AddressSource, ManagedIp, ServiceIntent};
-use super::order::sort_by_name;
+use super::order::{sort_by_name, sort_runs_by_name};
 use super::profiles::{self, Profile};
 use super::{AddressKey, Context, IngressSource, egress, namespace_of};
 use crate::model::{
@@ -139,6 +139,10 @@ struct LbState {
     /// Its frontends by lower-case name.
     frontends: HashMap<String, Frontend>,
     rules: Vec<LbRule>,
+    /// How many rules and probes each Service taken in added, in order (runs of
+    /// [`LbState::rules`] and [`LbState::probes`] named by one Service's prefix, which sort
+    /// apart).
+    runs: (Vec<usize>, Vec<usize>),
     /// The families whose backend pool a rule of [`LbState::rules`] names.
     rule_pools: std::collections::BTreeSet<Family>,
     probes: Vec<Probe>,
@@ -181,6 +185,7 @@ impl LbState {
             profile,
             frontends: HashMap::with_capacity(frontends),
             rules: Vec::with_capacity(rules),
+            runs: Default::default(),
             rule_pools: Default::default(),
             probes: Vec::with_capacity(probes),
             outbound: None,
@@ -1042,6 +1047,8 @@ impl<'c, 'a> Planner<'c, 'a> {
                 // Each frontend has the same rules, each on its family's pool.
                 lb.rule_pools.extend(resolved.iter().map(|r| r.family));
             }
+            lb.runs.0.push(rules.len());
+            lb.runs.1.push(probes.len());
             lb.rules.extend(rules);
             lb.probes.extend(probes);
         }
@@ -1480,9 +1487,9 @@ fn build(
     sort_by_name(&mut frontends, |(key, _)| key);
     let frontends = frontends.into_iter().map(|(_, f)| f).collect();
     let mut rules = state.rules;
-    sort_by_name(&mut rules, |r| &r.name);
+    sort_runs_by_name(&mut rules, &state.runs.0, |r| &r.name);
     let mut probes = state.probes;
-    sort_by_name(&mut probes, |p| &p.name);
+    sort_runs_by_name(&mut probes, &state.runs.1, |p| &p.name);
     let lb = LoadBalancer {
         name: state.name.clone(),
         resource_group: ctx.resource_group().to_string(),
