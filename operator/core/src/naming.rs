@@ -245,17 +245,6 @@ impl Ownership {
             .filter(|_| self.owns_child(name_key))
     }
 
-    /// Whether a child name starts with a Service prefix of this cluster (any case): the
-    /// cluster's prefix, then 32 hex digits, then nothing or `-`. Shared children (named by
-    /// address, or the outbound rule's) do not.
-    pub fn names_service_child(&self, name: &str) -> bool {
-        let b = name.as_bytes();
-        self.owns_child(name)
-            && (b.get(self.prefix_key.len() + 1..SERVICE_PREFIX_LEN))
-                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-            && matches!(b.get(SERVICE_PREFIX_LEN), None | Some(b'-'))
-    }
-
     /// Whether two child names carry the same Service prefix of this cluster (any case), or
     /// neither carries one: without allocating, for scans over every child.
     pub fn same_service(&self, a: &str, b: &str) -> bool {
@@ -465,28 +454,6 @@ mod tests {
         assert!(!o.same_service(&rule, &b));
         assert!(!o.same_service(&rule, "kubernetes-frontend"));
         assert!(o.same_service("theirs", "also-theirs"));
-        // Named for a Service: its frontends (any family, any case), rules and probes; not the
-        // children shared by address, the outbound rule's, or another cluster's.
-        for own in [
-            o.service_frontend(&a, Family::V4),
-            o.service_frontend(&a, Family::V6).to_ascii_uppercase(),
-            rule.clone(),
-        ] {
-            assert!(o.names_service_child(&own), "{own}");
-        }
-        let ip: std::net::IpAddr = "10.0.0.9".parse().expect("an address");
-        let d = Ownership::new("s", "rg", "d");
-        let other = d.service_frontend(&d.service_prefix("0d5c9a4e"), Family::V4);
-        for shared in [
-            o.public_ip_frontend("0d5c9a4e8f7b4e2a9c1d2b3a4c5d6e7f0d5c9a4e"),
-            o.private_ip_frontend(&ip),
-            o.outbound_ip(1),
-            format!("{a}x"),
-            a[..SERVICE_PREFIX_LEN - 1].to_string(),
-            other,
-        ] {
-            assert!(!o.names_service_child(&shared), "{shared}");
-        }
     }
 
     #[test]

@@ -59,6 +59,34 @@ fn placement(state: &Observed, services: &[Service]) -> BTreeMap<String, String>
         .collect()
 }
 
+/// Every Service of the plan is served.
+fn assert_all_planned(d: &Desired) {
+    assert!(
+        d.services
+            .values()
+            .all(|o| matches!(o, ServiceOutcome::Planned { .. })),
+        "{:?}",
+        d.services
+    );
+}
+
+/// A profile `apps` that may grow to two load balancers, under limits of two frontends per
+/// load balancer.
+fn apps_of_two() -> (AksNetworkSpec, Limits) {
+    let net =
+        network_with(json!({"loadBalancer": {"profiles": [{"name": "apps", "maxCount": 2}]}}));
+    let limits = Limits {
+        frontends_per_load_balancer: 2,
+        ..Limits::default()
+    };
+    (net, limits)
+}
+
+/// A Service that asks for the load balancer profile `profile`.
+fn on(svc: Service, profile: &str) -> Service {
+    annotated(svc, LB_CONFIGURATIONS, profile)
+}
+
 fn one_port(i: usize) -> Service {
     service(
         &format!("s{i}"),
@@ -122,11 +150,7 @@ fn a_full_load_balancer_grows_onto_the_next_and_an_emptied_one_is_deleted() {
     assert_eq!(placed["s0"], "kubernetes");
     assert_eq!(placed["s1"], "kubernetes-2");
     assert_eq!(placed["s5"], "kubernetes-2", "the freed room is used");
-    assert!(
-        d.services
-            .values()
-            .all(|o| matches!(o, ServiceOutcome::Planned { .. }))
-    );
+    assert_all_planned(&d);
     // A restart (a plan from what Azure holds, Services in another order) writes nothing.
     let mut reordered = fewer.to_vec();
     reordered.reverse();
@@ -178,17 +202,16 @@ fn profiles_choose_nodes_and_services() {
         nodes(3)[1].clone(),
         labelled(nodes(3)[2].clone(), "pool", "apps"),
     ];
-    let picked = |svc: Service, names: &str| annotated(svc, LB_CONFIGURATIONS, names);
     let svcs = vec![
-        in_namespace(picked(service("a1", 1, &[(80, 30080)]), "apps"), "team-a"),
+        in_namespace(on(service("a1", 1, &[(80, 30080)]), "apps"), "team-a"),
         // Not of team-a: `apps` does not admit it.
-        picked(service("b1", 2, &[(81, 30081)]), "apps"),
+        on(service("b1", 2, &[(81, 30081)]), "apps"),
         // No annotation: the least full load balancer that admits it (`kubernetes` or `apps`).
         in_namespace(service("a2", 3, &[(82, 30082)]), "team-a"),
-        picked(service("x1", 4, &[(83, 30083)]), "nope"),
-        picked(service("x2", 5, &[(84, 30084)]), "private"),
+        on(service("x1", 4, &[(83, 30083)]), "nope"),
+        on(service("x2", 5, &[(84, 30084)]), "private"),
         with(
-            picked(
+            on(
                 annotated(
                     service("db", 6, &[(5432, 31432)]),
                     aksnet_core::annotations::INTERNAL,
@@ -198,7 +221,7 @@ fn profiles_choose_nodes_and_services() {
             ),
             json!({"metadata": {"labels": {"tier": "db"}}}),
         ),
-        picked(
+        on(
             annotated(
                 service("web", 7, &[(85, 30085)]),
                 aksnet_core::annotations::INTERNAL,
@@ -263,16 +286,12 @@ fn a_service_moves_only_when_its_profiles_say_so() {
     let net = network_with(json!({"loadBalancer": {"profiles": [{"name": "apps"}]}}));
     let ns = nodes(1);
     let only = |svc: &Service| std::slice::from_ref(svc).to_vec();
-    let svc = annotated(
-        service("web", 1, &[(80, 30080)]),
-        LB_CONFIGURATIONS,
-        "kubernetes",
-    );
+    let svc = on(service("web", 1, &[(80, 30080)]), "kubernetes");
     let (_, state, _) = settle(&net, &only(&svc), &ns, observed_base(), Limits::default());
     assert_eq!(placement(&state, &only(&svc))["web"], "kubernetes");
     // Its annotation naming another profile moves it: the load balancer that lets its
     // public IP go is written first, so the IP is never on two frontends.
-    let moved = annotated(svc, LB_CONFIGURATIONS, "apps");
+    let moved = on(svc, "apps");
     let (_, state, ops) = settle(&net, &only(&moved), &ns, state, Limits::default());
     assert_eq!(placement(&state, &only(&moved))["web"], "apps");
     let lb_writes: Vec<&str> = ops
@@ -308,7 +327,7 @@ fn a_profile_admits_namespaces_by_their_labels() {
     .into_iter()
     .collect();
     let gold = |name: &str, namespace: &str| {
-        let mut svc = annotated(service(name, 1, &[(80, 30080)]), LB_CONFIGURATIONS, "gold");
+        let mut svc = on(service(name, 1, &[(80, 30080)]), "gold");
         svc.metadata.namespace = Some(namespace.into());
         svc
     };
@@ -346,14 +365,8 @@ fn a_profile_admits_namespaces_by_their_labels() {
 
 #[test]
 fn a_service_moving_in_never_takes_the_place_of_one_served_there() {
-    let net =
-        network_with(json!({"loadBalancer": {"profiles": [{"name": "apps", "maxCount": 2}]}}));
-    let limits = Limits {
-        frontends_per_load_balancer: 2,
-        ..Limits::default()
-    };
+    let (net, limits) = apps_of_two();
     let ns = nodes(1);
-    let on = |svc: Service, profile: &str| annotated(svc, LB_CONFIGURATIONS, profile);
     let svcs = vec![
         on(one_port(1), "kubernetes"),
         on(one_port(2), "apps"),
@@ -376,13 +389,7 @@ fn a_service_moving_in_never_takes_the_place_of_one_served_there() {
         (placed["s2"].as_str(), placed["s3"].as_str()),
         ("apps", "apps")
     );
-    assert!(
-        d.services
-            .values()
-            .all(|o| matches!(o, ServiceOutcome::Planned { .. })),
-        "{:?}",
-        d.services
-    );
+    assert_all_planned(&d);
 }
 
 #[test]
@@ -416,16 +423,10 @@ fn room_a_deleted_service_leaves_is_taken_in_the_same_pass() {
 
 #[test]
 fn a_frontend_served_services_share_keeps_its_room_too() {
-    let net =
-        network_with(json!({"loadBalancer": {"profiles": [{"name": "apps", "maxCount": 2}]}}));
-    let limits = Limits {
-        frontends_per_load_balancer: 2,
-        ..Limits::default()
-    };
+    let (net, limits) = apps_of_two();
     let ns = nodes(1);
     let mut base = observed_base();
     base.public_ips.push(byo_ip("shared-a", RG, "20.0.0.1"));
-    let on = |svc: Service, profile: &str| annotated(svc, LB_CONFIGURATIONS, profile);
     let sharing = |svc: Service| annotated(svc, aksnet_core::annotations::PIP_NAME, "shared-a");
     // `apps` holds the frontend of s2 and s3 (one public IP, two ports) and s4's own: full.
     let svcs = vec![
@@ -445,11 +446,5 @@ fn a_frontend_served_services_share_keeps_its_room_too() {
     let placed = placement(&state, &moved);
     assert_eq!(placed["s1"], "apps-2");
     assert_eq!([&placed["s2"], &placed["s3"], &placed["s4"]], ["apps"; 3]);
-    assert!(
-        d.services
-            .values()
-            .all(|o| matches!(o, ServiceOutcome::Planned { .. })),
-        "{:?}",
-        d.services
-    );
+    assert_all_planned(&d);
 }

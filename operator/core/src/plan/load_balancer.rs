@@ -468,7 +468,7 @@ impl<'c, 'a> Planner<'c, 'a> {
     }
 
     /// Give up the room a Service keeps where its rules are in Azure (its [`Stay`]): it is
-    /// not placed, and its children there go.
+    /// taken in (its children are counted as placed), or not placed and its children there go.
     pub fn release(&mut self, stay: Option<Stay>) {
         if let Some(stay) = stay {
             let lb = &mut self.lbs[stay.lb];

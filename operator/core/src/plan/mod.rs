@@ -270,18 +270,16 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         .map(|((_, key), svc)| {
             let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
             let request = Request::read(&ctx, &key, svc);
-            (key, svc, prefix, request)
+            // A Service served keeps the room its children take in Azure until it is placed;
+            // the room of those no longer served (or gone) is free to all.
+            let stay = match request {
+                Request::NotServed => None,
+                _ => lbs.reserve(&prefix),
+            };
+            (key, svc, prefix, request, stay)
         })
         .collect();
-    // A Service served keeps the room its children take in Azure until it is placed; the
-    // room of those no longer served (or gone) is free to all.
-    let stays: Vec<_> = (requests.iter())
-        .map(|(_, _, prefix, request)| match request {
-            Request::NotServed => None,
-            _ => lbs.reserve(prefix),
-        })
-        .collect();
-    for ((key, svc, prefix, request), stay) in requests.into_iter().zip(stays) {
+    for (key, svc, prefix, request, stay) in requests {
         let placed = match request {
             Request::NotServed => {
                 if ctx.releases(svc, &prefix) {
