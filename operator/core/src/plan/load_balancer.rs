@@ -208,7 +208,7 @@ impl LbState {
         }
     }
 
-    /// The room Services staying on it keep until the plan takes them in.
+    /// The room Services staying on it keep until the plan takes them in (for the limit check).
     fn kept(&self) -> Counts {
         Counts {
             frontends: self.reserved.frontends + self.reserved_shared.len(),
@@ -216,10 +216,12 @@ impl LbState {
         }
     }
 
-    /// How full it is, counting the Services that stay on it: the fullest of its frontends,
-    /// rules and probes, in thousandths of the limit.
+    /// How full it is with what the plan has taken in so far: the fullest of its frontends,
+    /// rules and probes, in thousandths of the limit. The room Services staying on it keep is
+    /// left out: which of them Azure already holds depends on when writes landed, and the
+    /// choice must not (the limit check counts that room).
     fn fullness(&self, limits: &super::Limits) -> usize {
-        let used = self.used().plus(self.kept()).kinds();
+        let used = self.used().kinds();
         (used.into_iter().zip(Counts::limits(limits)))
             .map(|(used, limit)| used * 1000 / limit.max(1))
             .max()
