@@ -386,3 +386,65 @@ fn a_node_change_writes_the_load_balancers_of_a_pass_together() {
         }
     }
 }
+
+/// Azure's rule limit of an NSG, lowered to three rules.
+fn three_nsg_rules(op: &Op) -> Option<Fault> {
+    match op {
+        Op::PutSecurityGroup(nsg) if nsg.rules.len() > 3 => Some(Fault {
+            code: "SecurityRuleCountLimitReached".into(),
+            message: "A security group cannot have more than 3 security rules.".into(),
+            resource: nsg.name.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// The NSG admits Services in creation order and keeps no room for those served there: an
+/// older Service growing at the NSG's rule limit is admitted first and the younger served one
+/// rejected. Azure refuses the NSG write that follows, the engine holds the older one back,
+/// and the younger one keeps its rule and is served again.
+#[test]
+fn a_service_growing_past_the_nsg_rule_limit_is_held_and_the_served_one_keeps_its_rule() {
+    let older = service("older", 1, &[(80, 30080)]);
+    let younger = service("younger", 2, &[(81, 30081)]);
+    let mut w = World {
+        services: vec![older.clone(), younger.clone()],
+        nodes: nodes(1),
+        observed: observed_base(),
+        // Others' rule and one packed rule each: full.
+        limits: Limits {
+            rules_per_security_group: 3,
+            ..Limits::default()
+        },
+        network: network(),
+    };
+    let (report, state, _) = run_with(&w, &w.services, 3, 4, three_nsg_rules);
+    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+    let rules_before = state.security_group.as_ref().expect("NSG").rules.clone();
+    assert_eq!(rules_before.len(), 3);
+    w.observed = state;
+    // The older Service now asks for a rule of its own sources and a deny rule.
+    let grown = annotated(
+        with(
+            older,
+            serde_json::json!({"spec": {"loadBalancerSourceRanges": ["10.0.0.0/8"]}}),
+        ),
+        a::DENY_ALL_EXCEPT_SOURCE_RANGES,
+        "true",
+    );
+    let (report, state, _) = run_with(&w, &[grown, younger], 3, 4, three_nsg_rules);
+    let ServiceOutcome::Rejected { errors } = &report.desired.services["default/older"] else {
+        panic!("the growing Service is held: {:?}", report.desired.services);
+    };
+    assert_eq!(errors[0].problem.reason(), "SecurityRuleCountLimitReached");
+    assert!(
+        matches!(
+            report.desired.services["default/younger"],
+            ServiceOutcome::Planned { .. }
+        ),
+        "the younger Service is served: {:?}",
+        report.desired.services["default/younger"]
+    );
+    // Azure's NSG as it was: both Services' rules, nothing over the limit.
+    assert_eq!(state.security_group.expect("NSG").rules, rules_before);
+}
