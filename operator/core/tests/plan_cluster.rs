@@ -754,3 +754,54 @@ fn wanted_fingerprint_follows_what_is_wanted_in_azure() {
     let after = plan_with(&net, &changed, &ns, &state).wanted_fingerprint();
     assert_ne!(before, after);
 }
+
+#[test]
+fn an_older_service_growing_at_the_nsg_rule_limit_never_pushes_a_served_one_out() {
+    let net = network();
+    let ns = nodes(1);
+    // Others' rule and one packed rule for each Service: the NSG is full.
+    let limits = Limits {
+        rules_per_security_group: 3,
+        ..Limits::default()
+    };
+    let a = service("a", 1, &[(80, 30080)]);
+    let b = service("b", 2, &[(81, 30081)]);
+    let (d, state) = settled_from(observed_base(), &net, &[a.clone(), b.clone()], &ns, limits);
+    assert!(
+        (d.services.values()).all(|o| matches!(o, ServiceOutcome::Planned { .. })),
+        "{:?}",
+        d.services
+    );
+    // The older Service now asks for two rules of its own (its sources, and a deny for the
+    // rest) where it had one.
+    let grown = annotated(
+        with(
+            a,
+            json!({"spec": {"loadBalancerSourceRanges": ["10.0.0.0/8"]}}),
+        ),
+        aksnet_core::annotations::DENY_ALL_EXCEPT_SOURCE_RANGES,
+        "true",
+    );
+    let d = plan_limited(&net, &[grown, b], &ns, &state, limits);
+    assert!(
+        matches!(d.services["default/b"], ServiceOutcome::Planned { .. }),
+        "the younger served Service keeps its place: {:?}",
+        d.services["default/b"]
+    );
+    let ServiceOutcome::Rejected { errors } = &d.services["default/a"] else {
+        panic!(
+            "the older Service's growth does not fit: {:?}",
+            d.services["default/a"]
+        );
+    };
+    assert!(
+        matches!(&errors[0].problem, Problem::Limit { what, limit: 3 } if what == "security rules in NSG aks-nsg"),
+        "{:?}",
+        errors
+    );
+    // Nothing the plan writes goes over the limit.
+    let mut after = state.clone();
+    aksnet_core::simulate::apply(&mut after, &diff(&d, &state)).expect("Azure accepts");
+    let nsg = after.security_group.as_ref().expect("nsg");
+    assert!(nsg.rules.len() <= 3, "{:#?}", nsg.rules);
+}

@@ -270,16 +270,21 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         .map(|((_, key), svc)| {
             let prefix = ownership.service_prefix(svc.metadata.uid.as_deref().unwrap_or(&key));
             let request = Request::read(&ctx, &key, svc);
-            // A Service served keeps the room its children take in Azure until it is placed;
-            // the room of those no longer served (or gone) is free to all.
+            // A Service served keeps the room its children take in Azure (on its load
+            // balancer, in the NSG) until it is placed; the room of those no longer served (or
+            // gone) is free to all.
             let stay = match request {
                 Request::NotServed => None,
                 _ => lbs.reserve(&prefix),
             };
-            (key, svc, prefix, request, stay)
+            let nsg_stay = match &request {
+                Request::Served(Ok(intent)) => nsg.reserve(intent, &prefix, stay.is_some()),
+                _ => None,
+            };
+            (key, svc, prefix, request, (stay, nsg_stay))
         })
         .collect();
-    for (key, svc, prefix, request, stay) in requests {
+    for (key, svc, prefix, request, (stay, nsg_stay)) in requests {
         let placed = match request {
             Request::NotServed => {
                 if ctx.releases(svc, &prefix) {
@@ -293,7 +298,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
                 let deferred = input.holds.deferred.contains(&key);
                 let placement = lbs.place(&intent, &prefix, stay, deferred)?;
                 let link = links.check(&intent, &placement.placed, &mut link_pending)?;
-                nsg.admit(&intent, &prefix, &placement.placed)?;
+                nsg.admit(&intent, &prefix, &placement.placed, nsg_stay.as_ref())?;
                 links.record(&key, link);
                 Ok(lbs.commit(placement))
             }),
@@ -313,6 +318,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
                 // is given back rather than kept.
                 if lbs.holds_forbidden_address(&key, &prefix) {
                     lbs.release(stay);
+                    nsg.release(nsg_stay.as_ref());
                 } else {
                     frozen.insert(prefix.clone());
                 }

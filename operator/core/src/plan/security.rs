@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use foldhash::{HashMap, HashMapExt};
+
 use aksnet_crds::SecurityGroupSpec;
 
 use super::intent::ServiceIntent;
@@ -63,6 +65,17 @@ impl Tally {
         }
     }
 
+    fn less(self, other: Self) -> Self {
+        Self {
+            sources: self.sources.saturating_sub(other.sources),
+            source_ports: self.source_ports.saturating_sub(other.source_ports),
+            destinations: self.destinations.saturating_sub(other.destinations),
+            destination_ports: self
+                .destination_ports
+                .saturating_sub(other.destination_ports),
+        }
+    }
+
     /// The first kind over `limit`, and the Service field that feeds it.
     fn over(self, limit: usize) -> Option<(&'static str, &'static str)> {
         [
@@ -89,6 +102,26 @@ impl Tally {
     }
 }
 
+/// Where a served Service's rules are in the NSG now (those of its rules, as it asks for them
+/// now, that Azure has): their room is kept for it until it is admitted
+/// ([`Planner::reserve`]).
+pub(crate) struct NsgStay {
+    /// The rules' lower-case names.
+    rules: Vec<String>,
+    /// The destinations the Service adds to them.
+    destinations: usize,
+}
+
+/// A rule in Azure that Services not admitted yet stay in.
+struct KeptRule {
+    /// How many such Services.
+    stayers: usize,
+    /// What the rule names but for its destinations (each Service's are kept apart).
+    tally: Tally,
+    /// Whether it is taken in already (then the plan's tally counts it).
+    taken: bool,
+}
+
 /// Plans the NSG.
 pub(crate) struct Planner<'c, 'a> {
     ctx: &'c Context<'a>,
@@ -110,6 +143,14 @@ pub(crate) struct Planner<'c, 'a> {
     frozen_addresses: BTreeSet<String>,
     /// Packed rules in Azure that only rejected Services still need, cut to their addresses.
     frozen_packed: Vec<SecurityRule>,
+    /// The NSG's rules in Azure by lower-case name.
+    observed: HashMap<String, &'a SecurityRule>,
+    /// Rules in Azure that Services staying there keep, by lower-case name.
+    kept: HashMap<String, KeptRule>,
+    /// How many of those are not taken in yet.
+    kept_rules: usize,
+    /// What those name, and the destinations of the Services staying there.
+    kept_tally: Tally,
 }
 
 /// The planned NSG and what the rest of the plan needs to know of it.
@@ -166,6 +207,13 @@ impl<'c, 'a> Planner<'c, 'a> {
             node_ips,
             frozen_addresses: BTreeSet::new(),
             frozen_packed: Vec::new(),
+            observed: (ctx.input.observed.security_group.iter())
+                .flat_map(|n| n.rules.iter())
+                .map(|r| (name_key(&r.name), r))
+                .collect(),
+            kept: HashMap::new(),
+            kept_rules: 0,
+            kept_tally: Tally::default(),
         }
     }
 
@@ -182,12 +230,11 @@ impl<'c, 'a> Planner<'c, 'a> {
     fn destination(
         &self,
         intent: &ServiceIntent,
-        placed: &Placed,
+        ingress: &[(Family, IngressSource)],
         family: Family,
     ) -> Option<Destination> {
         if intent.floating_ip {
-            return placed
-                .ingress
+            return ingress
                 .iter()
                 .find(|(f, _)| *f == family)
                 .map(|(_, i)| Destination::Frontend(i.clone()));
@@ -207,38 +254,118 @@ impl<'c, 'a> Planner<'c, 'a> {
         size - self.reserved.range(range.start..=range.end).count()
     }
 
-    /// Add a Service's rules, or say why they do not fit (nothing is added then). The rules of
-    /// a Service that waits are counted but not written.
-    pub fn admit(
+    /// Keep the room a served Service's rules take in the NSG until it is admitted (or
+    /// [released](Planner::release)): a Service arriving or growing takes only room no
+    /// Service staying keeps, whatever their ages. `None` when it has no rule there, or is not
+    /// `served` (its rules are on no load balancer in Azure).
+    pub fn reserve(
         &mut self,
         intent: &ServiceIntent,
         prefix: &str,
-        placed: &Placed,
-    ) -> Result<(), Vec<ServiceError>> {
-        if self.spec.is_none() || !intent.nsg_rules {
-            return Ok(());
+        served: bool,
+    ) -> Option<NsgStay> {
+        if !served || self.spec.is_none() || !intent.nsg_rules {
+            return None;
         }
-        let ctx = self.ctx;
-        let trespass: Vec<ServiceError> = intent
-            .additional_ips
-            .iter()
-            .filter_map(|ip| {
-                let holder = self.address_holder(ip, prefix)?;
-                let p = Problem::AddressNotAllowed(format!(
-                    "{ip} is the address of {holder}: additional addresses must be ones aksnet does not serve"
-                ));
-                Some(ServiceError::new(
-                    &intent.key,
-                    crate::annotations::ADDITIONAL_PUBLIC_IPS,
-                    p,
-                ))
-            })
+        // The rules it asks for now that Azure has, each counted as admitting it would count
+        // it (a Service sharing an address with others is counted in each, as admitting
+        // them counts it): the room kept is the room the fold gives it, pass after pass.
+        let ports: Vec<(Family, Protocol, u16)> = (intent.frontends.iter())
+            .flat_map(|(f, _)| (intent.ports.iter()).map(|p| (*f, p.protocol, p.backend_port)))
             .collect();
-        if !trespass.is_empty() {
-            return Err(trespass);
+        let families: BTreeSet<Family> = intent.frontends.iter().map(|(f, _)| *f).collect();
+        let destination = |family| {
+            if !families.contains(&family) {
+                return None;
+            }
+            // A frontend's address counts one, whichever it is.
+            self.destination(intent, &[], family)
+                .or(Some(Destination::Literal(String::new())))
+        };
+        let held: Vec<(String, usize)> = (self.rules(intent, prefix, &ports, destination, false))
+            .into_iter()
+            .filter(|(key, _)| self.observed.contains_key(key))
+            .map(|(key, w)| (key, self.destination_total(&w.destinations)))
+            .collect();
+        let mut stay = NsgStay {
+            rules: Vec::new(),
+            destinations: 0,
+        };
+        for (key, destinations) in held {
+            let Some(seen) = self.observed.get(&key).copied() else {
+                continue;
+            };
+            stay.destinations += destinations;
+            let rule = self.kept.entry(key.clone()).or_insert_with(|| KeptRule {
+                stayers: 0,
+                tally: Tally {
+                    destinations: 0,
+                    ..Tally::of(seen)
+                },
+                taken: false,
+            });
+            if rule.stayers == 0 {
+                self.kept_rules += 1;
+                self.kept_tally = self.kept_tally.add(rule.tally);
+            }
+            rule.stayers += 1;
+            stay.rules.push(key);
         }
+        if stay.rules.is_empty() {
+            return None;
+        }
+        self.kept_tally = self.kept_tally.add(Tally {
+            destinations: stay.destinations,
+            ..Tally::default()
+        });
+        Some(stay)
+    }
+
+    /// Free the room [`Planner::reserve`] kept for a Service (admitted, or no longer holding
+    /// what it has in Azure).
+    pub fn release(&mut self, stay: Option<&NsgStay>) {
+        let Some(stay) = stay else { return };
+        for key in &stay.rules {
+            let Some(rule) = self.kept.get_mut(key) else {
+                continue;
+            };
+            rule.stayers -= 1;
+            if rule.stayers == 0 && !rule.taken {
+                self.kept_rules -= 1;
+                self.kept_tally = self.kept_tally.less(rule.tally);
+            }
+        }
+        self.kept_tally = self.kept_tally.less(Tally {
+            destinations: stay.destinations,
+            ..Tally::default()
+        });
+    }
+
+    /// Whether Services staying in the rule `key` keep it and it is not taken in yet.
+    fn kept_apart(&self, key: &str) -> Option<&KeptRule> {
+        self.kept
+            .get(key)
+            .filter(|r| r.stayers > 0 && !r.taken && !self.index.contains_key(key))
+    }
+
+    /// How many addresses the destinations of a rule stand for.
+    fn destination_total(&self, destinations: &[Destination]) -> usize {
+        destinations.iter().map(|d| self.destination_count(d)).sum()
+    }
+
+    /// A Service's rules on `ports` (`(family, protocol, backend port)`), leading to
+    /// `destination` of each family (a family without one has none), by lower-case name.
+    fn rules(
+        &self,
+        intent: &ServiceIntent,
+        prefix: &str,
+        ports: &[(Family, Protocol, u16)],
+        destination: impl Fn(Family) -> Option<Destination>,
+        held: bool,
+    ) -> Vec<(String, Wanted)> {
+        let ctx = self.ctx;
         let mut groups: BTreeMap<(Family, &'static str), BTreeSet<u16>> = BTreeMap::new();
-        for (family, protocol, port) in &placed.ports {
+        for (family, protocol, port) in ports {
             let proto = match protocol {
                 Protocol::Tcp => "Tcp",
                 Protocol::Udp => "Udp",
@@ -250,7 +377,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         let carrier: BTreeSet<(String, String)> =
             BTreeSet::from([(name_key(prefix), intent.key.clone())]);
         for ((family, proto), ports) in groups {
-            let Some(destination) = self.destination(intent, placed, family) else {
+            let Some(destination) = destination(family) else {
                 continue;
             };
             let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
@@ -288,7 +415,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                     Wanted {
                         rule: inbound(name, Access::Allow, proto, sources, &ports),
                         destinations: destinations.clone(),
-                        held: placed.waiting.is_some(),
+                        held,
                         after: Vec::new(),
                         carriers: carrier.clone(),
                     },
@@ -307,38 +434,90 @@ impl<'c, 'a> Planner<'c, 'a> {
                             ..inbound(name, Access::Deny, proto, vec!["*".into()], &ports)
                         },
                         destinations,
-                        held: placed.waiting.is_some(),
+                        held,
                         after: allows,
                         carriers: carrier.clone(),
                     },
                 ));
             }
         }
+        new_rules
+    }
+
+    /// Add a Service's rules, or say why they do not fit (nothing is added then). The rules of
+    /// a Service that waits are counted but not written. `stay`: its rules in Azure
+    /// ([`Planner::reserve`]), kept for it again if it is not admitted.
+    pub fn admit(
+        &mut self,
+        intent: &ServiceIntent,
+        prefix: &str,
+        placed: &Placed,
+        stay: Option<&NsgStay>,
+    ) -> Result<(), Vec<ServiceError>> {
+        if self.spec.is_none() || !intent.nsg_rules {
+            return Ok(());
+        }
+        let ctx = self.ctx;
+        let trespass: Vec<ServiceError> = intent
+            .additional_ips
+            .iter()
+            .filter_map(|ip| {
+                let holder = self.address_holder(ip, prefix)?;
+                let p = Problem::AddressNotAllowed(format!(
+                    "{ip} is the address of {holder}: additional addresses must be ones aksnet does not serve"
+                ));
+                Some(ServiceError::new(
+                    &intent.key,
+                    crate::annotations::ADDITIONAL_PUBLIC_IPS,
+                    p,
+                ))
+            })
+            .collect();
+        if !trespass.is_empty() {
+            return Err(trespass);
+        }
+        let destination = |family| self.destination(intent, &placed.ingress, family);
+        let held = placed.waiting.is_some();
+        let new_rules = self.rules(intent, prefix, &placed.ports, destination, held);
+        self.release(stay);
         let added = new_rules
             .iter()
             .filter(|(k, _)| !self.index.contains_key(k))
             .count();
         // A rule shared with earlier Services only gains destinations.
         let extra = new_rules.iter().fold(Tally::default(), |t, (k, w)| {
-            let destinations: usize = w
-                .destinations
-                .iter()
-                .map(|d| self.destination_count(d))
-                .sum();
             let new = if self.index.contains_key(k) {
                 Tally::default()
             } else {
                 Tally::of(&w.rule)
             };
             t.add(new).add(Tally {
-                destinations,
+                destinations: self.destination_total(&w.destinations),
                 ..Tally::default()
             })
         });
+        // A Service staying as it is counts what was admitted before it, as ever (on an NSG
+        // over limits lowered at run time, the older keep their rules); one arriving or
+        // growing counts the room every Service staying keeps, too.
+        let growing = stay.is_none_or(|stay| {
+            new_rules.iter().any(|(k, _)| !stay.rules.contains(k))
+                || extra.destinations > stay.destinations
+        });
+        let (kept_rules, kept_tally) = if growing {
+            // Its rules that others keep are counted there already.
+            new_rules
+                .iter()
+                .filter_map(|(k, _)| self.kept_apart(k))
+                .fold((self.kept_rules, self.kept_tally), |(n, t), r| {
+                    (n - 1, t.less(r.tally))
+                })
+        } else {
+            (0, Tally::default())
+        };
         let addresses_limit = ctx.input.limits.addresses_or_ports_per_security_group;
         let limit = ctx.input.limits.rules_per_security_group;
         let mut errors = Vec::new();
-        if self.fixed_count + self.wanted.len() + added > limit {
+        if self.fixed_count + self.wanted.len() + kept_rules + added > limit {
             let what = format!(
                 "security rules in NSG {}",
                 self.spec.map_or("", |s| s.name.as_str())
@@ -348,7 +527,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 "spec.ports",
                 Problem::Limit { what, limit },
             ));
-        } else if self.wanted.len() + added > self.capacity() {
+        } else if self.wanted.len() + kept_rules + added > self.capacity() {
             let p = Problem::Limit {
                 what: "NSG priorities in securityGroup.servicePriorityRange".into(),
                 limit: self.capacity(),
@@ -357,6 +536,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         } else if let Some((kind, field)) = self
             .fixed_tally
             .add(self.tally)
+            .add(kept_tally)
             .add(extra)
             .over(addresses_limit)
         {
@@ -374,6 +554,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             ));
         }
         if !errors.is_empty() {
+            self.keep_again(stay);
             return Err(errors);
         }
         self.tally = self.tally.add(extra);
@@ -388,12 +569,42 @@ impl<'c, 'a> Planner<'c, 'a> {
                     shared.carriers.extend(wanted.carriers);
                 }
                 None => {
+                    // Taken in: the plan's tally counts it from here on.
+                    if let Some(rule) = self.kept.get_mut(&key)
+                        && !rule.taken
+                    {
+                        rule.taken = true;
+                        if rule.stayers > 0 {
+                            self.kept_rules -= 1;
+                            self.kept_tally = self.kept_tally.less(rule.tally);
+                        }
+                    }
                     self.index.insert(key, self.wanted.len());
                     self.wanted.push(wanted);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Keep again the room of a Service [`Planner::admit`] did not admit: its rules stay as
+    /// they are in Azure.
+    fn keep_again(&mut self, stay: Option<&NsgStay>) {
+        let Some(stay) = stay else { return };
+        for key in &stay.rules {
+            let Some(rule) = self.kept.get_mut(key) else {
+                continue;
+            };
+            if rule.stayers == 0 && !rule.taken {
+                self.kept_rules += 1;
+                self.kept_tally = self.kept_tally.add(rule.tally);
+            }
+            rule.stayers += 1;
+        }
+        self.kept_tally = self.kept_tally.add(Tally {
+            destinations: stay.destinations,
+            ..Tally::default()
+        });
     }
 
     /// What holds `ip` among the addresses aksnet sees (public IPs, internal frontends), other
@@ -503,38 +714,22 @@ impl<'c, 'a> Planner<'c, 'a> {
                 carriers: BTreeMap::new(),
             };
         };
-        let observed_rules: BTreeMap<String, &SecurityRule> = self
-            .ctx
-            .input
-            .observed
-            .security_group
-            .iter()
-            .flat_map(|n| n.rules.iter())
-            .map(|r| (name_key(&r.name), r))
-            .collect();
         let mut carriers = BTreeMap::new();
         let ctx = self.ctx;
         let mut pending = Vec::new();
         let mut errors = Vec::new();
         let mut rules: Vec<SecurityRule> = spec.rules.iter().map(|r| custom_rule(ctx, r)).collect();
 
-        let observed: BTreeMap<String, (Direction, u32)> = ctx
-            .input
-            .observed
-            .security_group
-            .iter()
-            .flat_map(|n| n.rules.iter())
-            .map(|r| (name_key(&r.name), (r.direction, r.priority)))
-            .collect();
         let range = spec.service_priority_range;
         let mut used = self.reserved.clone();
         let mut service_rules = Vec::new();
         for mut w in self.wanted.into_iter().filter(|w| !w.held) {
             let key = name_key(&w.rule.name);
+            let seen = self.observed.get(&key).copied();
             let mut dests = BTreeSet::new();
             // A packed rule keeps the addresses of rejected Services as Azure has them.
             if ctx.ownership.service_prefix_of(&key).is_none()
-                && let Some(seen) = observed_rules.get(&key)
+                && let Some(seen) = seen
             {
                 dests.extend(
                     seen.destinations
@@ -574,11 +769,12 @@ impl<'c, 'a> Planner<'c, 'a> {
             w.rule.destinations = dests.into_iter().collect();
             // Keep the priority the rule already has, when it is still ours to give (a deny
             // rule's is checked against its allow rules below).
-            if let Some((Direction::Inbound, p)) = observed.get(&name_key(&w.rule.name))
-                && (range.start..=range.end).contains(p)
-                && used.insert(*p)
+            if let Some(seen) = seen
+                && seen.direction == Direction::Inbound
+                && (range.start..=range.end).contains(&seen.priority)
+                && used.insert(seen.priority)
             {
-                w.rule.priority = *p;
+                w.rule.priority = seen.priority;
             }
             service_rules.push((w.rule, w.after));
         }
