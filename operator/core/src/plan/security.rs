@@ -282,20 +282,16 @@ impl<'c, 'a> Planner<'c, 'a> {
             self.destination(intent, &[], family)
                 .or(Some(Destination::Literal(String::new())))
         };
-        let held: Vec<(String, usize)> = (self.rules(intent, prefix, &ports, destination, false))
-            .into_iter()
-            .filter(|(key, _)| self.observed.contains_key(key))
-            .map(|(key, w)| (key, self.destination_total(&w.destinations)))
-            .collect();
+        let asked = self.rules(intent, prefix, &ports, destination, false);
         let mut stay = NsgStay {
             rules: Vec::new(),
             destinations: 0,
         };
-        for (key, destinations) in held {
+        for (key, wanted) in asked {
             let Some(seen) = self.observed.get(&key).copied() else {
                 continue;
             };
-            stay.destinations += destinations;
+            stay.destinations += self.destination_total(&wanted.destinations);
             let rule = self.kept.entry(key.clone()).or_insert_with(|| KeptRule {
                 stayers: 0,
                 tally: Tally {
