@@ -292,7 +292,7 @@ impl<'c, 'a> Planner<'c, 'a> {
                 continue;
             };
             stay.destinations += self.destination_total(&wanted.destinations);
-            let rule = self.kept.entry(key.clone()).or_insert_with(|| KeptRule {
+            self.kept.entry(key.clone()).or_insert_with(|| KeptRule {
                 stayers: 0,
                 tally: Tally {
                     destinations: 0,
@@ -300,21 +300,33 @@ impl<'c, 'a> Planner<'c, 'a> {
                 },
                 taken: false,
             });
-            if rule.stayers == 0 {
-                self.kept_rules += 1;
-                self.kept_tally = self.kept_tally.add(rule.tally);
-            }
-            rule.stayers += 1;
             stay.rules.push(key);
         }
         if stay.rules.is_empty() {
             return None;
         }
+        self.keep(Some(&stay));
+        Some(stay)
+    }
+
+    /// Keep the room of a Service's rules in Azure: as it is read ([`Planner::reserve`]), and
+    /// again when [`Planner::admit`] does not admit it (its rules stay as they are).
+    fn keep(&mut self, stay: Option<&NsgStay>) {
+        let Some(stay) = stay else { return };
+        for key in &stay.rules {
+            let Some(rule) = self.kept.get_mut(key) else {
+                continue;
+            };
+            if rule.stayers == 0 && !rule.taken {
+                self.kept_rules += 1;
+                self.kept_tally = self.kept_tally.add(rule.tally);
+            }
+            rule.stayers += 1;
+        }
         self.kept_tally = self.kept_tally.add(Tally {
             destinations: stay.destinations,
             ..Tally::default()
         });
-        Some(stay)
     }
 
     /// Free the room [`Planner::reserve`] kept for a Service (admitted, or no longer holding
@@ -442,7 +454,7 @@ impl<'c, 'a> Planner<'c, 'a> {
 
     /// Add a Service's rules, or say why they do not fit (nothing is added then). The rules of
     /// a Service that waits are counted but not written. `stay`: its rules in Azure
-    /// ([`Planner::reserve`]), kept for it again if it is not admitted.
+    /// ([`Planner::reserve`]), kept for it again if it is not admitted ([`Planner::keep`]).
     pub fn admit(
         &mut self,
         intent: &ServiceIntent,
@@ -550,7 +562,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             ));
         }
         if !errors.is_empty() {
-            self.keep_again(stay);
+            self.keep(stay);
             return Err(errors);
         }
         self.tally = self.tally.add(extra);
@@ -581,26 +593,6 @@ impl<'c, 'a> Planner<'c, 'a> {
             }
         }
         Ok(())
-    }
-
-    /// Keep again the room of a Service [`Planner::admit`] did not admit: its rules stay as
-    /// they are in Azure.
-    fn keep_again(&mut self, stay: Option<&NsgStay>) {
-        let Some(stay) = stay else { return };
-        for key in &stay.rules {
-            let Some(rule) = self.kept.get_mut(key) else {
-                continue;
-            };
-            if rule.stayers == 0 && !rule.taken {
-                self.kept_rules += 1;
-                self.kept_tally = self.kept_tally.add(rule.tally);
-            }
-            rule.stayers += 1;
-        }
-        self.kept_tally = self.kept_tally.add(Tally {
-            destinations: stay.destinations,
-            ..Tally::default()
-        });
     }
 
     /// What holds `ip` among the addresses aksnet sees (public IPs, internal frontends), other
