@@ -404,24 +404,8 @@ fn three_nsg_rules(op: &Op) -> Option<Fault> {
 /// NSG write Azure would refuse is sent.
 #[test]
 fn a_service_growing_past_the_nsg_rule_limit_is_rejected_and_the_served_one_keeps_its_rule() {
-    let older = service("older", 1, &[(80, 30080)]);
-    let younger = service("younger", 2, &[(81, 30081)]);
-    let mut w = World {
-        services: vec![older.clone(), younger.clone()],
-        nodes: nodes(1),
-        observed: observed_base(),
-        // Others' rule and one packed rule each: full.
-        limits: Limits {
-            rules_per_security_group: 3,
-            ..Limits::default()
-        },
-        network: network(),
-    };
-    let (report, state, _) = run_with(&w, &w.services, 3, 4, three_nsg_rules);
-    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
-    let rules_before = state.security_group.as_ref().expect("NSG").rules.clone();
-    assert_eq!(rules_before.len(), 3);
-    w.observed = state;
+    let (w, rules_before) = full_nsg();
+    let [older, younger] = [0, 1].map(|i| w.services[i].clone());
     // The older Service now asks for a rule of its own sources and a deny rule.
     let grown = annotated(
         with(
@@ -450,4 +434,59 @@ fn a_service_growing_past_the_nsg_rule_limit_is_rejected_and_the_served_one_keep
     );
     // Azure's NSG as it was: both Services' rules, nothing over the limit.
     assert_eq!(state.security_group.expect("NSG").rules, rules_before);
+}
+
+/// A Service rejected for an edit that cannot be read keeps its rule and its room in a full
+/// NSG: the Service arriving is rejected by the plan, and no NSG write Azure would refuse is
+/// sent.
+#[test]
+fn a_service_arriving_never_takes_the_nsg_room_of_one_rejected_for_a_typo() {
+    let (w, rules_before) = full_nsg();
+    let broken = annotated(w.services[0].clone(), a::IDLE_TIMEOUT, "forever");
+    let arriving = service("arriving", 3, &[(82, 30082)]);
+    let services = [broken, w.services[1].clone(), arriving];
+    let (report, state, _) = run_with(&w, &services, 3, 4, three_nsg_rules);
+    let outcome = |name: &str| &report.desired.services[&format!("default/{name}")];
+    let ServiceOutcome::Rejected { errors } = outcome("arriving") else {
+        panic!(
+            "the arriving Service is rejected: {:?}",
+            outcome("arriving")
+        );
+    };
+    assert_eq!(errors[0].problem.reason(), "AzureLimitReached");
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert!(
+        matches!(outcome("older"), ServiceOutcome::Rejected { .. })
+            && matches!(outcome("younger"), ServiceOutcome::Planned { .. }),
+        "{:?}",
+        report.desired.services
+    );
+    // Azure's NSG as it was, and no public IP made for the arriving Service.
+    assert_eq!(state.security_group.expect("NSG").rules, rules_before);
+    assert_eq!(state.public_ips.len(), w.observed.public_ips.len());
+}
+
+/// Two Services served, `older` (port 80) and `younger` (port 81), on an NSG full at three
+/// rules (others' rule and one packed rule each); the world as Azure is then, and the NSG's
+/// rules.
+fn full_nsg() -> (World, Vec<aksnet_operator::model::SecurityRule>) {
+    let mut w = World {
+        services: vec![
+            service("older", 1, &[(80, 30080)]),
+            service("younger", 2, &[(81, 30081)]),
+        ],
+        nodes: nodes(1),
+        observed: observed_base(),
+        limits: Limits {
+            rules_per_security_group: 3,
+            ..Limits::default()
+        },
+        network: network(),
+    };
+    let (report, state, _) = run_with(&w, &w.services, 3, 4, three_nsg_rules);
+    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+    let rules = state.security_group.as_ref().expect("NSG").rules.clone();
+    assert_eq!(rules.len(), 3);
+    w.observed = state;
+    (w, rules)
 }

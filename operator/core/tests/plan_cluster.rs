@@ -11,7 +11,7 @@ use aksnet_core::model::{
 };
 use aksnet_core::naming::{TAG_DELETION_POLICY, TAG_SERVICE};
 use aksnet_core::plan::{EXCLUDE_LABEL, Holds, Limits, PlanInput, ServiceOutcome, plan};
-use aksnet_core::problem::Problem;
+use aksnet_core::problem::{Problem, ServiceError};
 use serde_json::json;
 use support::*;
 
@@ -757,9 +757,123 @@ fn wanted_fingerprint_follows_what_is_wanted_in_azure() {
 
 #[test]
 fn an_older_service_growing_at_the_nsg_rule_limit_never_pushes_a_served_one_out() {
+    let FullNsg {
+        net,
+        ns,
+        limits,
+        a,
+        b,
+        state,
+    } = full_nsg();
+    // The older Service now asks for two rules of its own (its sources, and a deny for the
+    // rest) where it had one.
+    let grown = annotated(
+        with(
+            a,
+            json!({"spec": {"loadBalancerSourceRanges": ["10.0.0.0/8"]}}),
+        ),
+        aksnet_core::annotations::DENY_ALL_EXCEPT_SOURCE_RANGES,
+        "true",
+    );
+    let d = plan_limited(&net, &[grown, b], &ns, &state, limits);
+    let younger = &d.services["default/b"];
+    assert!(
+        matches!(younger, ServiceOutcome::Planned { .. }),
+        "the younger served Service keeps its place: {younger:?}"
+    );
+    let older = &d.services["default/a"];
+    assert!(
+        rejected_for_nsg_rules(&d, "default/a", 3),
+        "the older Service's growth does not fit: {older:?}"
+    );
+    // Nothing the plan writes goes over the limit.
+    let nsg = nsg_after(&d, &state).expect("nsg");
+    assert!(nsg.rules.len() <= 3, "{:#?}", nsg.rules);
+}
+
+#[test]
+fn a_service_rejected_as_it_is_read_keeps_its_room_in_the_nsg() {
+    let full = full_nsg();
+    // A new Service on another port needs a rule of its own.
+    let c = service("c", 3, &[(82, 30082)]);
+    let refusal = ServiceError::new(
+        "default/a",
+        "spec.ports",
+        Problem::Conflict("refused".into()),
+    );
+    // The older Service is rejected as it is read, and its rules stay as they are in Azure:
+    // its edit cannot be read, or Azure refused its last write.
+    let cases = [
+        (
+            "an edit that cannot be read",
+            annotated(
+                full.a.clone(),
+                aksnet_core::annotations::IDLE_TIMEOUT,
+                "forever",
+            ),
+            Holds::default(),
+        ),
+        (
+            "a write Azure refused",
+            full.a.clone(),
+            Holds {
+                refused: [("default/a".to_string(), refusal)].into(),
+                ..Holds::default()
+            },
+        ),
+    ];
+    for (case, a, holds) in cases {
+        let d = plan(&PlanInput {
+            network: &full.net,
+            services: &[a, full.b.clone(), c.clone()],
+            nodes: &full.ns,
+            observed: &full.state,
+            load_balancer_class: CLASS,
+            limits: full.limits,
+            holds: &holds,
+            namespace_labels: &Default::default(),
+        });
+        let outcomes = ["a", "b", "c"].map(|name| &d.services[&format!("default/{name}")]);
+        let [a, b, _] = outcomes;
+        assert!(
+            matches!(a, ServiceOutcome::Rejected { .. })
+                && matches!(b, ServiceOutcome::Planned { .. })
+                && rejected_for_nsg_rules(&d, "default/c", 3),
+            "{case}: a rejected, b planned, c over the NSG's limit: {outcomes:?}"
+        );
+        // Nothing the plan writes goes over the limit: the NSG stays as it is.
+        let before = &full.state.security_group;
+        assert_eq!(&nsg_after(&d, &full.state), before, "{case}");
+    }
+}
+
+/// Whether the Service `key` is rejected because NSG `aks-nsg` holds at most `limit` rules.
+fn rejected_for_nsg_rules(d: &aksnet_core::plan::Desired, key: &str, limit: usize) -> bool {
+    matches!(
+        &d.services[key],
+        ServiceOutcome::Rejected { errors } if matches!(
+            &errors[0].problem,
+            Problem::Limit { what, limit: l } if *l == limit && what == "security rules in NSG aks-nsg"
+        )
+    )
+}
+
+/// Two Services served on one node, `a` (older, port 80) and `b` (port 81), and an NSG that
+/// holds three rules: others' rule and one packed rule for each, so it is full.
+struct FullNsg {
+    net: aksnet_crds::AksNetworkSpec,
+    ns: Vec<k8s_openapi::api::core::v1::Node>,
+    limits: Limits,
+    a: k8s_openapi::api::core::v1::Service,
+    b: k8s_openapi::api::core::v1::Service,
+    /// Azure once both are served.
+    state: Observed,
+}
+
+/// [`FullNsg`], settled.
+fn full_nsg() -> FullNsg {
     let net = network();
     let ns = nodes(1);
-    // Others' rule and one packed rule for each Service: the NSG is full.
     let limits = Limits {
         rules_per_security_group: 3,
         ..Limits::default()
@@ -772,36 +886,22 @@ fn an_older_service_growing_at_the_nsg_rule_limit_never_pushes_a_served_one_out(
         "{:?}",
         d.services
     );
-    // The older Service now asks for two rules of its own (its sources, and a deny for the
-    // rest) where it had one.
-    let grown = annotated(
-        with(
-            a,
-            json!({"spec": {"loadBalancerSourceRanges": ["10.0.0.0/8"]}}),
-        ),
-        aksnet_core::annotations::DENY_ALL_EXCEPT_SOURCE_RANGES,
-        "true",
-    );
-    let d = plan_limited(&net, &[grown, b], &ns, &state, limits);
-    assert!(
-        matches!(d.services["default/b"], ServiceOutcome::Planned { .. }),
-        "the younger served Service keeps its place: {:?}",
-        d.services["default/b"]
-    );
-    let ServiceOutcome::Rejected { errors } = &d.services["default/a"] else {
-        panic!(
-            "the older Service's growth does not fit: {:?}",
-            d.services["default/a"]
-        );
-    };
-    assert!(
-        matches!(&errors[0].problem, Problem::Limit { what, limit: 3 } if what == "security rules in NSG aks-nsg"),
-        "{:?}",
-        errors
-    );
-    // Nothing the plan writes goes over the limit.
+    FullNsg {
+        net,
+        ns,
+        limits,
+        a,
+        b,
+        state,
+    }
+}
+
+/// The NSG once Azure (simulated) has carried out `d`, planned on `state`.
+fn nsg_after(
+    d: &aksnet_core::plan::Desired,
+    state: &Observed,
+) -> Option<aksnet_core::model::SecurityGroup> {
     let mut after = state.clone();
-    aksnet_core::simulate::apply(&mut after, &diff(&d, &state)).expect("Azure accepts");
-    let nsg = after.security_group.as_ref().expect("nsg");
-    assert!(nsg.rules.len() <= 3, "{:#?}", nsg.rules);
+    aksnet_core::simulate::apply(&mut after, &diff(d, state)).expect("Azure accepts");
+    after.security_group
 }

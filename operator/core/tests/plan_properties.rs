@@ -1,6 +1,7 @@
 //! Properties of plan and diff over generated clusters: order independence, convergence to zero
 //! operations, ownership safety, unique NSG priorities, limits kept or reported, and served
-//! Services staying where they are (never moved, never pushed off by another's edit).
+//! Services staying where they are (never moved, never pushed off by another's edit, keeping their
+//! room in the NSG when an edit of theirs is rejected).
 
 mod support;
 
@@ -185,6 +186,19 @@ fn assert_owned(ownership: &Ownership, desired: &Desired, before: &Observed, ops
     }
 }
 
+/// How many source addresses, source ports, destination addresses and destination ports NSG
+/// rules name, as Azure counts them against its limit of each.
+fn named(rules: &[aksnet_core::model::SecurityRule]) -> [usize; 4] {
+    rules.iter().fold([0usize; 4], |[s, sp, d, dp], r| {
+        [
+            s + r.sources.len(),
+            sp + r.source_ports.len(),
+            d + r.destinations.len(),
+            dp + r.destination_ports.len(),
+        ]
+    })
+}
+
 /// The ARM id (without subscription: compared by group and name) of a NAT gateway write.
 fn gateway_id(op: &Op) -> String {
     let (rg, name) = match op {
@@ -291,11 +305,6 @@ proptest! {
         let foreign_routes = w.observed.route_table.as_ref().map_or(0, |t| t.routes.len());
         prop_assert!(after.rules.len() <= w.limits.rules_per_security_group.max(foreign_rules) || reported);
         prop_assert!(state.route_table.as_ref().expect("rt").routes.len() <= w.limits.routes_per_table.max(foreign_routes) || reported);
-        let named = |rules: &[aksnet_core::model::SecurityRule]| {
-            rules.iter().fold([0usize; 4], |[s, sp, d, dp], r| {
-                [s + r.sources.len(), sp + r.source_ports.len(), d + r.destinations.len(), dp + r.destination_ports.len()]
-            })
-        };
         let foreign_named = named(w.observed.security_group.as_ref().map_or(&[][..], |n| &n.rules[..]));
         for (kind, (total, foreign)) in named(&after.rules).into_iter().zip(foreign_named).enumerate() {
             let limit = w.limits.addresses_or_ports_per_security_group;
@@ -333,6 +342,38 @@ proptest! {
                     prop_assert!(!taken, "{} lost its room to the edit of s{}: {:?}", key, k, e);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_service_rejected_for_its_edit_keeps_its_room_in_the_nsg(w in world_strategy(), edited in any::<prop::sample::Index>(), new in svc_strategy()) {
+        let (before, state) = settle(&w, &w.services, w.observed.clone())?;
+        let served: Vec<usize> = (0..w.services.len())
+            .filter(|k| matches!(before.services.get(&format!("default/s{k}")), Some(ServiceOutcome::Planned { .. })))
+            .collect();
+        if served.is_empty() {
+            return Ok(());
+        }
+        // A served Service edited into an annotation that cannot be read keeps its rules as
+        // they are in Azure; a Service arriving takes only the room left.
+        let k = served[edited.index(served.len())];
+        let mut services = w.services.clone();
+        services[k] = annotated(services[k].clone(), aksnet_core::annotations::IDLE_TIMEOUT, "forever");
+        services.push(build_service(w.services.len() + 1, &new));
+        let (after, state_after) = settle(&w, &services, state.clone())?;
+        let key = format!("default/s{k}");
+        prop_assert!(matches!(after.services.get(&key), Some(ServiceOutcome::Rejected { .. })), "{:?}", after.services.get(&key));
+        let nsg = |s: &Observed| s.security_group.as_ref().map_or(Vec::new(), |n| n.rules.clone());
+        let (rules_before, rules_after) = (nsg(&state), nsg(&state_after));
+        let prefix = before.service_prefixes.iter().find(|(_, v)| **v == key).map(|(p, _)| p.clone()).expect("prefix");
+        for r in rules_before.iter().filter(|r| r.name.to_ascii_lowercase().starts_with(&prefix)) {
+            prop_assert!(rules_after.contains(r), "{}'s rule {} changed", key, r.name);
+        }
+        let limit = w.limits.rules_per_security_group;
+        prop_assert!(rules_after.len() <= limit.max(rules_before.len()), "{} NSG rules, limit {}, {} before", rules_after.len(), limit, rules_before.len());
+        let limit = w.limits.addresses_or_ports_per_security_group;
+        for (kind, (total, was)) in named(&rules_after).into_iter().zip(named(&rules_before)).enumerate() {
+            prop_assert!(total <= limit.max(was), "NSG address/port kind {kind}: {total} over {limit} ({was} before)");
         }
     }
 

@@ -278,8 +278,10 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
                 _ => lbs.reserve(&prefix),
             };
             let nsg_stay = match &request {
+                Request::NotServed => None,
                 Request::Served(Ok(intent)) => nsg.reserve(intent, &prefix, stay.is_some()),
-                _ => None,
+                // Rejected as it is read: its rules stay as they are in Azure.
+                Request::Refused(_) | Request::Served(Err(_)) => nsg.reserve_as_is(&prefix),
             };
             (key, svc, prefix, request, (stay, nsg_stay))
         })

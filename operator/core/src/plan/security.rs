@@ -10,7 +10,10 @@ use aksnet_crds::SecurityGroupSpec;
 use super::intent::ServiceIntent;
 use super::load_balancer::Placed;
 use super::{Context, IngressSource};
-use crate::model::{Access, Direction, Family, Protocol, SecurityGroup, SecurityRule, name_key};
+use crate::model::{
+    Access, Direction, Family, FrontendTarget, LoadBalancer, Protocol, SecurityGroup, SecurityRule,
+    ip_key_of_id, name_key,
+};
 use crate::problem::{ObjectError, Problem, ServiceError};
 
 /// One service rule before its priority is known.
@@ -122,6 +125,20 @@ struct KeptRule {
     taken: bool,
 }
 
+/// Where the rules in Azure of each Service lie, for Services rejected as they are read
+/// ([`Planner::reserve_as_is`]); built when the first such Service is read.
+#[derive(Default)]
+struct RulesInAzure {
+    /// Each Service's frontend addresses in Azure, by lower-case prefix.
+    addresses: HashMap<String, Vec<String>>,
+    /// Each Service's own rules (named by its prefix), by lower-case prefix.
+    own: HashMap<String, Vec<String>>,
+    /// Packed rules (lower-case names) by the destination addresses they name.
+    packed: HashMap<String, Vec<String>>,
+    /// Addresses in packed rules counted for a Service already: `(rule, address)`.
+    counted: BTreeSet<(String, String)>,
+}
+
 /// Plans the NSG.
 pub(crate) struct Planner<'c, 'a> {
     ctx: &'c Context<'a>,
@@ -151,6 +168,8 @@ pub(crate) struct Planner<'c, 'a> {
     kept_rules: usize,
     /// What those name, and the destinations of the Services staying there.
     kept_tally: Tally,
+    /// Where the rules of Services rejected as they are read lie.
+    in_azure: Option<RulesInAzure>,
 }
 
 /// The planned NSG and what the rest of the plan needs to know of it.
@@ -214,6 +233,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             kept: HashMap::new(),
             kept_rules: 0,
             kept_tally: Tally::default(),
+            in_azure: None,
         }
     }
 
@@ -292,21 +312,118 @@ impl<'c, 'a> Planner<'c, 'a> {
                 continue;
             };
             stay.destinations += self.destination_total(&wanted.destinations);
-            self.kept.entry(key.clone()).or_insert_with(|| KeptRule {
-                stayers: 0,
-                tally: Tally {
-                    destinations: 0,
-                    ..Tally::of(seen)
-                },
-                taken: false,
-            });
+            self.kept_rule(key.clone(), seen);
             stay.rules.push(key);
         }
+        self.kept_stay(stay)
+    }
+
+    /// Keep the room of a Service rejected as it is read (its edit cannot be read, or Azure
+    /// refused its writes): its rules stay in the NSG as Azure has them, its own and its
+    /// addresses in packed rules, until it is [released](Planner::release).
+    pub fn reserve_as_is(&mut self, prefix: &str) -> Option<NsgStay> {
+        let seen_nsg = self.ctx.input.observed.security_group.as_ref();
+        if self.spec.is_none() || seen_nsg.is_none_or(|n| n.rules.is_empty()) {
+            return None;
+        }
+        let mut in_azure = self
+            .in_azure
+            .take()
+            .unwrap_or_else(|| self.rules_in_azure());
+        let prefix = name_key(prefix);
+        let mut stay = NsgStay {
+            rules: Vec::new(),
+            destinations: 0,
+        };
+        for key in in_azure.own.get(&prefix).into_iter().flatten() {
+            if let Some(seen) = self.observed.get(key).copied() {
+                stay.destinations += seen.destinations.len();
+                self.kept_rule(key.clone(), seen);
+                stay.rules.push(key.clone());
+            }
+        }
+        let addresses = in_azure.addresses.get(&prefix).into_iter().flatten();
+        for address in addresses {
+            for key in in_azure.packed.get(address).into_iter().flatten() {
+                let Some(seen) = self.observed.get(key).copied() else {
+                    continue;
+                };
+                // An address two such Services share is named once in the rule.
+                if in_azure.counted.insert((key.clone(), address.clone())) {
+                    stay.destinations += 1;
+                }
+                if !stay.rules.contains(key) {
+                    self.kept_rule(key.clone(), seen);
+                    stay.rules.push(key.clone());
+                }
+            }
+        }
+        self.in_azure = Some(in_azure);
+        self.kept_stay(stay)
+    }
+
+    /// A rule in Azure that a Service keeps (what it names but for its destinations).
+    fn kept_rule(&mut self, key: String, seen: &SecurityRule) {
+        self.kept.entry(key).or_insert_with(|| KeptRule {
+            stayers: 0,
+            tally: Tally {
+                destinations: 0,
+                ..Tally::of(seen)
+            },
+            taken: false,
+        });
+    }
+
+    /// Keep the room of `stay`, if it holds any rule.
+    fn kept_stay(&mut self, stay: NsgStay) -> Option<NsgStay> {
         if stay.rules.is_empty() {
             return None;
         }
         self.keep(Some(&stay));
         Some(stay)
+    }
+
+    /// Where the Services' rules lie in Azure: their frontend addresses (from the load
+    /// balancers' rules), their own rules, and the packed rules by address.
+    fn rules_in_azure(&self) -> RulesInAzure {
+        let ctx = self.ctx;
+        let ownership = &ctx.ownership;
+        let mut found = RulesInAzure::default();
+        for lb in &ctx.input.observed.load_balancers {
+            for rule in &lb.rules {
+                let key = name_key(&rule.name);
+                let Some(prefix) = ownership.service_prefix_of(&key) else {
+                    continue;
+                };
+                if let Some(address) = frontend_address(ctx, lb, &rule.frontend) {
+                    let addresses = found.addresses.entry(prefix.to_string()).or_default();
+                    if !addresses.contains(&address) {
+                        addresses.push(address);
+                    }
+                }
+            }
+        }
+        let spec_rules = self.spec_rule_keys();
+        for key in self.observed.keys() {
+            if let Some(prefix) = ownership.service_prefix_of(key) {
+                let own = found.own.entry(prefix.to_string()).or_default();
+                own.push(key.clone());
+            } else if ownership.owns_child(key) && !spec_rules.contains(key) {
+                for d in &self.observed[key].destinations {
+                    found.packed.entry(d.clone()).or_default().push(key.clone());
+                }
+            }
+        }
+        found
+    }
+
+    /// The lower-case names of the AksNetwork's custom rules.
+    fn spec_rule_keys(&self) -> BTreeSet<String> {
+        let ownership = &self.ctx.ownership;
+        (self.spec.iter())
+            .flat_map(|s| s.rules.iter())
+            .map(|r| name_key(&ownership.spec_child(&r.name)))
+            .collect()
     }
 
     /// Keep the room of a Service's rules in Azure: as it is read ([`Planner::reserve`]), and
@@ -634,33 +751,14 @@ impl<'c, 'a> Planner<'c, 'a> {
         // Their addresses: what their rules' frontends stand for in Azure.
         for lb in &ctx.input.observed.load_balancers {
             for rule in lb.rules.iter().filter(|r| is_frozen(&r.name)) {
-                let Some(fe) = lb
-                    .frontends
-                    .iter()
-                    .find(|f| name_key(&f.name) == name_key(&rule.frontend))
-                else {
-                    continue;
-                };
-                let address = match &fe.target {
-                    crate::model::FrontendTarget::Public { public_ip_id } => {
-                        crate::model::ip_key_of_id(public_ip_id)
-                            .and_then(|(rg, name)| ctx.observed_ip(&rg, &name))
-                            .and_then(|p| p.address.clone())
-                    }
-                    crate::model::FrontendTarget::Private { .. } => fe.private_ip.clone(),
-                };
-                self.frozen_addresses.extend(address);
+                self.frozen_addresses
+                    .extend(frontend_address(ctx, lb, &rule.frontend));
             }
         }
         let Some(nsg) = &ctx.input.observed.security_group else {
             return;
         };
-        let spec_rules: BTreeSet<String> = self
-            .spec
-            .iter()
-            .flat_map(|s| s.rules.iter())
-            .map(|r| name_key(&ownership.spec_child(&r.name)))
-            .collect();
+        let spec_rules = self.spec_rule_keys();
         for r in &nsg.rules {
             let key = name_key(&r.name);
             let packed = ownership.owns_child(&key)
@@ -836,6 +934,20 @@ impl<'c, 'a> Planner<'c, 'a> {
             errors,
             carriers,
         }
+    }
+}
+
+/// The address in Azure of the frontend `name` of `lb`: its public IP's, or its private one.
+fn frontend_address(ctx: &Context<'_>, lb: &LoadBalancer, name: &str) -> Option<String> {
+    let fe = lb
+        .frontends
+        .iter()
+        .find(|f| name_key(&f.name) == name_key(name))?;
+    match &fe.target {
+        FrontendTarget::Public { public_ip_id } => ip_key_of_id(public_ip_id)
+            .and_then(|(rg, name)| ctx.observed_ip(&rg, &name))
+            .and_then(|p| p.address.clone()),
+        FrontendTarget::Private { .. } => fe.private_ip.clone(),
     }
 }
 
