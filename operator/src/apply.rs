@@ -142,7 +142,7 @@ impl<A: AzurePort + 'static> Engine<A> {
             observed,
             holds: Holds {
                 refused,
-                deferred: BTreeSet::new(),
+                ..Holds::default()
             },
             refused_now: BTreeMap::new(),
             inflight: JoinSet::new(),
@@ -166,7 +166,11 @@ impl<A: AzurePort + 'static> Engine<A> {
                     Err(e) => run.fail_network(e),
                 }
             }
-            let desired = plan(&run.observed, &run.holds);
+            let mut desired = plan(&run.observed, &run.holds);
+            // Where each Service was placed stays its place for the rest of the run.
+            run.holds
+                .pinned
+                .append(&mut std::mem::take(&mut desired.newly_placed));
             let ops = diff(&desired, &run.observed);
             let unserved: BTreeSet<String> = ops
                 .iter()

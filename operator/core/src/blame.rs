@@ -119,6 +119,7 @@ mod tests {
             service_prefixes: BTreeMap::new(),
             pending: Vec::new(),
             rule_carriers: BTreeMap::new(),
+            newly_placed: BTreeMap::new(),
         };
         for (key, prefix, ingress) in services {
             d.service_prefixes

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use aksnet_core::annotations::LB_CONFIGURATIONS;
 use aksnet_core::diff::{Op, diff};
 use aksnet_core::model::Observed;
-use aksnet_core::plan::{Desired, Limits, ServiceOutcome};
+use aksnet_core::plan::{Desired, Holds, Limits, PlanInput, ServiceOutcome, plan};
 use aksnet_core::problem::Problem;
 use aksnet_core::simulate::apply;
 use aksnet_crds::AksNetworkSpec;
@@ -447,4 +447,48 @@ fn a_frontend_served_services_share_keeps_its_room_too() {
     assert_eq!(placed["s1"], "apps-2");
     assert_eq!([&placed["s2"], &placed["s3"], &placed["s4"]], ["apps"; 3]);
     assert_all_planned(&d);
+}
+
+#[test]
+fn a_service_the_engine_pinned_is_placed_there_again_while_it_fits() {
+    let net = network_with(json!({"loadBalancer": {"profiles": [{"name": "apps"}]}}));
+    let ns = nodes(1);
+    let svcs = [one_port(0)];
+    let plan_pinned = |pinned: &[(&str, &str)], frontends: usize, observed: &Observed| {
+        let holds = Holds {
+            pinned: (pinned.iter())
+                .map(|(k, lb)| (k.to_string(), lb.to_string()))
+                .collect(),
+            ..Holds::default()
+        };
+        plan(&PlanInput {
+            network: &net,
+            services: &svcs,
+            nodes: &ns,
+            observed,
+            load_balancer_class: CLASS,
+            limits: Limits {
+                frontends_per_load_balancer: frontends,
+                ..Limits::default()
+            },
+            holds: &holds,
+            namespace_labels: &Default::default(),
+        })
+    };
+    // `kubernetes` holds the outbound frontend: a new Service goes to the less full `apps`,
+    // and the plan says so.
+    let (_, state, _) = settle(&net, &[], &ns, observed_base(), Limits::default());
+    let d = plan_pinned(&[], 3, &state);
+    assert_eq!(d.newly_placed["default/s0"], "apps");
+    // Pinned to `kubernetes` earlier in the run: there again.
+    let d = plan_pinned(&[("default/s0", "kubernetes")], 3, &state);
+    assert_eq!(d.newly_placed["default/s0"], "kubernetes");
+    // Where it no longer fits (one frontend each, the outbound one there): the next.
+    let d = plan_pinned(&[("default/s0", "kubernetes")], 1, &state);
+    assert_eq!(d.newly_placed["default/s0"], "apps");
+    // Served, it stays where its rules are whatever the pin, and is placed anew nowhere.
+    let (_, state, _) = settle(&net, &svcs, &ns, state, Limits::default());
+    let d = plan_pinned(&[("default/s0", "kubernetes")], 3, &state);
+    assert!(d.newly_placed.is_empty(), "{:?}", d.newly_placed);
+    assert_eq!(placement(&state, &svcs)["s0"], "apps");
 }

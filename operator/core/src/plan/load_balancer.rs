@@ -321,6 +321,8 @@ pub(crate) struct Planner<'c, 'a> {
     planned_frontends: HashMap<String, usize>,
     /// The public IPs planned, by [`crate::model::IpKey`].
     public_ips: HashMap<(String, String), PublicIp>,
+    /// Services placed where their rules are not in Azure: `(namespace/name, load balancer)`.
+    newly_placed: Vec<(String, String)>,
     dns_labels: HashMap<String, String>,
     /// Builds the Services' frontends and children.
     build: Builder<'c, 'a>,
@@ -416,6 +418,7 @@ impl<'c, 'a> Planner<'c, 'a> {
             observed_frontends,
             planned_frontends: HashMap::with_capacity(ctx.input.services.len()),
             public_ips: HashMap::with_capacity(ctx.input.services.len()),
+            newly_placed: Vec::new(),
             dns_labels: HashMap::new(),
             build: Builder::new(ctx),
             errors: Vec::new(),
@@ -803,6 +806,13 @@ impl<'c, 'a> Planner<'c, 'a> {
                 .filter(|p| open(**p))
                 .filter_map(|p| self.next_instance(*p)),
         );
+        // Placed earlier in the engine's run: tried there first, so that an older Service
+        // Azure refuses since does not move it before its writes land.
+        if let Some(pinned) = self.ctx.input.holds.pinned.get(&intent.key)
+            && let Some(at) = targets.iter().position(|t| self.target_name(t) == *pinned)
+        {
+            targets[..=at].rotate_right(1);
+        }
         if targets.is_empty() {
             let p = Problem::Conflict(
                 "every load balancer profile that admits the Service has allowServicePlacement: false".into(),
@@ -810,6 +820,14 @@ impl<'c, 'a> Planner<'c, 'a> {
             return Err(vec![ServiceError::new(&intent.key, field, p)]);
         }
         Ok(targets)
+    }
+
+    /// The lower-case name of the load balancer a target is.
+    fn target_name(&self, target: &Target) -> String {
+        match target {
+            Target::Existing(i) => name_key(&self.lbs[*i].name),
+            Target::New { name, .. } => name_key(name),
+        }
     }
 
     /// A profile's next load balancer, while it has fewer than its maximum.
@@ -1025,6 +1043,9 @@ impl<'c, 'a> Planner<'c, 'a> {
             }
         };
         let lb = &mut self.lbs[index];
+        if stay.is_none_or(|s| s.lb != index) {
+            self.newly_placed.push((key.clone(), name_key(&lb.name)));
+        }
         if !lb.reserved_shared.is_empty() {
             for r in &resolved {
                 lb.reserved_shared.remove(&r.key);
@@ -1426,13 +1447,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         std::mem::take(&mut self.egress)
     }
 
-    pub fn finish(
-        self,
-    ) -> (
-        Vec<PublicIp>,
-        BTreeMap<String, Option<LoadBalancer>>,
-        Vec<ObjectError>,
-    ) {
+    pub fn finish(self) -> LbPlan {
         let mut lbs = BTreeMap::new();
         for state in self.lbs {
             let pools = &self.profiles[state.profile].pools;
@@ -1443,12 +1458,27 @@ impl<'c, 'a> Planner<'c, 'a> {
         let mut ips: Vec<_> = self.public_ips.into_iter().collect();
         sort_by_name(&mut ips, |((_, name), _)| name);
         sort_by_name(&mut ips, |((rg, _), _)| rg);
-        (
-            ips.into_iter().map(|(_, ip)| ip).collect(),
-            lbs,
-            self.errors,
-        )
+        LbPlan {
+            public_ips: ips.into_iter().map(|(_, ip)| ip).collect(),
+            load_balancers: lbs,
+            errors: self.errors,
+            newly_placed: self.newly_placed.into_iter().collect(),
+        }
     }
+}
+
+/// The planned load balancers and public IPs, and what the rest of the plan needs to know.
+pub(crate) struct LbPlan {
+    /// The public IPs.
+    pub public_ips: Vec<PublicIp>,
+    /// The load balancers by lower-case name (`None`: one of ours to delete).
+    pub load_balancers: BTreeMap<String, Option<LoadBalancer>>,
+    /// Problems.
+    pub errors: Vec<ObjectError>,
+    /// Services placed where their rules are not in Azure: where ([`Desired::newly_placed`]).
+    ///
+    /// [`Desired::newly_placed`]: super::Desired::newly_placed
+    pub newly_placed: BTreeMap<String, String>,
 }
 
 /// The Service or address a port clash is about, for the message.

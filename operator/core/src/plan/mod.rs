@@ -100,6 +100,11 @@ pub struct Holds {
     /// Services left out of the shared-parent writes of this pass while a refused write is
     /// narrowed down: placed (their claims hold), but their children stay as observed.
     pub deferred: BTreeSet<String>,
+    /// Services placed earlier in the engine's run (`namespace/name` → lower-case load
+    /// balancer name, from [`Desired::newly_placed`]): placed there again while it admits
+    /// them, so that a refusal of an older Service does not move a younger one whose writes
+    /// have not landed yet, and the run ends where writing one at a time would.
+    pub pinned: BTreeMap<String, String>,
 }
 
 /// Where a Service's ingress address will come from once Azure has applied the plan.
@@ -218,6 +223,10 @@ pub struct Desired {
     /// For each NSG rule (lower-case name), the prefixes of the Services it carries: a rule
     /// packed for several Services names none of them.
     pub rule_carriers: BTreeMap<String, BTreeSet<String>>,
+    /// Services placed on a load balancer their rules are not on in Azure (`namespace/name` →
+    /// the load balancer's lower-case name): the engine pins them there for the rest of its
+    /// run ([`Holds::pinned`]).
+    pub newly_placed: BTreeMap<String, String>,
 }
 
 impl Desired {
@@ -341,7 +350,12 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
     errors.extend(egress.errors);
     pending.extend(egress.pending);
     pending.extend(link_pending);
-    let (public_ips, load_balancers, lb_errors) = lbs.finish();
+    let load_balancer::LbPlan {
+        public_ips,
+        load_balancers,
+        errors: lb_errors,
+        newly_placed,
+    } = lbs.finish();
     errors.extend(lb_errors);
     let (route_table, route_errors) = routes::plan(&ctx, &nodes);
     errors.extend(route_errors);
@@ -361,6 +375,7 @@ pub fn plan(input: &PlanInput<'_>) -> Desired {
         service_prefixes: sorted_map(service_prefixes),
         pending,
         rule_carriers,
+        newly_placed,
     }
 }
 
@@ -480,6 +495,7 @@ pub fn teardown(network: &AksNetworkSpec, observed: &Observed) -> Desired {
         service_prefixes: BTreeMap::new(),
         pending: Vec::new(),
         rule_carriers: BTreeMap::new(),
+        newly_placed: BTreeMap::new(),
     }
 }
 
