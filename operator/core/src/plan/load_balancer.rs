@@ -809,7 +809,8 @@ impl<'c, 'a> Planner<'c, 'a> {
         // Placed earlier in the engine's run: tried there first, so that an older Service
         // Azure refuses since does not move it before its writes land.
         if let Some(pinned) = self.ctx.input.holds.pinned.get(&intent.key)
-            && let Some(at) = targets.iter().position(|t| self.target_name(t) == *pinned)
+            && let Some(at) =
+                (targets.iter()).position(|t| NoCase(self.target_name(t)) == NoCase(pinned))
         {
             targets[..=at].rotate_right(1);
         }
@@ -822,11 +823,11 @@ impl<'c, 'a> Planner<'c, 'a> {
         Ok(targets)
     }
 
-    /// The lower-case name of the load balancer a target is.
-    fn target_name(&self, target: &Target) -> String {
+    /// The name of the load balancer a target is.
+    fn target_name<'t>(&'t self, target: &'t Target) -> &'t str {
         match target {
-            Target::Existing(i) => name_key(&self.lbs[*i].name),
-            Target::New { name, .. } => name_key(name),
+            Target::Existing(i) => &self.lbs[*i].name,
+            Target::New { name, .. } => name,
         }
     }
 

@@ -408,13 +408,22 @@ impl<'c, 'a> Planner<'c, 'a> {
             if let Some(prefix) = ownership.service_prefix_of(key) {
                 let own = found.own.entry(prefix.to_string()).or_default();
                 own.push(key.clone());
-            } else if ownership.owns_child(key) && !spec_rules.contains(key) {
+            } else if self.is_packed(key, &spec_rules) {
                 for d in &self.observed[key].destinations {
                     found.packed.entry(d.clone()).or_default().push(key.clone());
                 }
             }
         }
         found
+    }
+
+    /// Whether the rule of lower-case name `key` is one aksnet packs for Services: ours, named
+    /// by no Service and by none of `spec_rules` ([`Planner::spec_rule_keys`]).
+    fn is_packed(&self, key: &str, spec_rules: &BTreeSet<String>) -> bool {
+        let ownership = &self.ctx.ownership;
+        ownership.owns_child(key)
+            && ownership.service_prefix_of(key).is_none()
+            && !spec_rules.contains(key)
     }
 
     /// The lower-case names of the AksNetwork's custom rules.
@@ -761,10 +770,7 @@ impl<'c, 'a> Planner<'c, 'a> {
         let spec_rules = self.spec_rule_keys();
         for r in &nsg.rules {
             let key = name_key(&r.name);
-            let packed = ownership.owns_child(&key)
-                && ownership.service_prefix_of(&key).is_none()
-                && !spec_rules.contains(&key)
-                && !self.index.contains_key(&key);
+            let packed = self.is_packed(&key, &spec_rules) && !self.index.contains_key(&key);
             let kept: Vec<String> = r
                 .destinations
                 .iter()
