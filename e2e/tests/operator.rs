@@ -590,6 +590,18 @@ async fn operator_serves_services_and_keeps_azure_in_line() {
         "no writes after a restart with nothing changed:\n{}",
         operator.log()
     );
+    // Its drift checks found nothing changed, and answered from the kept plan.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let kept = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("aksnet_plans_total{answer=\"kept\"} "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(kept.is_some_and(|k| k >= 1.0), "{metrics}");
 
     // A second replica waits while the first leads, and takes over when the leader stops.
     let mut standby_options = options.clone();

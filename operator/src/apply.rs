@@ -1,7 +1,7 @@
 //! The apply engine: carries a plan out as a pipeline of passes, with failure isolation.
 //!
 //! ```text
-//!            ┌──────────── plan(observed, holds) ── diff ── publish ◀──────────┐
+//!            ┌─────────── plan + diff(observed, holds) ── publish ◀────────────┐
 //!            │                                                                  │
 //!  independent writes (public IPs): up to N in flight ── done ── observed.record┤
 //!  shared-parent writes (LB, NSG, route table): once per parent per pass,      │
@@ -40,7 +40,8 @@ use tracing::Instrument;
 
 use crate::azure::{AzureError, AzurePort};
 use crate::blame::{self, Verdict};
-use crate::diff::{FrontendMoves, Op, carried, diff, frontend_moves};
+use crate::diff::{FrontendMoves, Op, carried, frontend_moves};
+use crate::memo::Planned;
 use crate::model::{Applied, NoCase, Observed};
 use crate::plan::{Desired, Holds};
 use crate::problem::{ArmRefusal, Problem, ServiceError};
@@ -90,12 +91,10 @@ pub struct Pass<'a> {
 
 /// How a run ended.
 pub struct Report {
-    /// The last plan.
-    pub desired: Desired,
+    /// The last plan, and its operations: those still to do (left to the next reconcile).
+    pub planned: Arc<Planned>,
     /// Azure as the writes left it.
     pub observed: Observed,
-    /// Operations still to do (left to the next reconcile).
-    pub remaining: Vec<Op>,
     /// What was written, for Events.
     pub applied: Vec<String>,
     /// Services Azure refused in this run, with why.
@@ -120,9 +119,9 @@ impl<A: AzurePort + 'static> Engine<A> {
         Self { azure, settings }
     }
 
-    /// Carry out what `plan` wants, starting from `observed`, with `refused` Services (known
-    /// from earlier runs) held out. `reobserve` reads Azure again after a 412 or 404;
-    /// `publish` is told of every change.
+    /// Carry out what `plan` wants (the plan of an observed state and its diff from it),
+    /// starting from `observed`, with `refused` Services (known from earlier runs) held out.
+    /// `reobserve` reads Azure again after a 412 or 404; `publish` is told of every change.
     pub async fn run<P, R, RF, F>(
         &self,
         observed: Observed,
@@ -132,7 +131,7 @@ impl<A: AzurePort + 'static> Engine<A> {
         mut publish: F,
     ) -> Report
     where
-        P: Fn(&Observed, &Holds) -> Desired,
+        P: Fn(&Observed, &Holds) -> Arc<Planned>,
         R: Fn() -> RF,
         RF: Future<Output = Result<Observed, AzureError>>,
         F: AsyncFnMut(Pass<'_>),
@@ -166,30 +165,30 @@ impl<A: AzurePort + 'static> Engine<A> {
                     Err(e) => run.fail_network(e),
                 }
             }
-            let mut desired = plan(&run.observed, &run.holds);
+            let planned = plan(&run.observed, &run.holds);
+            let (desired, ops) = (&planned.desired, &planned.ops);
             // Where each Service was placed stays its place for the rest of the run.
-            run.holds
-                .pinned
-                .append(&mut std::mem::take(&mut desired.newly_placed));
-            let ops = diff(&desired, &run.observed);
+            for (service, lb) in &desired.newly_placed {
+                run.holds.pinned.insert(service.clone(), lb.clone());
+            }
             let unserved: BTreeSet<String> = ops
                 .iter()
-                .flat_map(|op| carried(op, &run.observed, &desired))
+                .flat_map(|op| carried(op, &run.observed, desired))
                 .collect();
             publish(Pass {
-                desired: &desired,
+                desired,
                 observed: &run.observed,
-                ops: &ops,
+                ops,
                 unserved: &unserved,
             })
             .await;
             if run.is_stopped() {
                 run.drain().await;
-                return run.report(desired, ops);
+                return run.report(planned);
             }
-            let mut progressed = self.start_independent(&mut run, &ops, false);
+            let mut progressed = self.start_independent(&mut run, ops, false);
             if run.pass_open() {
-                match self.next_shared(&mut run, &ops, &desired).await {
+                match self.next_shared(&mut run, ops, desired).await {
                     Step::Wrote | Step::Refused => continue,
                     Step::Nothing => {
                         if !run.written.is_empty() {
@@ -200,7 +199,7 @@ impl<A: AzurePort + 'static> Engine<A> {
                         // Deletes of public IPs go once the load balancers have let go of
                         // them: when no shared write is left to do.
                         if ops.iter().all(Op::is_independent) {
-                            progressed |= self.start_independent(&mut run, &ops, true);
+                            progressed |= self.start_independent(&mut run, ops, true);
                         }
                     }
                 }
@@ -212,7 +211,7 @@ impl<A: AzurePort + 'static> Engine<A> {
                 .iter()
                 .any(|op| !op.is_independent() && run.may_write(op) && !run.pass_open());
             if !run.wait(gated).await {
-                return run.report(desired, ops);
+                return run.report(planned);
             }
         }
     }
@@ -566,14 +565,13 @@ impl Run {
         }
     }
 
-    fn report(self, desired: Desired, ops: Vec<Op>) -> Report {
-        if !ops.is_empty() {
-            tracing::info!(left = ?ops.iter().map(Op::describe).collect::<Vec<_>>(), passes = self.passes, "run ends with writes left");
+    fn report(self, planned: Arc<Planned>) -> Report {
+        if !planned.ops.is_empty() {
+            tracing::info!(left = ?planned.ops.iter().map(Op::describe).collect::<Vec<_>>(), passes = self.passes, "run ends with writes left");
         }
         Report {
-            desired,
+            planned,
             observed: self.observed,
-            remaining: ops,
             applied: self.applied,
             refused: self.refused_now,
             error: self.error,

@@ -4,7 +4,7 @@
 //!
 //! See `docs/architecture.md` for the design.
 
-pub use aksnet_core::{annotations, blame, diff, model, naming, plan, problem, simulate};
+pub use aksnet_core::{annotations, blame, diff, memo, model, naming, plan, problem, simulate};
 
 pub mod apply;
 pub mod azure;

@@ -35,6 +35,13 @@ pub struct ControllerLabel {
     pub controller: String,
 }
 
+/// Labels of a pass's plan.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PlanAnswer {
+    /// `kept` (the inputs were the last pass's: its plan again) or `planned`.
+    pub answer: String,
+}
+
 /// Every metric the operator exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -48,6 +55,8 @@ pub struct Metrics {
     pub reconcile_errors: Family<ControllerLabel, Counter>,
     /// `controller_runtime_reconcile_time_seconds{controller}`.
     pub reconcile_time: Family<ControllerLabel, Histogram>,
+    /// `aksnet_plans_total{answer}`: passes planned afresh, or answered by the kept plan.
+    pub plans: Family<PlanAnswer, Counter>,
     /// `aksnet_arm_writes_planned` of the last reconcile.
     pub planned_writes: Gauge,
     /// `aksnet_services_rejected` in the last plan.
@@ -75,6 +84,7 @@ impl Metrics {
             reconcile_total: Family::default(),
             reconcile_errors: Family::default(),
             reconcile_time: Family::new_with_constructor(histogram),
+            plans: Family::default(),
             planned_writes: Gauge::default(),
             rejected_services: Gauge::default(),
             leader: Gauge::default(),
@@ -106,6 +116,11 @@ impl Metrics {
             "controller_runtime_reconcile_time_seconds",
             "Reconcile duration",
             m.reconcile_time.clone(),
+        );
+        registry.register(
+            "aksnet_plans",
+            "Passes of the apply engine, planned afresh or answered by the kept plan (inputs unchanged)",
+            m.plans.clone(),
         );
         registry.register(
             "aksnet_arm_writes_planned",

@@ -16,8 +16,9 @@ use aksnet_operator::annotations as a;
 use aksnet_operator::apply::{Engine, Report, Settings};
 use aksnet_operator::azure::{AzureError, AzurePort, Fault, ObserveRequest};
 use aksnet_operator::diff::Op;
+use aksnet_operator::memo::{Memo, Planned};
 use aksnet_operator::model::{Applied, Observed};
-use aksnet_operator::plan::{Holds, Limits, PlanInput, ServiceOutcome, plan};
+use aksnet_operator::plan::{Holds, Limits, PlanInput, ServiceOutcome};
 use k8s_openapi::api::core::v1::Service;
 use proptest::prelude::*;
 use support::worlds::{World, world_strategy};
@@ -142,22 +143,11 @@ fn run_engine(
             ..Settings::default()
         },
     );
-    let net = w.network.clone();
+    let memo = Mutex::new(Memo::default());
     let report = runtime.block_on(engine.run(
         w.observed.clone(),
         BTreeMap::new(),
-        |observed: &Observed, holds: &Holds| {
-            plan(&PlanInput {
-                network: &net,
-                services,
-                nodes: &w.nodes,
-                observed,
-                load_balancer_class: CLASS,
-                limits: w.limits,
-                holds,
-                namespace_labels: &Default::default(),
-            })
-        },
+        planner(w, services, &memo),
         || {
             let azure = azure.clone();
             async move { azure.observe(&ObserveRequest::default()).await }
@@ -165,6 +155,26 @@ fn run_engine(
         async |_| {},
     ));
     (report, azure)
+}
+
+/// The engine's plan as the reconciler makes it: through a memo of the last pass.
+fn planner<'a>(
+    w: &'a World,
+    services: &'a [Service],
+    memo: &'a Mutex<Memo>,
+) -> impl Fn(&Observed, &Holds) -> Arc<Planned> + 'a {
+    move |observed, holds| {
+        memo.lock().expect("memo").plan(&PlanInput {
+            network: &w.network,
+            services,
+            nodes: &w.nodes,
+            observed,
+            load_balancer_class: CLASS,
+            limits: w.limits,
+            holds,
+            namespace_labels: &Default::default(),
+        })
+    }
 }
 
 /// Azure's state with what the order of writes may change cleared: entity tags, list order,
@@ -236,26 +246,26 @@ proptest! {
         let (pipe, pipe_state, _) = run(&w, &services, seed, 8);
         for (name, report) in [("sequential", &seq), ("pipelined", &pipe)] {
             prop_assert!(report.error.is_none(), "{name}: {:?}", report.error);
-            prop_assert!(report.remaining.is_empty(), "{name} left {:?}", report.remaining.iter().map(Op::describe).collect::<Vec<_>>());
+            prop_assert!(report.planned.ops.is_empty(), "{name} left {:?}", report.planned.ops.iter().map(Op::describe).collect::<Vec<_>>());
         }
         // Where a limit binds and Azure refuses a Service, who has the room depends on when
         // writes land: a refusal lets in an older Service the limit held out, and a younger
         // one Azure served already keeps its room (it is never pushed out), while one not
         // served yet gives it up. Everywhere else the end state is the same.
-        let limited = |r: &Report| r.desired.services.values().any(|o| matches!(o, ServiceOutcome::Rejected { errors } if errors.iter().any(|e| e.problem.reason() == "AzureLimitReached")));
+        let limited = |r: &Report| r.planned.desired.services.values().any(|o| matches!(o, ServiceOutcome::Rejected { errors } if errors.iter().any(|e| e.problem.reason() == "AzureLimitReached")));
         let refused = !seq.refused.is_empty() || !pipe.refused.is_empty();
         if !(refused && (limited(&seq) || limited(&pipe))) {
-            let (a, b) = (canonical(&seq_state, &seq.desired.services), canonical(&pipe_state, &pipe.desired.services));
+            let (a, b) = (canonical(&seq_state, &seq.planned.desired.services), canonical(&pipe_state, &pipe.planned.desired.services));
             if a != b {
                 let only = |x: &str, y: &str| x.lines().filter(|l| !y.lines().any(|m| m == *l)).collect::<Vec<_>>().join("\n");
-                return Err(TestCaseError::fail(format!("states differ:\nsequential only:\n{}\npipelined only:\n{}\noutcomes {:#?}", only(&a, &b), only(&b, &a), pipe.desired.services)));
+                return Err(TestCaseError::fail(format!("states differ:\nsequential only:\n{}\npipelined only:\n{}\noutcomes {:#?}", only(&a, &b), only(&b, &a), pipe.planned.desired.services)));
             }
-            prop_assert_eq!(&seq.desired.services, &pipe.desired.services);
+            prop_assert_eq!(&seq.planned.desired.services, &pipe.planned.desired.services);
         }
 
         // Azure's refusal costs the refused Service only: every other one is served as the
         // plan alone would serve it.
-        for (key, outcome) in &pipe.desired.services {
+        for (key, outcome) in &pipe.planned.desired.services {
             let refused = pipe.refused.contains_key(key);
             let asked_taken = services.iter().any(|s| plan_key(s) == *key
                 && s.metadata.annotations.as_ref().and_then(|m| m.get(a::DNS_LABEL)).is_some_and(|l| l == TAKEN));
@@ -281,11 +291,11 @@ proptest! {
         let again = World { observed: seq_state, ..w.clone() };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("rt");
         let azure = Arc::new(SimAzure::new(again.observed.clone(), 0, taken_label));
-        let net = again.network.clone();
+        let memo = Mutex::new(Memo::default());
         let report = runtime.block_on(Engine::new(azure.clone(), Settings::default()).run(
             again.observed.clone(),
             seq.refused.clone(),
-            |observed: &Observed, holds: &Holds| plan(&PlanInput { network: &net, services: &services, nodes: &again.nodes, observed, load_balancer_class: CLASS, limits: again.limits, holds, namespace_labels: &Default::default() }),
+            planner(&again, &services, &memo),
             || { let azure = azure.clone(); async move { azure.observe(&ObserveRequest::default()).await } },
             async |_| {},
         ));
@@ -323,15 +333,19 @@ fn a_refusal_that_names_no_one_is_narrowed_down_to_its_service() {
         network: network(),
     };
     let (report, state, writes) = run_with(&w, &services, 7, 8, port_6666);
-    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
-    let ServiceOutcome::Rejected { errors } = &report.desired.services["default/bad"] else {
-        panic!("the bad Service is rejected: {:?}", report.desired.services);
+    assert!(report.planned.ops.is_empty(), "{:?}", report.planned.ops);
+    let ServiceOutcome::Rejected { errors } = &report.planned.desired.services["default/bad"]
+    else {
+        panic!(
+            "the bad Service is rejected: {:?}",
+            report.planned.desired.services
+        );
     };
     assert_eq!(errors[0].problem.reason(), "InvalidRequestContent");
     for i in 0..7 {
         assert!(
             matches!(
-                report.desired.services[&format!("default/good{i}")],
+                report.planned.desired.services[&format!("default/good{i}")],
                 ServiceOutcome::Planned { .. }
             ),
             "good{i} is served"
@@ -366,7 +380,7 @@ fn a_node_change_writes_the_load_balancers_of_a_pass_together() {
         network: several_lbs_network(),
     };
     let (report, azure) = run_engine(&w, &services, 7, 8, taken_label);
-    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+    assert!(report.planned.ops.is_empty(), "{:?}", report.planned.ops);
     w.observed = azure.state();
     let lbs = w.observed.load_balancers.len();
     assert_eq!(lbs, 4, "load balancers");
@@ -374,7 +388,7 @@ fn a_node_change_writes_the_load_balancers_of_a_pass_together() {
     let added = w.nodes[3].metadata.name.clone().expect("node name");
     for (concurrent, together) in [(8, lbs), (2, 2), (1, 1)] {
         let (report, azure) = run_engine(&w, &services, 7, concurrent, taken_label);
-        assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+        assert!(report.planned.ops.is_empty(), "{:?}", report.planned.ops);
         assert_eq!(
             azure.writes.load(Ordering::Relaxed),
             lbs,
@@ -425,21 +439,22 @@ fn a_service_growing_past_the_nsg_rule_limit_is_rejected_and_the_served_one_keep
         "true",
     );
     let (report, state, _) = run_with(&w, &[grown, younger], 3, 4, three_nsg_rules);
-    let ServiceOutcome::Rejected { errors } = &report.desired.services["default/older"] else {
+    let ServiceOutcome::Rejected { errors } = &report.planned.desired.services["default/older"]
+    else {
         panic!(
             "the growing Service is rejected: {:?}",
-            report.desired.services
+            report.planned.desired.services
         );
     };
     assert_eq!(errors[0].problem.reason(), "AzureLimitReached");
     assert!(report.refused.is_empty(), "{:?}", report.refused);
     assert!(
         matches!(
-            report.desired.services["default/younger"],
+            report.planned.desired.services["default/younger"],
             ServiceOutcome::Planned { .. }
         ),
         "the younger Service is served: {:?}",
-        report.desired.services["default/younger"]
+        report.planned.desired.services["default/younger"]
     );
     // Azure's NSG as it was: both Services' rules, nothing over the limit.
     assert_eq!(state.security_group.expect("NSG").rules, rules_before);
@@ -455,7 +470,7 @@ fn a_service_arriving_never_takes_the_nsg_room_of_one_rejected_for_a_typo() {
     let arriving = service("arriving", 3, &[(82, 30082)]);
     let services = [broken, w.services[1].clone(), arriving];
     let (report, state, _) = run_with(&w, &services, 3, 4, three_nsg_rules);
-    let outcome = |name: &str| &report.desired.services[&format!("default/{name}")];
+    let outcome = |name: &str| &report.planned.desired.services[&format!("default/{name}")];
     let ServiceOutcome::Rejected { errors } = outcome("arriving") else {
         panic!(
             "the arriving Service is rejected: {:?}",
@@ -468,7 +483,7 @@ fn a_service_arriving_never_takes_the_nsg_room_of_one_rejected_for_a_typo() {
         matches!(outcome("older"), ServiceOutcome::Rejected { .. })
             && matches!(outcome("younger"), ServiceOutcome::Planned { .. }),
         "{:?}",
-        report.desired.services
+        report.planned.desired.services
     );
     // Azure's NSG as it was, and no public IP made for the arriving Service.
     assert_eq!(state.security_group.expect("NSG").rules, rules_before);
@@ -493,7 +508,7 @@ fn full_nsg() -> (World, Vec<aksnet_operator::model::SecurityRule>) {
         network: network(),
     };
     let (report, state, _) = run_with(&w, &w.services, 3, 4, three_nsg_rules);
-    assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+    assert!(report.planned.ops.is_empty(), "{:?}", report.planned.ops);
     let rules = state.security_group.as_ref().expect("NSG").rules.clone();
     assert_eq!(rules.len(), 3);
     w.observed = state;

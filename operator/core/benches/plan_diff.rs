@@ -8,6 +8,12 @@
 //! prints the operations and load balancers next to criterion's timings; `fingerprint` times
 //! the operator's fingerprint of the plan. It allocates with mimalloc, as the operator does.
 //!
+//! Each case is timed as the operator's pass makes it, through the kept plan
+//! (`aksnet_core::memo`; Services and Nodes carry a `uid` and `resourceVersion`, as the API
+//! server hands them out), and as a plan and diff made afresh (`<case>/full`): `first` starts
+//! each pass with an empty memo, `steady` passes the same inputs again, `one-edited` passes the
+//! edited and the steady inputs in turn (so every pass plans again).
+//!
 //! Run with `cargo bench -p aksnet-core --bench plan_diff`.
 
 #[path = "../tests/support/mod.rs"]
@@ -16,6 +22,8 @@ mod support;
 use std::hint::black_box;
 
 use aksnet_core::diff::diff;
+use aksnet_core::memo::Memo;
+use aksnet_core::plan::{Holds, Limits, PlanInput};
 use criterion::{BenchmarkId, Criterion, criterion_main};
 use mimalloc::MiMalloc;
 use serde_json::json;
@@ -48,11 +56,15 @@ fn bench(c: &mut Criterion) {
 /// One benchmark group: `sizes` Services with two ports each on `net`.
 fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, sizes: &[usize]) {
     let net = net.clone();
-    let nodes = nodes(NODES);
+    let mut nodes = nodes(NODES);
+    for node in &mut nodes {
+        node.metadata.uid = node.metadata.name.as_deref().map(uid);
+        node.metadata.resource_version = Some("1".into());
+    }
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
     for &n in sizes {
-        let services = bench_services(n);
+        let services = versioned(bench_services(n));
         let first = observed_base();
         let (steady, _, _) = converge(&net, &services, &nodes, first.clone(), 4);
         let mut edited = services.clone();
@@ -62,8 +74,10 @@ fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, s
             json!({"spec": {"ports": [
                 {"name": "p80", "port": 80, "protocol": "TCP", "nodePort": 30080},
                 {"name": "p8443", "port": 8443, "protocol": "TCP", "nodePort": 30443}
-            ]}}),
+            ]}, "metadata": {"resourceVersion": "2"}}),
         );
+        let steady_services = services.clone();
+        let (holds, labels) = (Holds::default(), Default::default());
         for (label, services, observed) in [
             ("first", &services, &first),
             ("steady", &services, &steady),
@@ -92,15 +106,55 @@ fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, s
                 &desired,
                 |b, desired| b.iter(|| black_box(desired.wanted_fingerprint())),
             );
-            group.bench_with_input(BenchmarkId::new(label, n), observed, |b, observed| {
-                b.iter(|| {
-                    let desired = plan_with(&net, black_box(services), &nodes, observed);
-                    black_box(diff(&desired, observed))
-                })
+            group.bench_with_input(
+                BenchmarkId::new(format!("{label}/full"), n),
+                observed,
+                |b, observed| {
+                    b.iter(|| {
+                        let desired = plan_with(&net, black_box(services), &nodes, observed);
+                        black_box(diff(&desired, observed))
+                    })
+                },
+            );
+            let input = |services| PlanInput {
+                network: &net,
+                services,
+                nodes: &nodes,
+                observed,
+                load_balancer_class: CLASS,
+                limits: Limits::default(),
+                holds: &holds,
+                namespace_labels: &labels,
+            };
+            let (this, other) = (input(services), input(&steady_services));
+            group.bench_function(BenchmarkId::new(label, n), |b| match label {
+                "first" => b.iter(|| black_box(Memo::default().plan(black_box(&this)))),
+                "steady" => {
+                    let mut memo = Memo::default();
+                    memo.plan(&this);
+                    b.iter(|| black_box(memo.plan(black_box(&this))))
+                }
+                _ => {
+                    let (mut memo, mut turn) = (Memo::default(), false);
+                    b.iter(|| {
+                        turn = !turn;
+                        black_box(memo.plan(black_box(if turn { &this } else { &other })))
+                    })
+                }
             });
         }
     }
     group.finish();
+}
+
+/// Services as the API server hands them out: with a `resourceVersion`.
+fn versioned(
+    mut services: Vec<k8s_openapi::api::core::v1::Service>,
+) -> Vec<k8s_openapi::api::core::v1::Service> {
+    for s in &mut services {
+        s.metadata.resource_version = Some("1".into());
+    }
+    services
 }
 
 /// Criterion's generated entry points.

@@ -10,11 +10,13 @@
 //! [`plan`] computes [`plan::Desired`] over the Azure model in [`model`], with names and
 //! ownership proof from [`naming`] and Service annotations parsed by [`annotations`]; [`diff`]
 //! turns it into ordered [`diff::Op`]s; [`simulate`] applies operations to a snapshot as Azure
-//! would. Planning problems are typed in [`problem`]. See `docs/architecture.md`.
+//! would; [`memo`] reuses the last pass's plan and operations when nothing it read changed.
+//! Planning problems are typed in [`problem`]. See `docs/architecture.md`.
 
 pub mod annotations;
 pub mod blame;
 pub mod diff;
+pub mod memo;
 pub mod model;
 pub mod naming;
 pub mod plan;

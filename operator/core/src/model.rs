@@ -471,7 +471,7 @@ pub struct Route {
 }
 
 /// A Standard NAT gateway: the egress of the subnets associated with it.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Hash)]
 pub struct NatGateway {
     /// Resource name.
     pub name: String,
@@ -532,7 +532,7 @@ impl NatGateway {
 
 /// A Private Link Service: private endpoints of other VNets reach a load balancer frontend
 /// through it.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Hash)]
 pub struct PrivateLinkService {
     /// Resource name.
     pub name: String,
@@ -561,7 +561,7 @@ pub struct PrivateLinkService {
 }
 
 /// One IP configuration of a Private Link Service.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Hash)]
 pub struct PlsIpConfiguration {
     /// Child name.
     pub name: String,
@@ -576,7 +576,7 @@ pub struct PlsIpConfiguration {
 }
 
 /// The node subnet, reduced to the one field aksnet may write: its NAT gateway.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Hash)]
 pub struct Subnet {
     /// ARM id of the subnet.
     pub id: String,
@@ -596,7 +596,7 @@ impl Subnet {
 }
 
 /// What aksnet read from Azure: everything the plan and diff need to see.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Observed {
     /// Public IPs in the cluster resource group and in resource groups Services name.
     pub public_ips: Vec<PublicIp>,
@@ -625,7 +625,7 @@ pub struct Observed {
 }
 
 /// A quota of the subscription and how much of it is used (ARM's `usages`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Quota {
     /// Resources counted now.
     pub used: usize,

@@ -26,7 +26,8 @@ use crate::annotations;
 use crate::apply::{self, Engine, Pass, Report};
 use crate::azure::{AzureError, AzurePort, ObserveRequest};
 use crate::diff::{Op, carried, diff};
-use crate::metrics::Metrics;
+use crate::memo::{Answer, Memo, Planned};
+use crate::metrics::{Metrics, PlanAnswer};
 use crate::model::{Observed, PublicIp, canonical_id, tag};
 use crate::naming::TAG_SERVICE;
 use crate::plan::{self, Desired, Holds, Limits, PlanInput};
@@ -132,6 +133,8 @@ pub struct Reconciler<A> {
     /// Fingerprint of the last plan that Azure matched: the same plan with operations to do
     /// means Azure drifted.
     last_converged: Mutex<Option<u64>>,
+    /// The last plan and its inputs: a pass with the same inputs reuses it.
+    memo: Mutex<Memo>,
     /// Services Azure refused, by `namespace/name`.
     refusals: Mutex<HashMap<String, Refusal>>,
     /// `Stalled` reconciles in a row.
@@ -237,6 +240,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             publisher,
             metrics,
             last_converged: Mutex::default(),
+            memo: Mutex::default(),
             refusals: Mutex::default(),
             stalls: Mutex::default(),
         }
@@ -338,8 +342,40 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         observed: &Observed,
         holds: &Holds,
     ) -> Desired {
+        self.with_input(network, snapshot, observed, holds, plan::plan)
+    }
+
+    /// The plan and its operations: the last pass's when nothing it read changed.
+    fn planned(
+        &self,
+        network: &AksNetwork,
+        snapshot: &Snapshot<'_>,
+        observed: &Observed,
+        holds: &Holds,
+    ) -> Arc<Planned> {
+        let (planned, answer) = self.with_input(network, snapshot, observed, holds, |input| {
+            match self.memo.lock() {
+                Ok(mut memo) => memo.answer(input),
+                Err(_) => (Arc::new(Planned::of(input)), Answer::Planned),
+            }
+        });
+        let label = PlanAnswer {
+            answer: answer.as_str().into(),
+        };
+        self.metrics.plans.get_or_create(&label).inc();
+        planned
+    }
+
+    fn with_input<T>(
+        &self,
+        network: &AksNetwork,
+        snapshot: &Snapshot<'_>,
+        observed: &Observed,
+        holds: &Holds,
+        then: impl FnOnce(&PlanInput<'_>) -> T,
+    ) -> T {
         let taken = snapshot.get();
-        plan::plan(&PlanInput {
+        then(&PlanInput {
             network: &network.spec,
             services: &taken.0,
             nodes: &taken.1,
@@ -433,7 +469,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
             .run(
                 observed,
                 refused,
-                |observed, holds| self.plan(network, snapshot, observed, holds),
+                |observed, holds| self.planned(network, snapshot, observed, holds),
                 || self.azure.observe(request),
                 async |pass: Pass<'_>| {
                     self.metrics.planned_writes.set(pass.ops.len() as i64);
@@ -454,16 +490,16 @@ impl<A: AzurePort + 'static> Reconciler<A> {
         cause: Cause,
     ) -> Result<Requeue, ReconcileError> {
         self.remember_refusals(&report.refused);
-        let (_, _, rejected) = tally(&report.desired);
+        let (desired, remaining) = (&report.planned.desired, &report.planned.ops);
+        let (_, _, rejected) = tally(desired);
         self.metrics.rejected_services.set(rejected as i64);
         // A Service is released only once no write left to do carries its objects.
-        let unreleased: BTreeSet<String> = report
-            .remaining
+        let unreleased: BTreeSet<String> = remaining
             .iter()
-            .flat_map(|op| carried(op, &report.observed, &report.desired))
+            .flat_map(|op| carried(op, &report.observed, desired))
             .collect();
-        self.publisher.release(&report.desired, &unreleased).await?;
-        let converged = report.desired.wanted_fingerprint();
+        self.publisher.release(desired, &unreleased).await?;
+        let converged = desired.wanted_fingerprint();
         if !report.applied.is_empty() {
             let drifted = cause == Cause::Drift
                 || self.last_converged.lock().ok().and_then(|l| *l) == Some(converged);
@@ -478,7 +514,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
                 .event(network, EventType::Normal, reason, &note)
                 .await;
         }
-        let done = report.remaining.is_empty() && report.desired.pending.is_empty();
+        let done = remaining.is_empty() && desired.pending.is_empty();
         if let Some(e) = &report.error
             && (e.is_network_level() || e.is_refusal())
         {
@@ -492,7 +528,7 @@ impl<A: AzurePort + 'static> Reconciler<A> {
                 reason: e.reason().to_string(),
                 message: e.to_string(),
             },
-            None if done => match egress_problem(&report.desired) {
+            None if done => match egress_problem(desired) {
                 Some(problem) => {
                     self.publisher
                         .event(network, EventType::Warning, EGRESS_NOT_READY, &problem)
@@ -502,28 +538,22 @@ impl<A: AzurePort + 'static> Reconciler<A> {
                         message: problem,
                     }
                 }
-                None => Health::Ready(summary(&report.desired)),
+                None => Health::Ready(summary(desired)),
             },
             None => Health::Reconciling {
                 reason: "Progressing".into(),
-                message: report
-                    .desired
+                message: desired
                     .pending
                     .first()
                     .cloned()
-                    .unwrap_or_else(|| describe(&report.remaining)),
+                    .unwrap_or_else(|| describe(remaining)),
             },
         };
         if let Ok(mut last) = self.last_converged.lock() {
             *last = (done && report.error.is_none()).then_some(converged);
         }
-        self.write_network_status(
-            api,
-            network,
-            health,
-            Some((&report.desired, &report.observed)),
-        )
-        .await?;
+        self.write_network_status(api, network, health, Some((desired, &report.observed)))
+            .await?;
         if let Some(e) = report.error {
             return Err(e.into());
         }
