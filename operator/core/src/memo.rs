@@ -12,16 +12,18 @@
 //! - the spec, the class, the limits, the holds and the namespaces' labels compared whole.
 //!
 //! Any difference plans again, in full: the kept plan is only ever one that [`plan`] made from
-//! equal inputs. The hashes are seeded at random per memo, so no input can be made to collide
-//! on purpose; by chance, two different inputs share one in 2^64.
+//! equal inputs. The hashes are keyed SipHash (std's `RandomState`) with a random key per
+//! memo: Service authors are untrusted, and without the key no Service can be written to
+//! collide with what it replaces (a faster hash whose secret can be learnt from its outputs
+//! would not promise that). By chance, two different inputs share a hash once in 2^64.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
 
 use aksnet_crds::AksNetworkSpec;
 use foldhash::HashMap;
-use foldhash::fast::RandomState;
+
 use k8s_openapi::Metadata;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
