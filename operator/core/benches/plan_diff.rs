@@ -59,8 +59,8 @@ fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, s
     let mut nodes = nodes(NODES);
     for node in &mut nodes {
         node.metadata.uid = node.metadata.name.as_deref().map(uid);
-        node.metadata.resource_version = Some("1".into());
     }
+    let nodes = versioned(nodes);
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
     for &n in sizes {
@@ -147,14 +147,15 @@ fn run_group(c: &mut Criterion, name: &str, net: &aksnet_crds::AksNetworkSpec, s
     group.finish();
 }
 
-/// Services as the API server hands them out: with a `resourceVersion`.
-fn versioned(
-    mut services: Vec<k8s_openapi::api::core::v1::Service>,
-) -> Vec<k8s_openapi::api::core::v1::Service> {
-    for s in &mut services {
-        s.metadata.resource_version = Some("1".into());
+/// Objects as the API server hands them out: with a `resourceVersion`.
+fn versioned<K>(mut objects: Vec<K>) -> Vec<K>
+where
+    K: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+{
+    for o in &mut objects {
+        o.metadata_mut().resource_version = Some("1".into());
     }
-    services
+    objects
 }
 
 /// Criterion's generated entry points.

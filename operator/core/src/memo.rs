@@ -76,6 +76,8 @@ pub struct Memo {
     versions: HashMap<String, Version>,
     /// Passes so far: marks which objects the last pass saw.
     passes: u64,
+    /// Entries of `versions` this pass saw.
+    seen: usize,
     /// Serialised objects are hashed from here (kept to reuse its memory).
     buffer: Vec<u8>,
     last: Option<Kept>,
@@ -149,10 +151,10 @@ impl Memo {
     /// `None` when an object could not be serialised (it is planned, never kept).
     fn fingerprints(&mut self, input: &PlanInput<'_>) -> Option<Fingerprints> {
         self.passes += 1;
+        self.seen = 0;
         let services = self.objects(input.services)?;
         let nodes = self.objects(input.nodes)?;
-        let seen = input.services.len() + input.nodes.len();
-        if self.versions.len() > seen {
+        if self.versions.len() > self.seen {
             let pass = self.passes;
             self.versions.retain(|_, v| v.seen == pass);
         }
@@ -186,6 +188,7 @@ impl Memo {
             return self.hash_content(object);
         };
         let pass = self.passes;
+        self.seen += 1;
         if let Some(v) = self.versions.get_mut(uid.as_str())
             && v.resource_version == *version
         {
